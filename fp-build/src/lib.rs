@@ -1,0 +1,248 @@
+//! `fp-build`: build a profile flake with `nix build --no-link --json` and print the store path.
+//!
+//! The product (the store path, or with `--json` one JSON document) is the only thing on
+//! stdout, so `fp-build | fp-switch` is safe; nix's progress streams to stderr live.
+
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::CommonArgs;
+use fp_common::config::{self, Config};
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::nix::{self, NixCommand, NixVersion, Stderr};
+use fp_common::{Error, Result, Ui};
+use serde::Serialize;
+
+/// Build the profile of a flake and print its store path.
+#[derive(Debug, Parser)]
+#[command(name = "fp-build", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The flake to build (default: $FP_FLAKE, the config file's `flake`, then `.`). A
+    /// `FLAKE#NAME` form sets the attribute too.
+    #[arg(value_name = "FLAKE")]
+    pub flake: Option<String>,
+
+    /// The attribute to build: `packages.<system>.NAME` and the other places nix looks
+    /// (default: $FP_ATTR, the config file's `attr`, then `profile`).
+    #[arg(long, short = 'a', value_name = "NAME")]
+    pub attr: Option<String>,
+
+    /// Override a flake input, passed to nix as is; repeatable.
+    #[arg(long, num_args = 2, value_names = ["INPUT", "REF"], action = clap::ArgAction::Append)]
+    pub override_input: Vec<String>,
+
+    /// Update the flake's lock file (all inputs) before building.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Stream full build logs to stderr (nix's -L).
+    #[arg(short = 'L', long = "print-build-logs")]
+    pub print_build_logs: bool,
+
+    /// Print one JSON document: flake, installable, storePath, drvPath.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Arguments after `--` are passed to `nix build`.
+    #[arg(last = true, value_name = "NIX_ARGS")]
+    pub nix_args: Vec<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-build";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// What `fp-build --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildReport {
+    /// The flake, as given (after `~` expansion).
+    pub flake: String,
+    /// `FLAKE#NAME`.
+    pub installable: String,
+    /// The built output.
+    pub store_path: String,
+    /// Its derivation.
+    pub drv_path: String,
+}
+
+/// Builds the profile and prints its store path (or the JSON report).
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let config = Config::load()?;
+    let (flake_arg, attr_from_flake) = match cli.flake {
+        Some(f) => match f.split_once('#') {
+            Some((flake, attr)) => (Some(flake.to_string()), Some(attr.to_string())),
+            None => (Some(f), None),
+        },
+        None => (None, None),
+    };
+    let flake = config.flake(flake_arg);
+    let attr = config.attr(cli.attr.or(attr_from_flake));
+    config::explain(ui, "flake", &flake);
+    config::explain(ui, "attr", &attr);
+    if attr.value.is_empty() {
+        return Err(Error::usage("the attribute to build is empty"));
+    }
+    let installable = format!("{}#{}", flake.value, attr.value);
+
+    if cli.update {
+        let version = nix::nix_version(ui)?;
+        ui.info(&format!("updating the lock file of {}", flake.value));
+        update_command(version, &flake.value).output(ui, Stderr::Stream)?;
+    }
+
+    ui.info(&format!("building {installable}"));
+    let stdout = build_command(
+        &cli.override_input,
+        cli.print_build_logs,
+        &installable,
+        &cli.nix_args,
+    )
+    .output(ui, Stderr::Stream)?;
+    let (store_path, drv_path) = parse_build_json(&stdout)?;
+    if cli.json {
+        let report = BuildReport {
+            flake: flake.value,
+            installable,
+            store_path,
+            drv_path,
+        };
+        let text = serde_json::to_string(&report)
+            .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
+        fp_common::write_stdout(&text)
+    } else {
+        fp_common::write_stdout(&store_path)
+    }
+}
+
+/// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.
+pub fn build_command(
+    overrides: &[String],
+    logs: bool,
+    installable: &str,
+    extra: &[String],
+) -> NixCommand {
+    let mut cmd = NixCommand::nix().args(["build", "--no-link", "--json"]);
+    if logs {
+        cmd = cmd.arg("--print-build-logs");
+    }
+    for pair in overrides.chunks(2) {
+        cmd = cmd.arg("--override-input").args(pair);
+    }
+    cmd.arg(installable).args(extra)
+}
+
+/// The command that updates every input of `flake`'s lock file, for this Nix version
+/// (`nix flake update FLAKE` before 2.19, `nix flake update --flake FLAKE` from 2.19 on).
+pub fn update_command(version: NixVersion, flake: &str) -> NixCommand {
+    let cmd = NixCommand::nix().args(["flake", "update"]);
+    if version.at_least(2, 19) {
+        cmd.args(["--flake", flake])
+    } else {
+        cmd.arg(flake)
+    }
+}
+
+/// Reads the first built output and its derivation from `nix build --json` output, in the shapes
+/// Nix 2.8 through current Nix print.
+pub fn parse_build_json(stdout: &str) -> Result<(String, String)> {
+    let bad = |why: &str| {
+        Error::failed(format!(
+            "unexpected output from nix build --json ({why}): {}",
+            stdout.trim()
+        ))
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(stdout.trim()).map_err(|_| bad("not JSON"))?;
+    let first = value
+        .as_array()
+        .and_then(|a| a.first())
+        .ok_or_else(|| bad("no result"))?;
+    if let Some(path) = first.as_str() {
+        return Ok((path.to_string(), String::new()));
+    }
+    if let Some(path) = first.get("path").and_then(|p| p.as_str()) {
+        return Ok((path.to_string(), String::new()));
+    }
+    let drv = first
+        .get("drvPath")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let outputs = first
+        .get("outputs")
+        .and_then(|o| o.as_object())
+        .ok_or_else(|| bad("no outputs"))?;
+    let out = outputs
+        .get("out")
+        .or_else(|| outputs.values().next())
+        .and_then(|p| p.as_str())
+        .ok_or_else(|| bad("no output path"))?;
+    Ok((out.to_string(), drv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_command_line() {
+        let cmd = build_command(
+            &["nixpkgs".into(), "path:/x y".into()],
+            true,
+            ".#profile",
+            &["--impure".into()],
+        );
+        assert_eq!(
+            cmd.display(),
+            "nix --extra-experimental-features 'nix-command flakes' build --no-link --json --print-build-logs --override-input nixpkgs 'path:/x y' .#profile --impure"
+        );
+    }
+
+    #[test]
+    fn update_adapts_to_version() {
+        assert_eq!(
+            update_command(NixVersion::new(2, 8, 0), "/f")
+                .argv()
+                .last()
+                .unwrap(),
+            "/f"
+        );
+        let new = update_command(NixVersion::new(2, 24, 0), "/f");
+        let args: Vec<_> = new
+            .argv()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            args.ends_with(&["update".into(), "--flake".into(), "/f".into()]),
+            "{args:?}"
+        );
+    }
+
+    #[test]
+    fn parses_build_json_shapes() {
+        let v28 = r#"[{"drvPath":"/nix/store/a-env.drv","outputs":{"out":"/nix/store/b-env"}}]"#;
+        assert_eq!(
+            parse_build_json(v28).unwrap(),
+            ("/nix/store/b-env".into(), "/nix/store/a-env.drv".into())
+        );
+        let timed = r#"[{"drvPath":"/d.drv","outputs":{"out":"/o"},"startTime":1,"stopTime":2}]"#;
+        assert_eq!(parse_build_json(timed).unwrap().0, "/o");
+        assert_eq!(parse_build_json(r#"[{"path":"/p"}]"#).unwrap().0, "/p");
+        assert_eq!(parse_build_json(r#"["/p"]"#).unwrap().0, "/p");
+        assert!(parse_build_json("[]").is_err());
+        assert!(parse_build_json("nope").is_err());
+    }
+}

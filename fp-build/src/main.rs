@@ -1,0 +1,4 @@
+//! The `fp-build` binary; everything it does is in the library (`fp_build::Cli`).
+fn main() -> std::process::ExitCode {
+    fp_common::app::main::<fp_build::Cli>()
+}

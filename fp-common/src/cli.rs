@@ -1,0 +1,43 @@
+//! Flags every tool shares (SPEC section 2), flattened into each tool's clap `Cli`.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// When to colour what is written for people on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour when stderr is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// `-v`, `-q` and `--color`: how much to say on stderr and how.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CommonArgs {
+    /// Say more: `-v` prints each nix command line (shell-quoted) before running it and where
+    /// each setting came from; repeatable.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Say only errors and warnings on stderr (nix's progress included).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour the output for people: auto, always or never (`NO_COLOR` is honoured by auto).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--profile PATH`, for the tools that touch a profile. Global, so it is accepted before or
+/// after a subcommand.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ProfileArgs {
+    /// The profile to act on (default: `$FP_PROFILE`, the config file's `profile`, `$NIX_PROFILE`,
+    /// then the target of `~/.nix-profile`, as nix-env decides).
+    #[arg(long, short = 'p', value_name = "PATH", global = true)]
+    pub profile: Option<PathBuf>,
+}

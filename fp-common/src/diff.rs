@@ -1,0 +1,258 @@
+//! The package diff between two generations (SPEC section 7): a generation's packages are the
+//! direct references of its store path, named the way `builtins.parseDrvName` splits them.
+
+use crate::error::Result;
+use crate::nix::{NixCommand, Stderr};
+use crate::store_path::{parse_drv_name, StorePath};
+use crate::ui::{Style, Ui};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A package of a generation: its name and version (`""` when it has none).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Package {
+    /// Name, as `parseDrvName` gives it.
+    pub name: String,
+    /// Version, or `""`.
+    pub version: String,
+}
+
+/// A package present on both sides with other versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// Name.
+    pub name: String,
+    /// Version before.
+    pub from: String,
+    /// Version after.
+    pub to: String,
+}
+
+/// What changes from one generation to another, each list sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackageDiff {
+    /// In the new generation only.
+    pub added: Vec<Package>,
+    /// In the old generation only.
+    pub removed: Vec<Package>,
+    /// In both, with another version.
+    pub changed: Vec<Change>,
+}
+
+/// The packages of a store path: its direct references without itself, via one
+/// `nix-store -q --references` call.
+pub fn packages_of(ui: &Ui, path: &str) -> Result<Vec<Package>> {
+    let out = NixCommand::nix_store()
+        .args(["--query", "--references", path])
+        .output(ui, Stderr::Capture)?;
+    Ok(packages_from_references(path, out.lines()))
+}
+
+/// Turns reference store paths into packages, leaving out `own` (a path refers to itself when
+/// it contains its own path) and anything that is not a store path.
+pub fn packages_from_references<'a>(
+    own: &str,
+    references: impl IntoIterator<Item = &'a str>,
+) -> Vec<Package> {
+    let mut packages: Vec<Package> = references
+        .into_iter()
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != own)
+        .filter_map(|r| StorePath::parse(r).ok())
+        .map(|p| {
+            let (name, version) = parse_drv_name(p.name());
+            Package {
+                name: name.to_string(),
+                version: version.to_string(),
+            }
+        })
+        .collect();
+    packages.sort();
+    packages.dedup();
+    packages
+}
+
+/// Diffs `old` against `new` by name. A name present several times (several outputs or
+/// versions) compares as the sorted list of its versions, joined with `, `.
+pub fn diff(old: &[Package], new: &[Package]) -> PackageDiff {
+    let group = |pkgs: &[Package]| {
+        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in pkgs {
+            map.entry(p.name.clone())
+                .or_default()
+                .insert(p.version.clone());
+        }
+        map.into_iter()
+            .map(|(name, versions)| (name, versions.into_iter().collect::<Vec<_>>().join(", ")))
+            .collect::<BTreeMap<String, String>>()
+    };
+    let (old, new) = (group(old), group(new));
+    let mut result = PackageDiff::default();
+    for (name, version) in &new {
+        match old.get(name) {
+            None => result.added.push(Package {
+                name: name.clone(),
+                version: version.clone(),
+            }),
+            Some(before) if before != version => result.changed.push(Change {
+                name: name.clone(),
+                from: before.clone(),
+                to: version.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, version) in &old {
+        if !new.contains_key(name) {
+            result.removed.push(Package {
+                name: name.clone(),
+                version: version.clone(),
+            });
+        }
+    }
+    result
+}
+
+impl PackageDiff {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+
+    /// The diff for people: `+ name version`, `- name version`, `~ name from -> to`, then a
+    /// count line.
+    pub fn render(&self, ui: &Ui) -> String {
+        let mut out = String::new();
+        let with_version = |name: &str, version: &str| {
+            if version.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} {version}")
+            }
+        };
+        for p in &self.added {
+            out.push_str(&format!(
+                "{} {}\n",
+                ui.paint(Style::Green, "+"),
+                with_version(&p.name, &p.version)
+            ));
+        }
+        for p in &self.removed {
+            out.push_str(&format!(
+                "{} {}\n",
+                ui.paint(Style::Red, "-"),
+                with_version(&p.name, &p.version)
+            ));
+        }
+        for c in &self.changed {
+            let from = if c.from.is_empty() {
+                "(no version)"
+            } else {
+                &c.from
+            };
+            let to = if c.to.is_empty() {
+                "(no version)"
+            } else {
+                &c.to
+            };
+            out.push_str(&format!(
+                "{} {} {from} -> {to}\n",
+                ui.paint(Style::Yellow, "~"),
+                c.name
+            ));
+        }
+        if self.is_empty() {
+            out.push_str("no package changes\n");
+        } else {
+            out.push_str(&format!(
+                "{} added, {} removed, {} changed\n",
+                self.added.len(),
+                self.removed.len(),
+                self.changed.len()
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkgs(list: &[(&str, &str)]) -> Vec<Package> {
+        list.iter()
+            .map(|(n, v)| Package {
+                name: n.to_string(),
+                version: v.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn references_become_packages() {
+        let h = "0123456789abcdfghijklmnpqrsvwxyz";
+        let own = format!("/nix/store/{h}-profile");
+        let refs = [
+            own.clone(),
+            format!("/nix/store/{h}-hello-2.12.1"),
+            format!("/nix/store/{h}-fortune"),
+            "not a path".to_string(),
+        ];
+        let got = packages_from_references(&own, refs.iter().map(String::as_str));
+        assert_eq!(got, pkgs(&[("fortune", ""), ("hello", "2.12.1")]));
+    }
+
+    #[test]
+    fn added_removed_changed_unchanged_versionless() {
+        let old = pkgs(&[
+            ("cowsay", "3.7.0"),
+            ("hello", "2.12.1"),
+            ("tree", "2.1"),
+            ("motd", ""),
+        ]);
+        let new = pkgs(&[
+            ("hello", "2.12.2"),
+            ("ripgrep", "14.1.0"),
+            ("tree", "2.1"),
+            ("motd", ""),
+            ("notes", ""),
+        ]);
+        let d = diff(&old, &new);
+        assert_eq!(d.added, pkgs(&[("notes", ""), ("ripgrep", "14.1.0")]));
+        assert_eq!(d.removed, pkgs(&[("cowsay", "3.7.0")]));
+        assert_eq!(
+            d.changed,
+            vec![Change {
+                name: "hello".into(),
+                from: "2.12.1".into(),
+                to: "2.12.2".into()
+            }]
+        );
+        let ui = Ui::new("fp-test", &Default::default());
+        insta::assert_snapshot!(d.render(&ui), @r"
+        + notes
+        + ripgrep 14.1.0
+        - cowsay 3.7.0
+        ~ hello 2.12.1 -> 2.12.2
+        2 added, 1 removed, 1 changed
+        ");
+    }
+
+    #[test]
+    fn several_outputs_of_one_name_compare_together() {
+        let old = pkgs(&[("hello", "1.0"), ("hello", "1.0-man")]);
+        let new = pkgs(&[("hello", "1.0")]);
+        let d = diff(&old, &new);
+        assert_eq!(d.changed[0].from, "1.0, 1.0-man");
+        assert_eq!(d.changed[0].to, "1.0");
+    }
+
+    #[test]
+    fn nothing_changes() {
+        let p = pkgs(&[("a", "1")]);
+        let d = diff(&p, &p);
+        assert!(d.is_empty());
+        let ui = Ui::new("fp-test", &Default::default());
+        assert_eq!(d.render(&ui), "no package changes\n");
+    }
+}

@@ -1,0 +1,199 @@
+//! Generations of a profile, read natively from the profile's directory the way Nix's
+//! `findGenerations` does: every `<profile>-<N>-link` beside the profile link.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// One generation: its number, link, target and creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generation {
+    /// The generation number `N` of `<profile>-N-link`.
+    pub generation: u64,
+    /// The store path the generation link points to.
+    pub store_path: String,
+    /// The link's own mtime, which is what Nix calls its creation time.
+    #[serde(skip)]
+    pub created: SystemTime,
+    /// Whether the profile link points at this generation.
+    #[serde(skip)]
+    pub current: bool,
+}
+
+/// The file name of generation `n` of a profile named `base`: `<base>-<n>-link`.
+pub fn link_name(base: &str, n: u64) -> String {
+    format!("{base}-{n}-link")
+}
+
+/// Parses `<base>-<N>-link` back into `N`, as Nix's `parseName` does; anything else is `None`.
+pub fn parse_link_name(base: &str, name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix(base)?
+        .strip_prefix('-')?
+        .strip_suffix("-link")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Lists the generations of the profile link `profile`, sorted by number, with the current one
+/// marked. A profile that does not exist has none.
+pub fn list(profile: &Path) -> Result<Vec<Generation>> {
+    let (dir, base) = split(profile)?;
+    let current = current_number(profile, &base);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::failed(format!(
+                "cannot read the profile directory {}: {e}",
+                dir.display()
+            )))
+        }
+    };
+    let mut generations = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(number) = name.to_str().and_then(|n| parse_link_name(&base, n)) else {
+            continue;
+        };
+        let link = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&link) else {
+            continue; // deleted while we looked
+        };
+        let target = std::fs::read_link(&link)
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        generations.push(Generation {
+            generation: number,
+            store_path: target,
+            created: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            current: Some(number) == current,
+        });
+    }
+    generations.sort_by_key(|g| g.generation);
+    Ok(generations)
+}
+
+/// The number of the generation the profile link points to, if it points to one.
+fn current_number(profile: &Path, base: &str) -> Option<u64> {
+    let target = std::fs::read_link(profile).ok()?;
+    let name = target.file_name()?.to_str()?;
+    parse_link_name(base, name)
+}
+
+/// Splits a profile path into its directory and base name.
+fn split(profile: &Path) -> Result<(PathBuf, String)> {
+    let base = profile
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "{} is not a usable profile path",
+                profile.display()
+            ))
+        })?;
+    let dir = profile
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    Ok((dir, base.to_string()))
+}
+
+/// Formats a time as local `YYYY-MM-DD HH:MM:SS`, as `nix-env --list-generations` prints it.
+pub fn format_local_time(time: SystemTime) -> String {
+    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as libc::time_t,
+        Err(_) => 0,
+    };
+    // SAFETY: localtime_r only writes into the tm we pass; a zeroed tm is a valid value.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// Renders generations the way `nix-env --list-generations` does, one line each.
+pub fn render_list(generations: &[Generation]) -> String {
+    generations
+        .iter()
+        .map(|g| {
+            format!(
+                "{:>4}   {}   {}\n",
+                g.generation,
+                format_local_time(g.created),
+                if g.current { "(current)" } else { "" }
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn link_names_round_trip() {
+        assert_eq!(link_name("profile", 7), "profile-7-link");
+        assert_eq!(parse_link_name("profile", "profile-7-link"), Some(7));
+        assert_eq!(parse_link_name("profile", "profile-x-link"), None);
+        assert_eq!(parse_link_name("profile", "profile--link"), None);
+        assert_eq!(parse_link_name("profile", "other-1-link"), None);
+        assert_eq!(parse_link_name("profile", "profile-1-link.tmp-1-2"), None);
+        // A profile named like a prefix of another is not confused with it.
+        assert_eq!(parse_link_name("pro", "profile-1-link"), None);
+    }
+
+    #[test]
+    fn lists_generations_in_order_with_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("profile");
+        for n in [10, 2, 1] {
+            symlink(
+                format!("/nix/store/x-{n}"),
+                dir.path().join(link_name("profile", n)),
+            )
+            .unwrap();
+        }
+        symlink("/nix/store/other", dir.path().join("profile-extra")).unwrap();
+        symlink("profile-2-link", &p).unwrap();
+        let gens = list(&p).unwrap();
+        let numbers: Vec<u64> = gens.iter().map(|g| g.generation).collect();
+        assert_eq!(numbers, [1, 2, 10]);
+        assert!(gens[1].current && !gens[0].current && !gens[2].current);
+        assert_eq!(gens[2].store_path, "/nix/store/x-10");
+    }
+
+    #[test]
+    fn missing_profile_has_no_generations() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(list(&dir.path().join("nope/profile")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn list_format_matches_nix_env() {
+        let g = Generation {
+            generation: 2,
+            store_path: String::new(),
+            created: SystemTime::UNIX_EPOCH,
+            current: false,
+        };
+        let line = render_list(&[g]);
+        assert!(line.starts_with("   2   "), "{line:?}");
+        assert!(line.ends_with("   \n"), "{line:?}");
+    }
+}

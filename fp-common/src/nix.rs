@@ -1,0 +1,354 @@
+//! Running nix: command lines built as data (testable without nix), run with stdout captured and
+//! nix's stderr either streamed live or kept for the error message.
+
+use crate::error::{Error, Result};
+use crate::ui::Ui;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The features every `nix` call enables, so the tools work without any nix.conf change.
+pub const EXPERIMENTAL_FEATURES: &str = "nix-command flakes";
+
+/// How much of nix's stderr is kept for an error message.
+const STDERR_TAIL: usize = 16 * 1024;
+
+/// What happens to the child's stderr while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stderr {
+    /// Copied to our stderr as it arrives (progress, build logs); also kept for the error.
+    Stream,
+    /// Kept, and shown only if the command fails.
+    Capture,
+}
+
+/// One nix command line: a program found on `PATH` and its arguments, never a shell string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NixCommand {
+    program: String,
+    args: Vec<OsString>,
+}
+
+impl NixCommand {
+    /// `nix` with the experimental features this project needs turned on.
+    pub fn nix() -> Self {
+        NixCommand::new("nix").args(["--extra-experimental-features", EXPERIMENTAL_FEATURES])
+    }
+
+    /// `nix-env`.
+    pub fn nix_env() -> Self {
+        NixCommand::new("nix-env")
+    }
+
+    /// `nix-store`.
+    pub fn nix_store() -> Self {
+        NixCommand::new("nix-store")
+    }
+
+    /// `nix-instantiate`.
+    pub fn nix_instantiate() -> Self {
+        NixCommand::new("nix-instantiate")
+    }
+
+    /// Any program with no arguments yet.
+    pub fn new(program: &str) -> Self {
+        NixCommand {
+            program: program.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// The program name.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The arguments, without the program.
+    pub fn argv(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// The command line as a person would type it, each word shell-quoted where needed.
+    pub fn display(&self) -> String {
+        std::iter::once(OsStr::new(&self.program))
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|w| shell_quote(&w.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs the command and returns its stdout; a non-zero exit is an [`Error`] (code 1) showing
+    /// the command line and, unless it was already streamed, nix's stderr.
+    pub fn output(&self, ui: &Ui, stderr: Stderr) -> Result<String> {
+        let out = self.run(ui, stderr)?;
+        if out.success {
+            Ok(out.stdout)
+        } else {
+            Err(self.failure(&out))
+        }
+    }
+
+    /// Runs the command and reports whether it exited 0, without treating failure as an error.
+    /// Used for questions nix answers with its exit code (`nix-store --check-validity`).
+    pub fn succeeds(&self, ui: &Ui) -> Result<bool> {
+        Ok(self.run(ui, Stderr::Capture)?.success)
+    }
+
+    /// Spawns the command, capturing stdout and handling stderr as asked.
+    fn run(&self, ui: &Ui, stderr_mode: Stderr) -> Result<Finished> {
+        ui.verbose(&format!("+ {}", self.display()));
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                let err = Error::failed(format!("cannot run {}: {e}", self.program));
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    err.with_hint("install Nix (see README.md) and make sure it is on PATH")
+                } else {
+                    err
+                }
+            })?;
+        let stream = stderr_mode == Stderr::Stream && !ui.is_quiet();
+        let mut child_stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::failed("no stderr"))?;
+        let reader = std::thread::spawn(move || {
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                match child_stderr.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if stream {
+                            let mut err = std::io::stderr().lock();
+                            let _ = err.write_all(&buf[..n]);
+                            let _ = err.flush();
+                        }
+                        tail.extend_from_slice(&buf[..n]);
+                        if tail.len() > 2 * STDERR_TAIL {
+                            tail.drain(..tail.len() - STDERR_TAIL);
+                        }
+                    }
+                }
+            }
+            tail
+        });
+        let mut stdout = Vec::new();
+        if let Some(mut out) = child.stdout.take() {
+            out.read_to_end(&mut stdout)
+                .map_err(|e| Error::failed(format!("reading from {}: {e}", self.program)))?;
+        }
+        let status = child
+            .wait()
+            .map_err(|e| Error::failed(format!("waiting for {}: {e}", self.program)))?;
+        let tail = reader.join().unwrap_or_default();
+        let start = tail.len().saturating_sub(STDERR_TAIL);
+        Ok(Finished {
+            streamed: stream,
+            success: status.success(),
+            status: status.to_string(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&tail[start..]).into_owned(),
+        })
+    }
+
+    /// The error for a failed run: the command line, the exit status and nix's stderr (unless
+    /// the user already saw it streamed).
+    fn failure(&self, out: &Finished) -> Error {
+        let mut msg = format!("command failed ({}): {}", out.status, self.display());
+        let stderr = out.stderr.trim_end();
+        if !out.streamed && !stderr.is_empty() {
+            msg.push('\n');
+            msg.push_str(stderr);
+        }
+        Error::failed(msg)
+    }
+}
+
+/// What a finished child left behind.
+struct Finished {
+    /// Whether stderr was already copied to ours (then the error does not repeat it).
+    streamed: bool,
+    success: bool,
+    status: String,
+    stdout: String,
+    stderr: String,
+}
+
+/// Quotes a word for a POSIX shell, leaving plain words (letters, digits, `-_./=:@%+,#^`) as they are.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,#^".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A Nix version, as printed by `nix --version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NixVersion {
+    /// Major version (2).
+    pub major: u32,
+    /// Minor version (8 for 2.8.0).
+    pub minor: u32,
+    /// Patch version.
+    pub patch: u32,
+}
+
+impl NixVersion {
+    /// Builds a version from its parts.
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        NixVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Parses the output of `nix --version`: `nix (Nix) 2.8.0`, `nix (Determinate Nix 3.6.2) 2.29.0`,
+    /// `nix (Nix) 2.24.0pre20240801_dirty`. The last word that starts with a digit is the version.
+    pub fn parse(text: &str) -> Option<Self> {
+        let word = text
+            .split_whitespace()
+            .rev()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+        let mut parts = word.split('.').map(|p| {
+            let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        });
+        let major = parts.next()??;
+        let minor = parts.next().flatten().unwrap_or(0);
+        let patch = parts.next().flatten().unwrap_or(0);
+        Some(NixVersion::new(major, minor, patch))
+    }
+
+    /// Whether this version is at least `major.minor`.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        *self >= NixVersion::new(major, minor, 0)
+    }
+}
+
+impl std::fmt::Display for NixVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The version of the `nix` on `PATH`, asked once per process.
+pub fn nix_version(ui: &Ui) -> Result<NixVersion> {
+    static VERSION: OnceLock<NixVersion> = OnceLock::new();
+    if let Some(v) = VERSION.get() {
+        return Ok(*v);
+    }
+    let text = NixCommand::new("nix")
+        .arg("--version")
+        .output(ui, Stderr::Capture)?;
+    let version = NixVersion::parse(&text)
+        .ok_or_else(|| Error::failed(format!("cannot read the Nix version from {text:?}")))?;
+    ui.verbose(&format!("nix version: {version}"));
+    Ok(*VERSION.get_or_init(|| version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nix_enables_features() {
+        let cmd = NixCommand::nix().args(["build", "--no-link", "--json", ".#profile"]);
+        assert_eq!(
+            cmd.display(),
+            "nix --extra-experimental-features 'nix-command flakes' build --no-link --json .#profile"
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("plain/path-1.0"), "plain/path-1.0");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /);"), "'$(rm -rf /);'");
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            NixVersion::parse("nix (Nix) 2.8.0\n"),
+            Some(NixVersion::new(2, 8, 0))
+        );
+        assert_eq!(
+            NixVersion::parse("nix (Determinate Nix 3.6.2) 2.29.0"),
+            Some(NixVersion::new(2, 29, 0))
+        );
+        assert_eq!(
+            NixVersion::parse("nix (Nix) 2.24.0pre20240801_dirty"),
+            Some(NixVersion::new(2, 24, 0))
+        );
+        assert_eq!(NixVersion::parse("garbage"), None);
+        assert!(NixVersion::new(2, 19, 1).at_least(2, 19));
+        assert!(!NixVersion::new(2, 8, 0).at_least(2, 9));
+    }
+
+    #[test]
+    fn failure_shows_command_and_stderr() {
+        let ui = Ui::new("fp-test", &Default::default());
+        let err = NixCommand::new("sh")
+            .args(["-c", "echo oops >&2; exit 3"])
+            .output(&ui, Stderr::Capture)
+            .unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(
+            err.message().contains("sh -c 'echo oops >&2; exit 3'"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().ends_with("oops"), "{}", err.message());
+    }
+
+    #[test]
+    fn stdout_is_captured() {
+        let ui = Ui::new("fp-test", &Default::default());
+        let out = NixCommand::new("sh")
+            .args(["-c", "echo product; echo progress >&2"])
+            .output(&ui, Stderr::Capture)
+            .unwrap();
+        assert_eq!(out, "product\n");
+    }
+
+    #[test]
+    fn missing_program_is_a_clear_error() {
+        let ui = Ui::new("fp-test", &Default::default());
+        let err = NixCommand::new("fp-no-such-program")
+            .output(&ui, Stderr::Capture)
+            .unwrap_err();
+        assert!(err.message().starts_with("cannot run fp-no-such-program"));
+        assert!(err.hint().is_some());
+    }
+}

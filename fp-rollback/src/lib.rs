@@ -1,0 +1,165 @@
+//! `fp-rollback`: switch a profile back to an earlier generation, showing what changes.
+//!
+//! Without `--to`, the highest generation below the current one (nix-env's rule); the switch
+//! itself is `nix-env --switch-generation`, so Nix keeps the locking and GC roots.
+
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::config::Config;
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::generation::{render_list, Generation};
+use fp_common::profile::Profile;
+use fp_common::switch::{self, Options, Target};
+use fp_common::{nix, Error, Result, Ui};
+
+/// Roll a Nix profile back to an earlier generation, showing what changes.
+#[derive(Debug, Parser)]
+#[command(name = "fp-rollback", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Switch to generation N instead of the one before the current.
+    #[arg(long, value_name = "N")]
+    pub to: Option<u64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    /// Show what would change and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not compute or print the package diff.
+    #[arg(long)]
+    pub no_diff: bool,
+
+    /// Print one JSON document describing the switch on stdout (fp-switch's shape).
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-rollback";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// Rolls the profile back.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let config = Config::load()?;
+    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    let generations = profile.generations()?;
+    let target = choose(&generations, cli.to, &profile.path().display().to_string())?;
+    if !cli.dry_run {
+        profile.check_writable()?;
+    }
+    let report = switch::switch(
+        ui,
+        &profile,
+        &Target::Generation(target),
+        Options {
+            dry_run: cli.dry_run,
+            diff: !cli.no_diff,
+        },
+    )?;
+    if report.changed {
+        ui.note("pins made by fp-pin (flake registry, channels) are not rolled back by this; `fp-pin --revert` rolls them back");
+    }
+    if cli.json {
+        switch::print_json(&report)?;
+    }
+    Ok(())
+}
+
+/// The generation to roll back to: `to` if it exists, else the highest below the current one.
+/// Either failing is exit 1 with the generations that do exist.
+pub fn choose(generations: &[Generation], to: Option<u64>, profile: &str) -> Result<u64> {
+    let listing = || {
+        if generations.is_empty() {
+            format!("the profile {profile} has no generations")
+        } else {
+            format!(
+                "the generations of {profile} are:\n{}",
+                render_list(generations).trim_end_matches('\n')
+            )
+        }
+    };
+    if let Some(n) = to {
+        if generations.iter().any(|g| g.generation == n) {
+            return Ok(n);
+        }
+        return Err(Error::failed(format!("generation {n} does not exist")).with_hint(listing()));
+    }
+    let current = generations.iter().find(|g| g.current).ok_or_else(|| {
+        Error::failed(format!("the profile {profile} has no current generation"))
+            .with_hint(listing())
+    })?;
+    generations
+        .iter()
+        .rev()
+        .find(|g| g.generation < current.generation)
+        .map(|g| g.generation)
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "no generation older than the current one ({}) exists",
+                current.generation
+            ))
+            .with_hint(listing())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn gens(numbers: &[u64], current: u64) -> Vec<Generation> {
+        numbers
+            .iter()
+            .map(|&n| Generation {
+                generation: n,
+                store_path: format!("/nix/store/x-{n}"),
+                created: SystemTime::UNIX_EPOCH,
+                current: n == current,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn previous_is_highest_below_current() {
+        assert_eq!(choose(&gens(&[1, 2, 3], 3), None, "p").unwrap(), 2);
+        assert_eq!(choose(&gens(&[1, 4, 7], 7), None, "p").unwrap(), 4);
+        // After a rollback the current one is not the newest.
+        assert_eq!(choose(&gens(&[1, 2, 3], 2), None, "p").unwrap(), 1);
+    }
+
+    #[test]
+    fn explicit_target() {
+        assert_eq!(choose(&gens(&[1, 2, 3], 1), Some(3), "p").unwrap(), 3);
+        let err = choose(&gens(&[1, 2], 2), Some(9), "p").unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(err.hint().unwrap().contains("(current)"));
+    }
+
+    #[test]
+    fn oldest_has_nothing_before_it() {
+        let err = choose(&gens(&[1, 2], 1), None, "p").unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(
+            err.message().contains("no generation older"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(choose(&[], None, "p").unwrap_err().code(), 1);
+    }
+}

@@ -1,0 +1,4 @@
+//! The `fp-rollback` binary; everything it does is in the library (`fp_rollback::Cli`).
+fn main() -> std::process::ExitCode {
+    fp_common::app::main::<fp_rollback::Cli>()
+}

@@ -1,0 +1,194 @@
+//! `fp-switch`: make a built env the profile's current generation with `nix-env --set`.
+//!
+//! Takes the store path as an argument or from stdin (a store path, a link to one, or a line of
+//! `fp-build --json`), shows the package diff against the current generation, then switches.
+
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::config::Config;
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::profile::Profile;
+use fp_common::store_path::{resolve_to_store_path, StorePath};
+use fp_common::switch::{self, Options, Target};
+use fp_common::{nix, Error, Result, Ui};
+use std::io::{BufRead, IsTerminal, Read};
+
+/// The most stdin fp-switch reads looking for its input line.
+const STDIN_LIMIT: u64 = 1024 * 1024;
+
+/// Switch a Nix profile to a built env, showing what changes.
+#[derive(Debug, Parser)]
+#[command(name = "fp-switch", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// A store path, a link to one (./result), or a line of `fp-build --json`; default: the
+    /// first non-empty line of stdin.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    /// Show what would change and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not compute or print the package diff.
+    #[arg(long)]
+    pub no_diff: bool,
+
+    /// Print one JSON document describing the switch on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-switch";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// Switches the profile to the given env.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let given = match cli.path {
+        Some(p) => p,
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(no_input("no store path given"));
+            }
+            first_line(stdin.lock().take(STDIN_LIMIT))?
+        }
+    };
+    let target = parse_input(&given)?;
+    let config = Config::load()?;
+    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    if !cli.dry_run {
+        profile.check_writable()?;
+    }
+    if !target.is_valid(ui)? {
+        return Err(Error::usage(format!(
+            "{target} is not a valid path in the Nix store (it does not exist or was never registered)"
+        ))
+        .with_hint("build it first: fp-build | fp-switch"));
+    }
+    let report = switch::switch(
+        ui,
+        &profile,
+        &Target::StorePath(target),
+        Options {
+            dry_run: cli.dry_run,
+            diff: !cli.no_diff,
+        },
+    )?;
+    if cli.json {
+        switch::print_json(&report)?;
+    }
+    Ok(())
+}
+
+/// The error for missing input, with the usual ways to give it.
+fn no_input(what: &str) -> Error {
+    Error::usage(what.to_string())
+        .with_hint("give a store path: fp-build | fp-switch, or fp-switch ./result")
+}
+
+/// The first non-empty line of `input`, trimmed. Empty input, invalid UTF-8 or a line longer
+/// than the read limit is a usage error.
+pub fn first_line(input: impl Read) -> Result<String> {
+    let mut reader = std::io::BufReader::new(input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::usage(format!("cannot read stdin: {e}")))?;
+        if n == 0 {
+            return Err(no_input(
+                "no input: stdin was empty (did the command before the pipe fail?)",
+            ));
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| Error::usage("stdin is not text (invalid UTF-8)"))?;
+        let text = text.trim();
+        if !text.is_empty() {
+            if !line.ends_with(b"\n") && n as u64 >= STDIN_LIMIT {
+                return Err(Error::usage(
+                    "the first line of stdin is too long to be a store path",
+                ));
+            }
+            return Ok(text.to_string());
+        }
+    }
+}
+
+/// Turns one input (argument or stdin line) into a store path: a JSON line of `fp-build --json`
+/// gives its `storePath`; anything else is a path followed through links into the store.
+pub fn parse_input(input: &str) -> Result<StorePath> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(no_input("no input: the store path is empty"));
+    }
+    if input.starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(input).map_err(|e| {
+            Error::usage(format!("the input looks like JSON but does not parse: {e}"))
+        })?;
+        let path = value
+            .get("storePath")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| Error::usage("the JSON input has no \"storePath\" string (expected a line of fp-build --json)"))?;
+        return StorePath::parse(path);
+    }
+    if input.contains('\0') {
+        return Err(Error::usage("the input contains a NUL byte"));
+    }
+    resolve_to_store_path(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-profile";
+
+    #[test]
+    fn first_non_empty_line() {
+        assert_eq!(first_line(&b"\n  \n/x\n/y\n"[..]).unwrap(), "/x");
+        assert_eq!(first_line(&b"/x"[..]).unwrap(), "/x");
+        assert_eq!(first_line(&b""[..]).unwrap_err().code(), 2);
+        assert_eq!(first_line(&b"\n\n"[..]).unwrap_err().code(), 2);
+        assert_eq!(first_line(&b"\xff\xfe\n"[..]).unwrap_err().code(), 2);
+    }
+
+    #[test]
+    fn json_line_gives_store_path() {
+        let line = format!(
+            r#"{{"flake":".","installable":".#profile","storePath":"{P}","drvPath":"/nix/store/x.drv"}}"#
+        );
+        assert_eq!(parse_input(&line).unwrap().as_str(), P);
+        assert_eq!(parse_input("{not json").unwrap_err().code(), 2);
+        assert_eq!(parse_input(r#"{"path":"/x"}"#).unwrap_err().code(), 2);
+        assert_eq!(
+            parse_input(r#"{"storePath":"/tmp/x"}"#).unwrap_err().code(),
+            2
+        );
+    }
+
+    #[test]
+    fn plain_store_path() {
+        assert_eq!(parse_input(P).unwrap().as_str(), P);
+        assert_eq!(parse_input("/etc/passwd").unwrap_err().code(), 2);
+        assert_eq!(parse_input("garbage words here").unwrap_err().code(), 2);
+    }
+}

@@ -1,0 +1,470 @@
+//! The test bed of flakey-profile's integration tests.
+//!
+//! Every test makes a [`Bed`]: its own temporary HOME, XDG directories, profile path and
+//! NIX_CONFIG (SPEC section 10), so no test touches the machine's real profiles, registry or
+//! channels, and nothing is downloaded. The bed writes the offline package set (two revisions),
+//! a copy of this repository's Nix library, and profile flakes that use both; it runs the real
+//! tool binaries and real nix with that environment.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+pub use tempfile;
+
+/// The repository root (the workspace directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("fp-testkit sits in the workspace")
+        .to_path_buf()
+}
+
+/// The Nix system tests build for (`x86_64-linux` on the test machines).
+pub fn system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{os}", std::env::consts::ARCH)
+}
+
+/// The directory cargo put the workspace's binaries in (`target/debug`), found from the
+/// running test binary (`target/debug/deps/<test>`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The path of one of the workspace's binaries, which must have been built
+/// (`cargo test --workspace` builds them all before running any test).
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// One test's isolated world.
+pub struct Bed {
+    dir: tempfile::TempDir,
+    nix_config: String,
+}
+
+impl Default for Bed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bed {
+    /// Creates the temporary HOME, XDG directories and profiles directory.
+    pub fn new() -> Bed {
+        let dir = tempfile::Builder::new()
+            .prefix("fp-test-")
+            .tempdir()
+            .expect("temp dir");
+        for sub in ["home", "config", "state", "cache", "data", "profiles"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("bed dirs");
+        }
+        let nix_config = format!(
+            "experimental-features = nix-command flakes\nsubstituters =\nsandbox = false\nbuild-users-group =\nflake-registry = {}\n",
+            dir.path().join("no-global-registry.json").display()
+        );
+        Bed { dir, nix_config }
+    }
+
+    /// The bed's root directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The temporary HOME.
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    /// `$XDG_CONFIG_HOME`.
+    pub fn config_home(&self) -> PathBuf {
+        self.path().join("config")
+    }
+
+    /// `$XDG_STATE_HOME`.
+    pub fn state_home(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// The NIX_CONFIG every command of this bed runs with.
+    pub fn nix_config(&self) -> &str {
+        &self.nix_config
+    }
+
+    /// The profile the tests switch: `<bed>/profiles/profile`.
+    pub fn profile(&self) -> PathBuf {
+        self.path().join("profiles").join("profile")
+    }
+
+    /// A command with the bed's environment and nothing of the caller's but PATH.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Cmd {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env(
+                "USER",
+                std::env::var_os("USER").unwrap_or_else(|| "root".into()),
+            )
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_STATE_HOME", self.state_home())
+            .env("XDG_CACHE_HOME", self.path().join("cache"))
+            .env("XDG_DATA_HOME", self.path().join("data"))
+            .env("NIX_CONFIG", &self.nix_config)
+            .env("TMPDIR", std::env::temp_dir())
+            .current_dir(self.path());
+        Cmd { cmd, stdin: None }
+    }
+
+    /// One of the workspace's tools, run in the bed.
+    pub fn tool(&self, name: &str) -> Cmd {
+        self.command(bin(name))
+    }
+
+    /// Writes the offline package set at `revision` (1 or 2) to `<bed>/pkgs-<revision>` and
+    /// returns that directory.
+    pub fn pkgs(&self, revision: u32) -> PathBuf {
+        let dir = self.path().join(format!("pkgs-{revision}"));
+        if !dir.exists() {
+            copy_dir(&repo_root().join("fp-testkit/pkgs"), &dir);
+            std::fs::write(dir.join("revision.nix"), format!("{revision}\n")).expect("revision");
+        }
+        dir
+    }
+
+    /// A copy of this repository's flake (flake.nix, nix/, templates/) at `<bed>/flakey-profile`,
+    /// so flakes can use `lib.mkProfile` without copying the whole work tree (target/ included)
+    /// into the store.
+    pub fn lib_flake(&self) -> PathBuf {
+        let dir = self.path().join("flakey-profile");
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).expect("lib dir");
+            std::fs::copy(repo_root().join("flake.nix"), dir.join("flake.nix")).expect("flake.nix");
+            copy_dir(&repo_root().join("nix"), &dir.join("nix"));
+            copy_dir(&repo_root().join("templates"), &dir.join("templates"));
+        }
+        dir
+    }
+
+    /// A directory with `bin/` links to the workspace's built tools, for `fpTools`.
+    pub fn tools_dir(&self) -> PathBuf {
+        let dir = self.path().join("tools");
+        if !dir.exists() {
+            std::fs::create_dir_all(dir.join("bin")).expect("tools dir");
+            for entry in std::fs::read_dir(bin_dir()).expect("bin dir").flatten() {
+                let name = entry.file_name();
+                let name_str = name.to_string_lossy();
+                let is_tool = name_str.starts_with("fp-") || name_str == "fp";
+                if is_tool && entry.path().is_file() && !name_str.contains('.') {
+                    std::os::unix::fs::symlink(entry.path(), dir.join("bin").join(&name))
+                        .expect("tool link");
+                }
+            }
+        }
+        dir
+    }
+
+    /// Writes a profile flake at `<bed>/<name>` whose `packages.<system>.profile` is
+    /// `lib.mkProfile` of `packages` from the package set at `revision`. Its inputs are the
+    /// bed's package set and library copy, so building it is offline.
+    pub fn profile_flake(&self, name: &str, revision: u32, packages: &[&str]) -> PathBuf {
+        let pkgs = self.pkgs(revision);
+        let lib = self.lib_flake();
+        let tools = self.tools_dir();
+        let dir = self.path().join(name);
+        std::fs::create_dir_all(&dir).expect("flake dir");
+        let flake = format!(
+            r#"{{
+  inputs.nixpkgs.url = "path:{pkgs}";
+  inputs.flakey-profile.url = "path:{lib}";
+  inputs.flakey-profile.inputs.nixpkgs.follows = "nixpkgs";
+  outputs = {{ self, nixpkgs, flakey-profile }}:
+    let pkgs = nixpkgs.legacyPackages.{system}; in
+    {{
+      packages.{system}.profile = flakey-profile.lib.mkProfile {{
+        inherit pkgs;
+        paths = with pkgs; [ {packages} ];
+        pinned.nixpkgs = nixpkgs;
+        fpTools = "{tools}";
+      }};
+    }};
+}}
+"#,
+            pkgs = pkgs.display(),
+            lib = lib.display(),
+            tools = tools.display(),
+            system = system(),
+            packages = packages.join(" "),
+        );
+        std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
+        dir
+    }
+
+    /// Builds a profile flake with `nix build` directly and returns the store path.
+    pub fn build(&self, flake: &Path) -> String {
+        let run = self
+            .command("nix")
+            .args(["build", "--no-link", "--json"])
+            .arg(format!("{}#profile", flake.display()))
+            .run()
+            .success();
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("nix build --json");
+        v[0]["outputs"]["out"]
+            .as_str()
+            .expect("out path")
+            .to_string()
+    }
+
+    /// `nix-env --list-generations --profile <profile>` output.
+    pub fn nix_env_generations(&self) -> String {
+        self.command("nix-env")
+            .arg("--profile")
+            .arg(self.profile())
+            .arg("--list-generations")
+            .run()
+            .success()
+            .stdout
+    }
+
+    /// The generation numbers nix-env lists, and the current one.
+    pub fn generation_numbers(&self) -> (Vec<u64>, Option<u64>) {
+        let listing = self.nix_env_generations();
+        let mut numbers = Vec::new();
+        let mut current = None;
+        for line in listing.lines() {
+            let Some(n) = line.split_whitespace().next().and_then(|w| w.parse().ok()) else {
+                continue;
+            };
+            numbers.push(n);
+            if line.contains("(current)") {
+                current = Some(n);
+            }
+        }
+        (numbers, current)
+    }
+
+    /// Where the profile link points (`profile-N-link`), or `None`.
+    pub fn profile_target(&self) -> Option<PathBuf> {
+        std::fs::read_link(self.profile()).ok()
+    }
+
+    /// Replaces what varies between runs in `text`: the bed's path, store hashes and times.
+    pub fn redact(&self, text: &str) -> String {
+        let text = text.replace(&self.path().display().to_string(), "[BED]");
+        let text = text.replace(&bin_dir().display().to_string(), "[BIN]");
+        redact_times(&redact_store_hashes(&text))
+    }
+}
+
+/// Replaces the hash of every store path with `[HASH]`.
+pub fn redact_store_hashes(text: &str) -> String {
+    const PREFIX: &str = "/nix/store/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(PREFIX) {
+        out.push_str(&rest[..i + PREFIX.len()]);
+        rest = &rest[i + PREFIX.len()..];
+        let hash_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+            .count();
+        if hash_len == 32 {
+            out.push_str("[HASH]");
+            rest = &rest[32..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Replaces `YYYY-MM-DD HH:MM:SS` times with `[TIME]`.
+pub fn redact_times(text: &str) -> String {
+    let shape = b"dddd-dd-dd dd:dd:dd";
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let fits = bytes.len() - i >= shape.len()
+            && shape.iter().zip(&bytes[i..]).all(|(s, b)| match s {
+                b'd' => b.is_ascii_digit(),
+                other => other == b,
+            });
+        if fits {
+            out.push_str("[TIME]");
+            i += shape.len();
+        } else {
+            let ch = text[i..].chars().next().expect("char boundary");
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// Copies a directory tree (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy file");
+        }
+    }
+}
+
+/// A command about to run in a bed.
+pub struct Cmd {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    /// Appends an argument.
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Runs in another directory.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Feeds `input` on stdin (otherwise stdin is empty, not a terminal).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Runs to completion and collects the result.
+    pub fn run(mut self) -> Run {
+        let description = format!("{:?}", self.cmd);
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {description}: {e}"));
+        let input = self.stdin.take().unwrap_or_default();
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let output = child.wait_with_output().expect("wait");
+        let _ = writer.join();
+        Run::new(description, output)
+    }
+}
+
+/// A finished command: exit code and output, with assertions that print everything on failure.
+#[derive(Debug)]
+pub struct Run {
+    description: String,
+    /// The exit code (`-1` if killed by a signal).
+    pub code: i32,
+    /// stdout as text.
+    pub stdout: String,
+    /// stderr as text.
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(description: String, output: Output) -> Run {
+        Run {
+            description,
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit code 0.
+    pub fn success(self) -> Run {
+        self.code(0)
+    }
+
+    /// Asserts the exit code.
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code of {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.description, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts stdout is empty.
+    pub fn no_stdout(self) -> Run {
+        assert!(
+            self.stdout.is_empty(),
+            "stdout of {} not empty:\n{}",
+            self.description,
+            self.stdout
+        );
+        self
+    }
+
+    /// Asserts stderr contains `needle`.
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr of {} lacks {needle:?}:\n{}",
+            self.description,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout's first line, trimmed.
+    pub fn stdout_line(&self) -> &str {
+        self.stdout.lines().next().unwrap_or_default().trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_hashes_and_times() {
+        let text = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-hello-1.0 at 2026-11-24 18:35:04 /nix/store/short";
+        assert_eq!(
+            redact_times(&redact_store_hashes(text)),
+            "/nix/store/[HASH]-hello-1.0 at [TIME] /nix/store/short"
+        );
+    }
+}
