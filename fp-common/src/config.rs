@@ -89,12 +89,16 @@ impl Config {
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let at = line.map(|l| format!(", line {l}")).unwrap_or_default();
-            Error::usage(format!(
+            let err = Error::usage(format!(
                 "config file {}{at}: {}",
                 path.display(),
                 e.message().trim_end()
-            ))
-            .with_hint("the keys it may have are flake, attr and profile")
+            ));
+            if e.message().contains("expected one of") {
+                err
+            } else {
+                err.with_hint("the keys it may have are flake, attr and profile (strings)")
+            }
         })?;
         Ok(Config { path, file })
     }

@@ -90,7 +90,11 @@ pub fn choose(generations: &[Generation], to: Option<u64>, profile: &str) -> Res
         } else {
             format!(
                 "the generations of {profile} are:\n{}",
-                render_list(generations).trim_end_matches('\n')
+                render_list(generations)
+                    .lines()
+                    .map(str::trim_end)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
         }
     };

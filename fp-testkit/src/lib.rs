@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 pub use tempfile;
 
+/// The nixpkgs URL of this repository's flake.nix, replaced by the offline package set in copies.
+pub const NIXPKGS_URL: &str = "github:NixOS/nixpkgs/nixos-unstable";
+
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -147,12 +150,20 @@ impl Bed {
 
     /// A copy of this repository's flake (flake.nix, nix/, templates/) at `<bed>/flakey-profile`,
     /// so flakes can use `lib.mkProfile` without copying the whole work tree (target/ included)
-    /// into the store.
+    /// into the store. Its own `nixpkgs` input points at the offline package set (revision 1),
+    /// so evaluating it (`nix flake init -t`, `nix flake show`) needs no network.
     pub fn lib_flake(&self) -> PathBuf {
         let dir = self.path().join("flakey-profile");
         if !dir.exists() {
             std::fs::create_dir_all(&dir).expect("lib dir");
-            std::fs::copy(repo_root().join("flake.nix"), dir.join("flake.nix")).expect("flake.nix");
+            let flake = std::fs::read_to_string(repo_root().join("flake.nix")).expect("flake.nix");
+            let offline = format!("path:{}", self.pkgs(1).display());
+            assert!(
+                flake.contains(NIXPKGS_URL),
+                "flake.nix's nixpkgs url is {NIXPKGS_URL}"
+            );
+            std::fs::write(dir.join("flake.nix"), flake.replace(NIXPKGS_URL, &offline))
+                .expect("flake.nix");
             copy_dir(&repo_root().join("nix"), &dir.join("nix"));
             copy_dir(&repo_root().join("templates"), &dir.join("templates"));
         }

@@ -1,0 +1,253 @@
+//! fp-build against real Nix and the offline package set.
+
+use fp_testkit::Bed;
+
+const REV1: &[&str] = &["hello", "cowsay", "tree", "motd"];
+
+fn is_store_path(s: &str) -> bool {
+    s.starts_with("/nix/store/") && std::path::Path::new(s).exists()
+}
+
+#[test]
+fn prints_only_the_store_path() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    let run = bed.tool("fp-build").arg(&flake).run().success();
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert!(is_store_path(run.stdout_line()), "{}", run.stdout);
+    assert!(run.stdout_line().ends_with("-flake-profile"));
+    assert_eq!(run.stdout_line(), bed.build(&flake));
+    assert!(
+        run.stderr.contains("building"),
+        "progress goes to stderr: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn json_has_the_spec_fields() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    let run = bed
+        .tool("fp-build")
+        .arg(&flake)
+        .arg("--json")
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    let flake_str = flake.display().to_string();
+    assert_eq!(v["flake"], flake_str);
+    assert_eq!(v["installable"], format!("{flake_str}#profile"));
+    assert!(is_store_path(v["storePath"].as_str().expect("storePath")));
+    assert!(v["drvPath"].as_str().expect("drvPath").ends_with(".drv"));
+}
+
+#[test]
+fn defaults_to_the_current_directory_and_profile_attr() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    let run = bed.tool("fp-build").current_dir(&flake).run().success();
+    assert_eq!(run.stdout_line(), bed.build(&flake));
+}
+
+#[test]
+fn attr_flag_and_flake_fragment() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    let channels = bed
+        .tool("fp-build")
+        .arg(&flake)
+        .args(["--attr", "profile.pins.channels"])
+        .run()
+        .success();
+    assert!(
+        channels.stdout_line().ends_with("-flake-profile-channels"),
+        "{}",
+        channels.stdout
+    );
+    let fragment = bed
+        .tool("fp-build")
+        .arg(format!("{}#profile.pins.channels", flake.display()))
+        .run()
+        .success();
+    assert_eq!(fragment.stdout, channels.stdout);
+}
+
+#[test]
+fn flake_and_attr_from_environment_and_config() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    let expected = bed.build(&flake);
+    let env = bed
+        .tool("fp-build")
+        .arg("-v")
+        .env("FP_FLAKE", &flake)
+        .run()
+        .success()
+        .stderr_has("(from $FP_FLAKE)");
+    assert_eq!(env.stdout_line(), expected);
+
+    std::fs::create_dir_all(bed.config_home().join("flakey-profile")).expect("dir");
+    std::fs::write(
+        bed.config_home().join("flakey-profile/config.toml"),
+        format!(
+            "flake = {:?}\nattr = \"profile\"\n",
+            flake.display().to_string()
+        ),
+    )
+    .expect("config");
+    let cfg = bed
+        .tool("fp-build")
+        .arg("-v")
+        .run()
+        .success()
+        .stderr_has("config.toml)");
+    assert_eq!(cfg.stdout_line(), expected);
+}
+
+#[test]
+fn bad_config_file_names_file_line_and_key() {
+    let bed = Bed::new();
+    std::fs::create_dir_all(bed.config_home().join("flakey-profile")).expect("dir");
+    std::fs::write(
+        bed.config_home().join("flakey-profile/config.toml"),
+        "flake = \".\"\nflak = \"typo\"\n",
+    )
+    .expect("config");
+    let run = bed.tool("fp-build").run().code(2).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+}
+
+#[test]
+fn override_input_is_passed_to_nix() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let pkgs2 = bed.pkgs(2);
+    let run = bed
+        .tool("fp-build")
+        .arg(&flake)
+        .arg("--override-input")
+        .arg("nixpkgs")
+        .arg(format!("path:{}", pkgs2.display()))
+        .run()
+        .success();
+    let hello = std::path::Path::new(run.stdout_line()).join("bin/hello");
+    let out = std::process::Command::new(hello).output().expect("hello");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1.1\n");
+}
+
+#[test]
+fn update_relocks_the_inputs() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let first = bed.tool("fp-build").arg(&flake).run().success().stdout;
+    assert!(flake.join("flake.lock").exists());
+    // The package set moves on; the lock file keeps the old one until --update.
+    std::fs::write(bed.pkgs(1).join("revision.nix"), "2\n").expect("revision");
+    let locked = bed.tool("fp-build").arg(&flake).run().success().stdout;
+    assert_eq!(locked, first);
+    let updated = bed
+        .tool("fp-build")
+        .arg(&flake)
+        .arg("--update")
+        .run()
+        .success()
+        .stdout;
+    assert_ne!(updated, first);
+    let hello = std::path::Path::new(updated.trim()).join("bin/hello");
+    let out = std::process::Command::new(hello).output().expect("hello");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1.1\n");
+}
+
+#[test]
+fn arguments_after_double_dash_go_to_nix_build() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, REV1);
+    bed.tool("fp-build")
+        .arg(&flake)
+        .args(["-v", "-L", "--", "--no-write-lock-file"])
+        .run()
+        .success()
+        .stderr_has("--print-build-logs")
+        .stderr_has(".#profile --no-write-lock-file".trim_start_matches('.'));
+    assert!(
+        !flake.join("flake.lock").exists(),
+        "--no-write-lock-file reached nix"
+    );
+}
+
+#[test]
+fn a_flake_that_fails_to_evaluate_is_exit_1_with_nix_error() {
+    let bed = Bed::new();
+    let dir = bed.path().join("broken");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("flake.nix"),
+        "{ outputs = { self }: { packages.x86_64-linux.profile = throw \"this profile is broken\"; packages.aarch64-linux.profile = throw \"this profile is broken\"; }; }\n",
+    )
+    .expect("flake");
+    let run = bed.tool("fp-build").arg(&dir).run().code(1).no_stdout();
+    assert!(
+        run.stderr.contains("this profile is broken"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("fp-build: error: command failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("build --no-link --json"),
+        "{}",
+        run.stderr
+    );
+
+    // Under -q nix's stderr is not streamed, so the error carries it.
+    let quiet = bed.tool("fp-build").arg(&dir).arg("-q").run().code(1);
+    assert!(
+        quiet.stderr.contains("this profile is broken"),
+        "{}",
+        quiet.stderr
+    );
+}
+
+#[test]
+fn missing_flake_is_exit_1() {
+    let bed = Bed::new();
+    bed.tool("fp-build")
+        .arg(bed.path().join("no-such-flake"))
+        .run()
+        .code(1)
+        .no_stdout()
+        .stderr_has("fp-build: error:");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let bed = Bed::new();
+    bed.tool("fp-build")
+        .arg("--bogus")
+        .run()
+        .code(2)
+        .no_stdout()
+        .stderr_has("fp-build: error:");
+    bed.tool("fp-build")
+        .args(["--override-input", "only-one"])
+        .run()
+        .code(2)
+        .no_stdout();
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let bed = Bed::new();
+    let run = bed.tool("fp-build").arg("--help").run().success();
+    assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
+    let version = bed.tool("fp-build").arg("--version").run().success();
+    assert!(
+        version.stdout.starts_with("fp-build "),
+        "{}",
+        version.stdout
+    );
+}
