@@ -12,9 +12,10 @@ let
   isFlakeSource = v:
     builtins.match "${builtins.storeDir}/[0-9a-df-np-sv-z]{32}-source" (toString v) != null;
 
+  # True, or an evaluation error saying which pin is wrong and why.
   checkPin = name: value:
-    if isFlakeSource value then value
-    else throw "lib.mkProfile: pinned.${name} is ${toString value}, which is not a flake source store path (${builtins.storeDir}/<hash>-source); pin a flake input, as in pinned.nixpkgs = nixpkgs;";
+    isFlakeSource value
+    || throw "lib.mkProfile: pinned.${name} is ${toString value}, which is not a flake source store path (${builtins.storeDir}/<hash>-source); pin a flake input, as in pinned.nixpkgs = nixpkgs;";
 in
 {
   mkProfile =
@@ -30,8 +31,9 @@ in
       envArgs = (removeAttrs args [ "pkgs" "pinned" "extraSwitchArgs" "fpTools" ]) // { inherit name; };
       env = pkgs.buildEnv envArgs;
 
-      pins = builtins.mapAttrs checkPin pinned;
-      pinNames = builtins.attrNames pins;
+      pinNames = builtins.attrNames pinned;
+      # Checked when the profile is evaluated, not only when a pin is used.
+      pinsAreSources = builtins.all (n: checkPin n pinned.${n}) pinNames;
 
       tool = program:
         if fpTools == null
@@ -39,9 +41,10 @@ in
         else "${fpTools}/bin/${program}";
 
       # One link per pinned name, pointing at (and so referencing) the source.
-      channels = pkgs.linkFarm "${name}-channels" (map (n: { name = n; path = pins.${n}; }) pinNames);
-      pinArgs = builtins.concatMap (n: [ "--pin" "${n}=${pins.${n}}" ]) pinNames;
+      channels = pkgs.linkFarm "${name}-channels" (map (n: { name = n; path = pinned.${n}; }) pinNames);
+      pinArgs = builtins.concatMap (n: [ "--pin" "${n}=${pinned.${n}}" ]) pinNames;
     in
+    assert pinsAreSources;
     env // {
       switch = pkgs.writeShellScriptBin "switch"
         ''exec ${tool "fp-switch"} ${shellWords extraSwitchArgs} "$@" ${env}'';
@@ -49,7 +52,7 @@ in
         ''exec ${tool "fp-rollback"} ${shellWords extraSwitchArgs} "$@"'';
       pin = pkgs.writeShellScriptBin "pin"
         ''exec ${tool "fp-pin"} ${shellWords pinArgs} "$@"'';
-      pinned = pins;
+      inherit pinned;
       pins = { inherit channels; };
     };
 }

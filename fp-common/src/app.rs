@@ -23,9 +23,14 @@ pub trait Tool: Parser {
 
 /// Parses `std::env::args`, runs the tool and returns its exit code.
 ///
-/// Usage errors from clap exit 2 with `<tool>: error: ...`; `--help` and `--version` exit 0.
+/// Usage errors from clap exit 2 with `<tool>: error: ...`; `--help` and `--version` exit 0;
+/// the hidden `--generate-completions SHELL` and `--generate-man` print what packaging needs.
 pub fn main<T: Tool>() -> ExitCode {
-    let cli = match T::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = crate::generate::handle::<T>(T::NAME, &args) {
+        return code;
+    }
+    let cli = match T::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => return clap_exit(T::NAME, &err),
     };

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod generate;
 pub mod generation;
 pub mod nix;
 pub mod profile;

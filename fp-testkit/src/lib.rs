@@ -189,9 +189,23 @@ impl Bed {
     }
 
     /// Writes a profile flake at `<bed>/<name>` whose `packages.<system>.profile` is
-    /// `lib.mkProfile` of `packages` from the package set at `revision`. Its inputs are the
-    /// bed's package set and library copy, so building it is offline.
+    /// `lib.mkProfile` of `packages` from the package set at `revision`, with
+    /// `pinned.nixpkgs = nixpkgs`. Its inputs are the bed's package set and library copy, so
+    /// building it is offline.
     pub fn profile_flake(&self, name: &str, revision: u32, packages: &[&str]) -> PathBuf {
+        self.profile_flake_with(
+            name,
+            revision,
+            &format!(
+                "paths = with pkgs; [ {} ];\n        pinned.nixpkgs = nixpkgs;",
+                packages.join(" ")
+            ),
+        )
+    }
+
+    /// Like [`Bed::profile_flake`], with `arguments` (Nix attribute bindings, `pkgs` in scope)
+    /// as the arguments of `lib.mkProfile` besides `pkgs` and `fpTools` (the workspace's tools).
+    pub fn profile_flake_with(&self, name: &str, revision: u32, arguments: &str) -> PathBuf {
         let pkgs = self.pkgs(revision);
         let lib = self.lib_flake();
         let tools = self.tools_dir();
@@ -207,9 +221,8 @@ impl Bed {
     {{
       packages.{system}.profile = flakey-profile.lib.mkProfile {{
         inherit pkgs;
-        paths = with pkgs; [ {packages} ];
-        pinned.nixpkgs = nixpkgs;
         fpTools = "{tools}";
+        {arguments}
       }};
     }};
 }}
@@ -218,7 +231,6 @@ impl Bed {
             lib = lib.display(),
             tools = tools.display(),
             system = system(),
-            packages = packages.join(" "),
         );
         std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
         dir

@@ -1,0 +1,358 @@
+//! The Nix side against real Nix, offline: lib.mkProfile, the template, the repository flake.
+
+use fp_testkit::{system, Bed};
+use std::path::Path;
+
+/// `nix` with the bed's environment, as `nix ARGS`.
+fn nix(bed: &Bed) -> fp_testkit::Cmd {
+    bed.command("nix")
+}
+
+fn run_bin(path: &Path) -> String {
+    let out = std::process::Command::new(path).output().expect("run");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn references(bed: &Bed, path: &str) -> Vec<String> {
+    let run = bed
+        .command("nix-store")
+        .args(["--query", "--references", path])
+        .run()
+        .success();
+    run.stdout.lines().map(str::to_string).collect()
+}
+
+fn eval_raw(bed: &Bed, installable: String) -> String {
+    nix(bed)
+        .args(["eval", "--raw"])
+        .arg(installable)
+        .run()
+        .success()
+        .stdout
+}
+
+#[test]
+fn template_end_to_end() {
+    let bed = Bed::new();
+    let lib = bed.lib_flake();
+    let dir = bed.path().join("mine");
+    std::fs::create_dir_all(&dir).expect("dir");
+    nix(&bed)
+        .args(["flake", "init", "-t"])
+        .arg(format!("path:{}", lib.display()))
+        .current_dir(&dir)
+        .run()
+        .success();
+    let flake = std::fs::read_to_string(dir.join("flake.nix")).expect("template flake.nix");
+    assert!(flake.contains("pinned.nixpkgs = nixpkgs;"));
+    assert!(!flake.contains("flake-utils"));
+    // The tools cargo built stand in for the flake's own packages.
+    let flake = flake.replacen(
+        "inherit pkgs;",
+        &format!(
+            "inherit pkgs;\n            fpTools = \"{}\";",
+            bed.tools_dir().display()
+        ),
+        1,
+    );
+    std::fs::write(dir.join("flake.nix"), &flake).expect("write");
+    let overrides = |pkgs: &Path| {
+        vec![
+            "--override-input".to_string(),
+            "nixpkgs".to_string(),
+            format!("path:{}", pkgs.display()),
+            "--override-input".to_string(),
+            "flakey-profile".to_string(),
+            format!("path:{}", lib.display()),
+        ]
+    };
+    let profile = bed.profile().display().to_string();
+
+    nix(&bed)
+        .args(["run", ".#profile.switch"])
+        .args(overrides(&bed.pkgs(1)))
+        .args(["--", "--profile", &profile])
+        .current_dir(&dir)
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+    assert_eq!(run_bin(&bed.profile().join("bin/hello")), "hello 1.0\n");
+
+    nix(&bed)
+        .args(["run", ".#profile.switch"])
+        .args(overrides(&bed.pkgs(2)))
+        .args(["--", "--profile", &profile])
+        .current_dir(&dir)
+        .run()
+        .success()
+        .stderr_has("~ hello 1.0 -> 1.1");
+    assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
+
+    nix(&bed)
+        .args(["run", ".#profile.rollback"])
+        .args(overrides(&bed.pkgs(2)))
+        .args(["--", "--profile", &profile])
+        .current_dir(&dir)
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(1)));
+
+    // Building does not switch.
+    let built = nix(&bed)
+        .args(["build", "--no-link", "--json", ".#profile"])
+        .args(overrides(&bed.pkgs(2)))
+        .current_dir(&dir)
+        .run()
+        .success();
+    assert!(built.stdout.contains("flake-profile"), "{}", built.stdout);
+    assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(1)));
+}
+
+#[test]
+fn extra_switch_args_reach_the_tools() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with(
+        "flake1",
+        1,
+        &format!(
+            "paths = [ pkgs.hello ];\n        extraSwitchArgs = [ \"--profile\" \"{}\" ];",
+            bed.profile().display()
+        ),
+    );
+    nix(&bed)
+        .args(["run", &format!("{}#profile.switch", flake.display())])
+        .args(["--", "--dry-run"])
+        .run()
+        .success()
+        .stderr_has("(dry run)");
+    assert_eq!(bed.profile_target(), None);
+    nix(&bed)
+        .args(["run", &format!("{}#profile.switch", flake.display())])
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+}
+
+#[test]
+fn buildenv_arguments_are_forwarded() {
+    let bed = Bed::new();
+    let plain = bed.build(&bed.profile_flake_with("plain", 1, "paths = [ pkgs.hello pkgs.tree ];"));
+    assert!(Path::new(&plain).join("bin/hello").exists());
+    assert!(!Path::new(&plain).join("share/man").exists());
+
+    let man = bed.build(&bed.profile_flake_with(
+        "man",
+        1,
+        "paths = [ pkgs.hello ];\n        extraOutputsToInstall = [ \"man\" ];",
+    ));
+    assert!(Path::new(&man).join("share/man/man1/hello.1").exists());
+
+    let only = bed.build(&bed.profile_flake_with(
+        "only",
+        1,
+        "paths = [ pkgs.hello ];\n        extraOutputsToInstall = [ \"man\" ];\n        pathsToLink = [ \"/share\" ];",
+    ));
+    assert!(!Path::new(&only).join("bin").exists());
+    assert!(Path::new(&only).join("share/man/man1/hello.1").exists());
+
+    let post = bed.build(&bed.profile_flake_with(
+        "post",
+        1,
+        "paths = [ pkgs.hello ];\n        postBuild = \"echo built > $out/marker\";\n        name = \"my-env\";",
+    ));
+    assert!(post.ends_with("-my-env"), "{post}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&post).join("marker")).expect("marker"),
+        "built\n"
+    );
+}
+
+#[test]
+fn pins_channels_references_the_pinned_sources() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let source = eval_raw(
+        &bed,
+        format!("{}#profile.pinned.nixpkgs.outPath", flake.display()),
+    );
+    assert!(
+        source.starts_with("/nix/store/") && source.ends_with("-source"),
+        "{source}"
+    );
+    let channels = bed
+        .tool("fp-build")
+        .arg(format!("{}#profile.pins.channels", flake.display()))
+        .run()
+        .success()
+        .stdout_line()
+        .to_string();
+    assert!(references(&bed, &channels).contains(&source));
+    assert_eq!(
+        std::fs::read_link(Path::new(&channels).join("nixpkgs"))
+            .expect("link")
+            .to_str(),
+        Some(source.as_str())
+    );
+    assert!(Path::new(&channels).join("nixpkgs/pkgs.nix").exists());
+}
+
+#[test]
+fn a_pin_that_is_not_a_flake_source_fails_evaluation() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with(
+        "badpin",
+        1,
+        "paths = [ pkgs.hello ];\n        pinned.hello = pkgs.hello;",
+    );
+    let run = nix(&bed)
+        .args([
+            "build",
+            "--no-link",
+            &format!("{}#profile", flake.display()),
+        ])
+        .run()
+        .code(1);
+    assert!(
+        run.stderr
+            .contains("lib.mkProfile: pinned.hello is /nix/store/")
+            && run
+                .stderr
+                .contains("which is not a flake source store path"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_library_needs_only_the_allowed_pkgs_functions() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with(
+        "minimal",
+        1,
+        "paths = [ pkgs.hello ];\n        pinned.nixpkgs = nixpkgs;",
+    );
+    // Replace `inherit pkgs;` with a package set holding only what SPEC section 9 allows.
+    let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake");
+    let text = text.replacen(
+        "inherit pkgs;",
+        "pkgs = { inherit (pkgs) system buildEnv writeShellScriptBin writeShellScript writeText runCommand linkFarm symlinkJoin; };",
+        1,
+    );
+    let text = text.replace(
+        "paths = [ pkgs.hello ];",
+        "paths = [ nixpkgs.legacyPackages.${pkgs.system}.hello ];",
+    );
+    std::fs::write(flake.join("flake.nix"), text).expect("write");
+    let path = bed.build(&flake);
+    assert!(Path::new(&path).join("bin/hello").exists());
+    for attr in ["switch", "rollback", "pin", "pins.channels"] {
+        nix(&bed)
+            .args([
+                "build",
+                "--no-link",
+                &format!("{}#profile.{attr}", flake.display()),
+            ])
+            .run()
+            .success();
+    }
+}
+
+#[test]
+fn repository_flake_evaluates_offline() {
+    let bed = Bed::new();
+    let lib = bed.lib_flake();
+    // `nix flake show` and `nix flake check` evaluate the packages, which need real nixpkgs
+    // (rustPlatform); everything else must evaluate offline, and the package names must list.
+    let names = nix(&bed)
+        .args(["eval", "--json"])
+        .arg(format!("path:{}#packages.{}", lib.display(), system()))
+        .args(["--apply", "builtins.attrNames"])
+        .run()
+        .success()
+        .stdout;
+    assert_eq!(
+        names,
+        r#"["default","fp-build","fp-migrate","fp-pin","fp-rollback","fp-switch"]"#
+    );
+    for (attr, expected) in [
+        (
+            "templates.default.description",
+            "\"A Nix profile declared in a flake, switched with flakey-profile\"",
+        ),
+        ("lib", "\"set\""),
+        ("overlays.default", "\"lambda\""),
+    ] {
+        let value = nix(&bed)
+            .args(["eval", "--json"])
+            .arg(format!("path:{}#{attr}", lib.display()))
+            .args([
+                "--apply",
+                if attr == "templates.default.description" {
+                    "x: x"
+                } else {
+                    "builtins.typeOf"
+                },
+            ])
+            .run()
+            .success()
+            .stdout;
+        assert_eq!(value, expected, "{attr}");
+    }
+    let app_names = nix(&bed)
+        .args(["eval", "--json"])
+        .arg(format!("path:{}#apps.{}", lib.display(), system()))
+        .args(["--apply", "builtins.attrNames"])
+        .run()
+        .success()
+        .stdout;
+    assert!(app_names.contains("fp-switch"), "{app_names}");
+}
+
+#[test]
+fn rust_packages_evaluate_with_a_stand_in_nixpkgs() {
+    // Real nixpkgs is not available offline; a stand-in that records the arguments of
+    // buildRustPackage shows what each package is built with.
+    let bed = Bed::new();
+    let expr = format!(
+        r#"
+let
+  lib = {{ optionalString = c: s: if c then s else ""; licenses.mit = "mit"; platforms.unix = [ ]; }};
+  pkgs = {{
+    inherit lib;
+    stdenv = {{ buildPlatform.canExecute = _: true; hostPlatform = {{ }}; }};
+    installShellFiles = "installShellFiles";
+    rustPlatform.buildRustPackage = args: args;
+    symlinkJoin = args: args;
+  }};
+  packages = import {root}/nix/packages.nix {{ inherit pkgs; src = {root}; }};
+in
+builtins.mapAttrs (name: p: {{
+  pname = p.pname or p.name;
+  build = p.cargoBuildFlags or [ ];
+  completions = builtins.match ".*--generate-completions fish.*installManPage.*" (p.postInstall or "") != null;
+  mainProgram = p.meta.mainProgram;
+}}) packages
+"#,
+        root = fp_testkit::repo_root().display()
+    );
+    let out = bed
+        .command("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "--expr", &expr])
+        .run()
+        .success()
+        .stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for tool in [
+        "fp-build",
+        "fp-switch",
+        "fp-rollback",
+        "fp-pin",
+        "fp-migrate",
+    ] {
+        assert_eq!(v[tool]["pname"], tool);
+        assert_eq!(v[tool]["build"], serde_json::json!(["--package", tool]));
+        assert_eq!(v[tool]["completions"], true, "{tool}");
+        assert_eq!(v[tool]["mainProgram"], tool);
+    }
+    assert_eq!(v["default"]["mainProgram"], "fp-switch");
+}
