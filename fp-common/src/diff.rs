@@ -2,7 +2,7 @@
 //! direct references of its store path, named the way `builtins.parseDrvName` splits them.
 
 use crate::error::Result;
-use crate::nix::{NixCommand, Stderr};
+use crate::path_info;
 use crate::store_path::{parse_drv_name, StorePath};
 use crate::ui::{Style, Ui};
 use serde::Serialize;
@@ -39,13 +39,23 @@ pub struct PackageDiff {
     pub changed: Vec<Change>,
 }
 
-/// The packages of a store path: its direct references without itself, via one
-/// `nix-store -q --references` call.
+/// The packages of a store path: its direct references without itself.
 pub fn packages_of(ui: &Ui, path: &str) -> Result<Vec<Package>> {
-    let out = NixCommand::nix_store()
-        .args(["--query", "--references", path])
-        .output(ui, Stderr::Capture)?;
-    Ok(packages_from_references(path, out.lines()))
+    let mut all = packages_of_many(ui, &[path])?;
+    Ok(all.remove(path).unwrap_or_default())
+}
+
+/// The packages of several store paths, asked of the store in one `nix path-info` call.
+pub fn packages_of_many(ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
+    let info = path_info::query(ui, paths, false)?;
+    Ok(info
+        .into_iter()
+        .map(|(path, info)| {
+            let packages =
+                packages_from_references(&path, info.references.iter().map(String::as_str));
+            (path, packages)
+        })
+        .collect())
 }
 
 /// Turns reference store paths into packages, leaving out `own` (a path refers to itself when

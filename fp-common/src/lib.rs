@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod generation;
 pub mod nix;
+pub mod path_info;
 pub mod profile;
 pub mod store_path;
 pub mod switch;

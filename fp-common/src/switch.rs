@@ -111,11 +111,14 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         ui.paint(Style::Bold, "profile")
     ));
     let diff = if opts.diff {
-        let old = match current {
-            Some(g) => diff::packages_of(ui, &g.store_path)?,
-            None => Vec::new(),
-        };
-        let new = diff::packages_of(ui, &store_path)?;
+        let mut paths = vec![store_path.as_str()];
+        paths.extend(current.map(|g| g.store_path.as_str()));
+        let packages = diff::packages_of_many(ui, &paths)?;
+        let old = current
+            .and_then(|g| packages.get(&g.store_path))
+            .cloned()
+            .unwrap_or_default();
+        let new = packages.get(&store_path).cloned().unwrap_or_default();
         let d = diff::diff(&old, &new);
         ui.info(d.render(ui).trim_end());
         Some(d)

@@ -1,0 +1,122 @@
+//! What the store knows about paths (`nix path-info --json`), asked for many paths in one call.
+
+use crate::error::{Error, Result};
+use crate::nix::{NixCommand, Stderr};
+use crate::ui::Ui;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The facts of one store path that the tools use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathInfo {
+    /// Direct references (may include the path itself).
+    pub references: Vec<String>,
+    /// Size of the path's NAR serialisation in bytes.
+    pub nar_size: u64,
+    /// Size of its closure in bytes, when asked for.
+    pub closure_size: Option<u64>,
+}
+
+/// Queries `paths` with one `nix path-info --json` (`-S` adds closure sizes). Duplicates are
+/// asked once. The answer is keyed by path.
+pub fn query(ui: &Ui, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
+    let mut unique: Vec<&str> = paths.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut cmd = NixCommand::nix().args(["path-info", "--json"]);
+    if closure {
+        cmd = cmd.arg("--closure-size");
+    }
+    let out = cmd.args(&unique).output(ui, Stderr::Capture)?;
+    parse(&out)
+}
+
+/// Parses `nix path-info --json` output: a list of objects with `path` (Nix up to 2.18) or an
+/// object keyed by path (2.19 and later).
+pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
+    let bad = |why: &str| {
+        Error::failed(format!(
+            "unexpected output from nix path-info --json: {why}"
+        ))
+    };
+    let value: Value = serde_json::from_str(text.trim()).map_err(|e| bad(&e.to_string()))?;
+    let entries: Vec<(String, &Value)> = match &value {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| Some((i.get("path")?.as_str()?.to_string(), i)))
+            .collect(),
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        _ => return Err(bad("neither a list nor an object")),
+    };
+    let mut result = BTreeMap::new();
+    for (path, info) in entries {
+        if info.is_null() || info.get("valid").and_then(Value::as_bool) == Some(false) {
+            return Err(Error::failed(format!(
+                "{path} is not valid in the Nix store"
+            )));
+        }
+        let references = info
+            .get("references")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(Value::as_str)
+                    .map(|r| {
+                        // Newer Nix may print references as base names.
+                        if r.starts_with('/') {
+                            r.to_string()
+                        } else {
+                            crate::store_path::store_dir()
+                                .join(r)
+                                .to_string_lossy()
+                                .into_owned()
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        result.insert(
+            path,
+            PathInfo {
+                references,
+                nar_size: info.get("narSize").and_then(Value::as_u64).unwrap_or(0),
+                closure_size: info.get("closureSize").and_then(Value::as_u64),
+            },
+        );
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_list_shape_of_nix_2_8() {
+        let text = r#"[{"path":"/nix/store/a-env","narSize":10,"references":["/nix/store/b-hello-1.0"],"closureSize":30}]"#;
+        let info = parse(text).unwrap();
+        assert_eq!(
+            info["/nix/store/a-env"].references,
+            ["/nix/store/b-hello-1.0"]
+        );
+        assert_eq!(info["/nix/store/a-env"].closure_size, Some(30));
+        assert_eq!(info["/nix/store/a-env"].nar_size, 10);
+    }
+
+    #[test]
+    fn parses_the_object_shape_of_newer_nix() {
+        let text = r#"{"/nix/store/a-env":{"narSize":10,"references":["/nix/store/b-hello-1.0"]}}"#;
+        let info = parse(text).unwrap();
+        assert_eq!(info["/nix/store/a-env"].closure_size, None);
+    }
+
+    #[test]
+    fn invalid_paths_and_garbage_are_errors() {
+        assert!(parse(r#"{"/nix/store/a-x":null}"#).is_err());
+        assert!(parse(r#"[{"path":"/nix/store/a-x","valid":false}]"#).is_err());
+        assert!(parse("not json").is_err());
+    }
+}
