@@ -8,7 +8,7 @@
       systems = [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ];
       forAllSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
       pkgsFor = system: nixpkgs.legacyPackages.${system};
-      tools = [ "fp-build" "fp-switch" "fp-rollback" "fp-pin" "fp-migrate" ];
+      tools = [ "fp" "fp-build" "fp-switch" "fp-rollback" "fp-pin" "fp-migrate" "fp-generations" "fp-diff" ];
     in
     {
       # lib.mkProfile { pkgs, name ? "flake-profile", pinned ? {}, extraSwitchArgs ? [], fpTools ? ..., ... }

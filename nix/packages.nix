@@ -11,6 +11,9 @@ let
     fp-rollback = "Roll a Nix profile back to an earlier generation, showing what changes";
     fp-pin = "Pin the flake registry and NIX_PATH to the sources a profile was built from";
     fp-migrate = "Turn a nix profile (manifest.json or manifest.nix) into a flakey-profile flake.nix";
+    fp-generations = "List and delete the generations of a Nix profile; never the current one";
+    fp-diff = "Show which packages changed between two generations or store paths of a Nix profile";
+    fp = "flakey-profile's front command: fp build, fp switch, ... run fp-build, fp-switch, ...";
   };
   tools = builtins.attrNames descriptions;
 

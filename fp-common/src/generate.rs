@@ -51,6 +51,16 @@ pub fn completions<T: CommandFactory>(
     shell: &str,
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    completions_for(&mut T::command(), name, shell, out)
+}
+
+/// Writes the completion script of a clap command for `shell` (bash, zsh or fish).
+pub fn completions_for(
+    cmd: &mut clap::Command,
+    name: &str,
+    shell: &str,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     use clap_complete::Shell;
     let shell = match shell {
         "bash" => Shell::Bash,
@@ -62,14 +72,18 @@ pub fn completions<T: CommandFactory>(
             ))
         }
     };
-    let mut cmd = T::command();
-    clap_complete::generate(shell, &mut cmd, name, out);
+    clap_complete::generate(shell, cmd, name.to_string(), out);
     Ok(())
 }
 
 /// Writes the man page of `T` in roff.
 pub fn man_page<T: CommandFactory>(out: &mut dyn Write) -> Result<(), String> {
-    clap_mangen::Man::new(T::command())
+    man_page_for(T::command(), out)
+}
+
+/// Writes the man page of a clap command in roff.
+pub fn man_page_for(cmd: clap::Command, out: &mut dyn Write) -> Result<(), String> {
+    clap_mangen::Man::new(cmd)
         .render(out)
         .map_err(|e| format!("cannot render the man page: {e}"))
 }

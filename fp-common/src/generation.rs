@@ -126,6 +126,40 @@ pub fn format_local_time(time: SystemTime) -> String {
     )
 }
 
+/// Formats a time as RFC 3339 in UTC (`2026-11-24T18:35:04Z`), for JSON.
+pub fn format_rfc3339_utc(time: SystemTime) -> String {
+    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as libc::time_t,
+        Err(_) => 0,
+    };
+    // SAFETY: gmtime_r only writes into the tm we pass; a zeroed tm is a valid value.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::gmtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// The generation the profile points to, if any.
+pub fn current(generations: &[Generation]) -> Option<&Generation> {
+    generations.iter().find(|g| g.current)
+}
+
+/// The highest generation below the current one: what a rollback goes to (nix-env's rule).
+pub fn previous(generations: &[Generation]) -> Option<&Generation> {
+    let now = current(generations)?.generation;
+    generations.iter().rev().find(|g| g.generation < now)
+}
+
 /// Renders generations the way `nix-env --list-generations` does, one line each.
 pub fn render_list(generations: &[Generation]) -> String {
     generations
@@ -182,6 +216,12 @@ mod tests {
     fn missing_profile_has_no_generations() {
         let dir = tempfile::tempdir().unwrap();
         assert!(list(&dir.path().join("nope/profile")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rfc3339() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_545_294);
+        assert_eq!(format_rfc3339_utc(t), "2026-11-24T18:34:54Z");
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct Report {
 /// Switches `profile` to `target`, printing the diff to stderr first.
 pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Result<Report> {
     let generations = profile.generations()?;
-    let current = generations.iter().find(|g| g.current);
+    let current = crate::generation::current(&generations);
     let previous = current.map(|g| GenerationRef {
         generation: g.generation,
         store_path: g.store_path.clone(),
@@ -151,7 +151,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
     };
     command.output(ui, Stderr::Capture)?;
     let after = profile.generations()?;
-    let now = after.iter().find(|g| g.current).ok_or_else(|| {
+    let now = crate::generation::current(&after).ok_or_else(|| {
         Error::failed(format!(
             "nix-env finished but {profile_name} points to no generation"
         ))

@@ -8,7 +8,7 @@ use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::{render_list, Generation};
+use fp_common::generation::{self, render_list, Generation};
 use fp_common::profile::Profile;
 use fp_common::switch::{self, Options, Target};
 use fp_common::{nix, Error, Result, Ui};
@@ -104,14 +104,11 @@ pub fn choose(generations: &[Generation], to: Option<u64>, profile: &str) -> Res
         }
         return Err(Error::failed(format!("generation {n} does not exist")).with_hint(listing()));
     }
-    let current = generations.iter().find(|g| g.current).ok_or_else(|| {
+    let current = generation::current(generations).ok_or_else(|| {
         Error::failed(format!("the profile {profile} has no current generation"))
             .with_hint(listing())
     })?;
-    generations
-        .iter()
-        .rev()
-        .find(|g| g.generation < current.generation)
+    generation::previous(generations)
         .map(|g| g.generation)
         .ok_or_else(|| {
             Error::failed(format!(

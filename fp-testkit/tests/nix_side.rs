@@ -272,7 +272,7 @@ fn repository_flake_evaluates_offline() {
         .stdout;
     assert_eq!(
         names,
-        r#"["default","fp-build","fp-migrate","fp-pin","fp-rollback","fp-switch"]"#
+        r#"["default","fp","fp-build","fp-diff","fp-generations","fp-migrate","fp-pin","fp-rollback","fp-switch"]"#
     );
     for (attr, expected) in [
         (
@@ -343,7 +343,10 @@ builtins.mapAttrs (name: p: {{
         .stdout;
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     for tool in [
+        "fp",
         "fp-build",
+        "fp-generations",
+        "fp-diff",
         "fp-switch",
         "fp-rollback",
         "fp-pin",

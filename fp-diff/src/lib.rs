@@ -1,0 +1,260 @@
+//! `fp-diff`: which packages changed between two generations or store paths (SPEC section 7),
+//! with `--closure` adding the change in closure size. The same diff code as fp-switch.
+
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::config::Config;
+use fp_common::diff::{self, PackageDiff};
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::generation::{self, Generation};
+use fp_common::profile::Profile;
+use fp_common::store_path::resolve_to_store_path;
+use fp_common::{nix, path_info, Error, Result, Ui};
+use serde::Serialize;
+
+/// Show which packages changed between two generations or store paths.
+#[derive(Debug, Parser)]
+#[command(name = "fp-diff", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The old side: a generation number or a store path (or a link to one); default: the
+    /// generation before the current one.
+    #[arg(value_name = "A")]
+    pub from: Option<String>,
+
+    /// The new side: a generation number or a store path; default: the current generation.
+    #[arg(value_name = "B")]
+    pub to: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    /// Also show the change in closure size, in bytes.
+    #[arg(long)]
+    pub closure: bool,
+
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-diff";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// One side of the diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Side {
+    /// The generation number, when the side is a generation.
+    pub generation: Option<u64>,
+    /// The store path.
+    pub store_path: String,
+}
+
+/// The closure sizes of both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClosureSize {
+    /// Bytes of the old side's closure.
+    pub from: u64,
+    /// Bytes of the new side's closure.
+    pub to: u64,
+    /// `to - from`.
+    pub change: i64,
+}
+
+/// The `--json` document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffJson {
+    /// Old side.
+    pub from: Side,
+    /// New side.
+    pub to: Side,
+    /// The package diff.
+    pub diff: PackageDiff,
+    /// Closure sizes, with `--closure`.
+    pub closure_size: Option<ClosureSize>,
+}
+
+/// Runs fp-diff.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let needs_profile = [&cli.from, &cli.to]
+        .iter()
+        .any(|side| side.as_ref().is_none_or(|s| is_number(s)));
+    let generations = if needs_profile {
+        let config = Config::load()?;
+        let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+        profile.generations()?
+    } else {
+        Vec::new()
+    };
+    let to = match &cli.to {
+        Some(text) => side(text, &generations)?,
+        None => current_side(&generations)?,
+    };
+    let from = match &cli.from {
+        Some(text) => side(text, &generations)?,
+        None => {
+            let prev = generation::previous(&generations).ok_or_else(|| {
+                Error::failed("there is no generation before the current one to compare with")
+                    .with_hint("name both sides: fp-diff A B (generation numbers or store paths)")
+            })?;
+            of_generation(prev)
+        }
+    };
+    let paths = [from.store_path.as_str(), to.store_path.as_str()];
+    let info = path_info::query(ui, &paths, cli.closure)?;
+    let packages = |p: &str| {
+        info.get(p)
+            .map(|i| diff::packages_from_references(p, i.references.iter().map(String::as_str)))
+            .unwrap_or_default()
+    };
+    let d = diff::diff(&packages(&from.store_path), &packages(&to.store_path));
+    let closure_size = if cli.closure {
+        let size = |p: &str| info.get(p).and_then(|i| i.closure_size).unwrap_or(0);
+        let (a, b) = (size(&from.store_path), size(&to.store_path));
+        Some(ClosureSize {
+            from: a,
+            to: b,
+            change: b as i64 - a as i64,
+        })
+    } else {
+        None
+    };
+    if cli.json {
+        let doc = DiffJson {
+            from,
+            to,
+            diff: d,
+            closure_size,
+        };
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Error::failed(format!("cannot encode the diff: {e}")))?;
+        return fp_common::write_stdout(&text);
+    }
+    let mut text = format!("{} -> {}\n", describe(&from), describe(&to));
+    text.push_str(&d.render(ui));
+    if let Some(size) = &closure_size {
+        text.push_str(&format!(
+            "closure size: {} -> {} ({})\n",
+            human_bytes(size.from),
+            human_bytes(size.to),
+            signed_bytes(size.change)
+        ));
+    }
+    fp_common::write_stdout(text.trim_end_matches('\n'))
+}
+
+/// Whether a side names a generation (all digits) rather than a path.
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A side from the command line: a generation number or a path into the store.
+fn side(text: &str, generations: &[Generation]) -> Result<Side> {
+    if is_number(text) {
+        let n: u64 = text
+            .parse()
+            .map_err(|_| Error::usage(format!("{text} is not a generation number")))?;
+        let g = generations
+            .iter()
+            .find(|g| g.generation == n)
+            .ok_or_else(|| {
+                Error::failed(format!("generation {n} does not exist")).with_hint(format!(
+                    "the profile has generations {}",
+                    generations
+                        .iter()
+                        .map(|g| g.generation.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        return Ok(of_generation(g));
+    }
+    let path = resolve_to_store_path(text)?;
+    Ok(Side {
+        generation: None,
+        store_path: path.as_str().to_string(),
+    })
+}
+
+/// The current generation as a side.
+fn current_side(generations: &[Generation]) -> Result<Side> {
+    generation::current(generations)
+        .map(of_generation)
+        .ok_or_else(|| Error::failed("the profile has no current generation"))
+}
+
+/// A generation as a side.
+fn of_generation(g: &Generation) -> Side {
+    Side {
+        generation: Some(g.generation),
+        store_path: g.store_path.clone(),
+    }
+}
+
+/// `generation 3` or the store path.
+fn describe(side: &Side) -> String {
+    match side.generation {
+        Some(n) => format!("generation {n}"),
+        None => side.store_path.clone(),
+    }
+}
+
+/// Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`, ...
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A signed byte change for people: `+1.5 KiB`, `-512 B`, `+0 B`.
+pub fn signed_bytes(change: i64) -> String {
+    let sign = if change < 0 { "-" } else { "+" };
+    format!("{sign}{}", human_bytes(change.unsigned_abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(signed_bytes(-512), "-512 B");
+        assert_eq!(signed_bytes(2048), "+2.0 KiB");
+    }
+
+    #[test]
+    fn numbers_and_paths() {
+        assert!(is_number("12"));
+        assert!(!is_number("./result"));
+        assert!(!is_number(""));
+    }
+}

@@ -1,0 +1,163 @@
+//! fp-diff against real Nix: generations and store paths, --closure, --json.
+
+use fp_testkit::Bed;
+
+fn two_generations() -> (Bed, String, String) {
+    let bed = Bed::new();
+    let a = bed.build(&bed.profile_flake("a", 1, &["hello", "cowsay", "tree", "motd"]));
+    let b = bed.build(&bed.profile_flake("b", 2, &["hello", "jq", "tree", "motd"]));
+    for p in [&a, &b] {
+        bed.tool("fp-switch")
+            .arg(p)
+            .arg("--profile")
+            .arg(bed.profile())
+            .run()
+            .success();
+    }
+    (bed, a, b)
+}
+
+#[test]
+fn defaults_to_previous_and_current() {
+    let (bed, _, _) = two_generations();
+    let run = bed
+        .tool("fp-diff")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    insta::assert_snapshot!(bed.redact(&run.stdout));
+}
+
+#[test]
+fn same_diff_as_fp_switch_printed() {
+    let bed = Bed::new();
+    let a = bed.build(&bed.profile_flake("a", 1, &["hello", "cowsay", "tree", "motd"]));
+    let b = bed.build(&bed.profile_flake("b", 2, &["hello", "jq", "tree", "motd"]));
+    bed.tool("fp-switch")
+        .arg(&a)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    let switched = bed
+        .tool("fp-switch")
+        .arg(&b)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    let diffed = bed
+        .tool("fp-diff")
+        .args([a.as_str(), b.as_str()])
+        .run()
+        .success();
+    // fp-diff's lines after its header are exactly the diff fp-switch printed.
+    let body: Vec<&str> = diffed.stdout.lines().skip(1).collect();
+    let switch_lines: Vec<&str> = switched.stderr.lines().collect();
+    let start = switch_lines
+        .iter()
+        .position(|l| *l == body[0])
+        .expect("diff in fp-switch output");
+    assert_eq!(&switch_lines[start..start + body.len()], body.as_slice());
+}
+
+#[test]
+fn store_paths_and_generations_mix() {
+    let (bed, a, b) = two_generations();
+    let run = bed
+        .tool("fp-diff")
+        .args(["2", a.as_str(), "--json", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        v["from"],
+        serde_json::json!({"generation": 2, "storePath": b})
+    );
+    assert_eq!(
+        v["to"],
+        serde_json::json!({"generation": null, "storePath": a})
+    );
+    assert_eq!(
+        v["diff"]["added"],
+        serde_json::json!([{"name": "cowsay", "version": "3.7.0"}])
+    );
+    assert_eq!(v["closureSize"], serde_json::Value::Null);
+}
+
+#[test]
+fn closure_adds_the_size_change() {
+    let (bed, _, _) = two_generations();
+    let run = bed
+        .tool("fp-diff")
+        .args(["--closure", "--json", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let (from, to) = (
+        v["closureSize"]["from"].as_u64().expect("from"),
+        v["closureSize"]["to"].as_u64().expect("to"),
+    );
+    assert!(from > 0 && to > 0);
+    assert_eq!(
+        v["closureSize"]["change"].as_i64(),
+        Some(to as i64 - from as i64)
+    );
+    let human = bed
+        .tool("fp-diff")
+        .args(["--closure", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert!(human.stdout.contains("closure size: "), "{}", human.stdout);
+}
+
+#[test]
+fn unchanged_and_versionless_packages() {
+    let bed = Bed::new();
+    let a = bed.build(&bed.profile_flake("a", 1, &["tree", "motd"]));
+    let b = bed.build(&bed.profile_flake("b", 2, &["tree", "motd"]));
+    let run = bed
+        .tool("fp-diff")
+        .args([a.as_str(), b.as_str()])
+        .run()
+        .success();
+    assert!(
+        run.stdout.ends_with("no package changes\n"),
+        "{}",
+        run.stdout
+    );
+    let c = bed.build(&bed.profile_flake("c", 2, &["tree"]));
+    let run = bed
+        .tool("fp-diff")
+        .args([b.as_str(), c.as_str()])
+        .run()
+        .success();
+    assert!(run.stdout.contains("\n- motd\n"), "{}", run.stdout);
+}
+
+#[test]
+fn errors() {
+    let bed = Bed::new();
+    bed.tool("fp-diff")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .code(1)
+        .no_stdout();
+    let (bed, _, _) = two_generations();
+    bed.tool("fp-diff")
+        .args(["7", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .code(1)
+        .stderr_has("generation 7 does not exist");
+    bed.tool("fp-diff")
+        .args(["/etc", "/tmp"])
+        .run()
+        .code(2)
+        .no_stdout();
+}

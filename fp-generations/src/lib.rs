@@ -1,0 +1,454 @@
+//! `fp-generations`: list a profile's generations, and delete old ones without ever deleting
+//! the current one.
+//!
+//! Listing reads the profile directory natively (the same set `nix-env --list-generations`
+//! prints); deleting goes through `nix-env --delete-generations` with explicit numbers, so the
+//! choice of what to delete is ours and tested, and the deletion itself is Nix's.
+
+use clap::{Args, Parser, Subcommand};
+use fp_common::app::Tool;
+use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::config::Config;
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::generation::{self, format_local_time, format_rfc3339_utc, Generation};
+use fp_common::nix::{NixCommand, Stderr};
+use fp_common::profile::Profile;
+use fp_common::{nix, path_info, Error, Result, Ui};
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
+
+/// List the generations of a Nix profile, or delete old ones.
+#[derive(Debug, Parser)]
+#[command(name = "fp-generations", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    #[allow(missing_docs)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub profile: ProfileArgs,
+
+    /// Print one JSON document on stdout instead of the table.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+/// Subcommands of fp-generations.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Delete generations through nix-env; the current generation is never deleted.
+    Delete(DeleteArgs),
+}
+
+/// What `fp-generations delete` deletes: exactly one of --keep, --older-than or numbers.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["keep", "older_than", "generations"])))]
+pub struct DeleteArgs {
+    /// Keep the N newest generations (by number) and the current one; delete the rest.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<u64>,
+
+    /// Delete generations older than DURATION (`30d`, `2w`, `12h`), keeping the one that was
+    /// current at that time, as nix-env does, and the current one.
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+
+    /// Delete these generations (the current one is skipped with a warning).
+    #[arg(value_name = "GEN")]
+    pub generations: Vec<u64>,
+
+    /// Print what would be deleted and delete nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-generations";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// One generation in `--json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationJson {
+    /// Number.
+    pub generation: u64,
+    /// Store path.
+    pub store_path: String,
+    /// Creation time, RFC 3339 in UTC.
+    pub created: String,
+    /// Whether it is the current one.
+    pub current: bool,
+}
+
+/// The `--json` document of the listing.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListJson {
+    /// The profile link.
+    pub profile: String,
+    /// The current generation's number.
+    pub current: Option<u64>,
+    /// Every generation, oldest first.
+    pub generations: Vec<GenerationJson>,
+}
+
+/// The `--json` document of `delete`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteJson {
+    /// The profile link.
+    pub profile: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Generations deleted (or that would be).
+    pub deleted: Vec<u64>,
+    /// Generations kept.
+    pub kept: Vec<u64>,
+}
+
+/// Runs fp-generations.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let config = Config::load()?;
+    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    let generations = profile.generations()?;
+    match cli.command {
+        None => list(ui, &profile, &generations, cli.json),
+        Some(Command::Delete(args)) => delete(ui, &profile, &generations, &args, cli.json),
+    }
+}
+
+/// Prints the table (or JSON) of generations on stdout.
+fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> Result<()> {
+    if json {
+        let doc = ListJson {
+            profile: profile.path().display().to_string(),
+            current: generation::current(generations).map(|g| g.generation),
+            generations: generations
+                .iter()
+                .map(|g| GenerationJson {
+                    generation: g.generation,
+                    store_path: g.store_path.clone(),
+                    created: format_rfc3339_utc(g.created),
+                    current: g.current,
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Error::failed(format!("cannot encode the listing: {e}")))?;
+        return fp_common::write_stdout(&text);
+    }
+    if generations.is_empty() {
+        ui.info(&format!(
+            "the profile {} has no generations",
+            profile.path().display()
+        ));
+        return Ok(());
+    }
+    let counts = package_counts(ui, generations);
+    fp_common::write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
+}
+
+/// How many packages each generation has, asked of the store in one call; `None` where the
+/// store could not say (the table shows `?`).
+fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
+    let paths: Vec<&str> = generations.iter().map(|g| g.store_path.as_str()).collect();
+    match path_info::query(ui, &paths, false) {
+        Ok(info) => generations
+            .iter()
+            .map(|g| {
+                info.get(&g.store_path).map(|i| {
+                    fp_common::diff::packages_from_references(
+                        &g.store_path,
+                        i.references.iter().map(String::as_str),
+                    )
+                    .len()
+                })
+            })
+            .collect(),
+        Err(e) => {
+            ui.warn(&format!("cannot count packages: {}", e.message()));
+            vec![None; generations.len()]
+        }
+    }
+}
+
+/// The table for people: number, local date, package count, current marker.
+pub fn render_table(generations: &[Generation], counts: &[Option<usize>]) -> String {
+    let mut out = String::from("generation  date                 packages\n");
+    for (g, count) in generations.iter().zip(counts) {
+        let count = count.map_or("?".to_string(), |c| c.to_string());
+        let line = format!(
+            "{:>10}  {}  {:>8}  {}",
+            g.generation,
+            format_local_time(g.created),
+            count,
+            if g.current { "(current)" } else { "" }
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// What to delete, as parsed from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Keep the N newest and the current one.
+    Keep(u64),
+    /// Older than this time, as nix-env's `--delete-generations Nd` chooses.
+    OlderThan(SystemTime),
+    /// These numbers.
+    Numbers(Vec<u64>),
+}
+
+/// Parses a duration: a whole number of days (`30d`, as Nix), weeks (`2w`) or hours (`12h`), at
+/// least 1.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || {
+        Error::usage(format!(
+            "--older-than takes a duration like 30d, 2w or 12h, not {text:?}"
+        ))
+    };
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number: u64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
+    let secs = match unit {
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    if number == 0 {
+        return Err(bad());
+    }
+    number
+        .checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+/// Chooses the generations to delete. The current generation is never among them.
+pub fn select(generations: &[Generation], selection: &Selection) -> Result<Vec<u64>> {
+    let current = generation::current(generations).map(|g| g.generation);
+    let mut chosen: Vec<u64> = match selection {
+        Selection::Keep(0) => return Err(Error::usage("--keep must be at least 1")),
+        Selection::Keep(n) => {
+            let keep_from = generations.len().saturating_sub(*n as usize);
+            generations[..keep_from]
+                .iter()
+                .map(|g| g.generation)
+                .collect()
+        }
+        Selection::OlderThan(cutoff) => {
+            // Newest to oldest: the first one created before the cutoff was current then; keep
+            // it, delete every older one.
+            let mut older = generations.iter().rev().filter(|g| g.created < *cutoff);
+            let _active_at_cutoff = older.next();
+            older.map(|g| g.generation).collect()
+        }
+        Selection::Numbers(numbers) => {
+            let missing: Vec<String> = numbers
+                .iter()
+                .filter(|n| !generations.iter().any(|g| g.generation == **n))
+                .map(u64::to_string)
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::failed(format!(
+                    "no generation {} in this profile; it has {}",
+                    missing.join(", "),
+                    generations
+                        .iter()
+                        .map(|g| g.generation.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            numbers.clone()
+        }
+    };
+    chosen.retain(|n| Some(*n) != current);
+    chosen.sort_unstable();
+    chosen.dedup();
+    Ok(chosen)
+}
+
+/// `fp-generations delete`.
+fn delete(
+    ui: &Ui,
+    profile: &Profile,
+    generations: &[Generation],
+    args: &DeleteArgs,
+    json: bool,
+) -> Result<()> {
+    let selection = if let Some(n) = args.keep {
+        Selection::Keep(n)
+    } else if let Some(text) = &args.older_than {
+        let age = parse_duration(text)?;
+        Selection::OlderThan(
+            SystemTime::now()
+                .checked_sub(age)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        )
+    } else {
+        Selection::Numbers(args.generations.clone())
+    };
+    if let (Selection::Numbers(numbers), Some(current)) =
+        (&selection, generation::current(generations))
+    {
+        if numbers.contains(&current.generation) {
+            ui.warn(&format!(
+                "generation {} is the current one; it is not deleted",
+                current.generation
+            ));
+        }
+    }
+    let doomed = select(generations, &selection)?;
+    let kept: Vec<u64> = generations
+        .iter()
+        .map(|g| g.generation)
+        .filter(|n| !doomed.contains(n))
+        .collect();
+    let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if doomed.is_empty() {
+        ui.info("nothing to delete");
+    } else if args.dry_run {
+        ui.info(&format!(
+            "would delete generations {} (keeping {})",
+            list(&doomed),
+            list(&kept)
+        ));
+    } else {
+        profile.check_writable()?;
+        NixCommand::nix_env()
+            .arg("--profile")
+            .arg(profile.path())
+            .arg("--delete-generations")
+            .args(doomed.iter().map(u64::to_string))
+            .output(ui, Stderr::Capture)?;
+        ui.info(&format!(
+            "deleted generations {} (kept {})",
+            list(&doomed),
+            list(&kept)
+        ));
+        ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
+    }
+    if json {
+        let doc = DeleteJson {
+            profile: profile.path().display().to_string(),
+            dry_run: args.dry_run,
+            deleted: doomed,
+            kept,
+        };
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
+        fp_common::write_stdout(&text)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gens(numbers: &[u64], current: u64) -> Vec<Generation> {
+        numbers
+            .iter()
+            .map(|&n| Generation {
+                generation: n,
+                store_path: format!("/nix/store/x-{n}"),
+                created: SystemTime::UNIX_EPOCH + Duration::from_secs(n * 1000),
+                current: n == current,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keep_counts_newest_and_never_deletes_current() {
+        assert_eq!(
+            select(&gens(&[1, 2, 3, 4], 4), &Selection::Keep(2)).unwrap(),
+            [1, 2]
+        );
+        // After a rollback to 1, keeping one keeps the newest and the current.
+        assert_eq!(
+            select(&gens(&[1, 2, 3], 1), &Selection::Keep(1)).unwrap(),
+            [2]
+        );
+        assert_eq!(
+            select(&gens(&[1, 2], 2), &Selection::Keep(5)).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            select(&gens(&[1], 1), &Selection::Keep(0))
+                .unwrap_err()
+                .code(),
+            2
+        );
+    }
+
+    #[test]
+    fn older_than_keeps_the_one_current_at_the_cutoff() {
+        let g = gens(&[1, 2, 3, 4, 5], 5);
+        let cutoff = SystemTime::UNIX_EPOCH + Duration::from_secs(3500);
+        // 1, 2, 3 are older; 3 was current at the cutoff and stays.
+        assert_eq!(select(&g, &Selection::OlderThan(cutoff)).unwrap(), [1, 2]);
+        // Even when the current one is old, it stays.
+        let g = gens(&[1, 2, 3], 1);
+        let later = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        assert_eq!(select(&g, &Selection::OlderThan(later)).unwrap(), [2]);
+    }
+
+    #[test]
+    fn numbers_skip_current_and_refuse_missing() {
+        let g = gens(&[1, 2, 3], 2);
+        assert_eq!(
+            select(&g, &Selection::Numbers(vec![3, 2, 1, 1])).unwrap(),
+            [1, 3]
+        );
+        assert_eq!(
+            select(&g, &Selection::Numbers(vec![7])).unwrap_err().code(),
+            1
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
+        assert_eq!(
+            parse_duration("2w").unwrap(),
+            Duration::from_secs(14 * 86_400)
+        );
+        assert_eq!(
+            parse_duration("12h").unwrap(),
+            Duration::from_secs(12 * 3600)
+        );
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "30",
+            "3x",
+            "-1d",
+            "1.5d",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad).unwrap_err().code(), 2, "{bad}");
+        }
+    }
+}

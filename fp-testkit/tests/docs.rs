@@ -1,0 +1,82 @@
+//! Completions and man pages of every tool, generated from its clap `Cli`.
+
+use fp_testkit::{bin, Bed};
+
+const TOOLS: &[&str] = &[
+    "fp",
+    "fp-build",
+    "fp-switch",
+    "fp-rollback",
+    "fp-generations",
+    "fp-diff",
+];
+
+#[test]
+fn bash_completions_load() {
+    let bed = Bed::new();
+    for tool in TOOLS {
+        let script = format!(
+            "source <({} --generate-completions bash) && complete -p {tool}",
+            bin(tool).display()
+        );
+        let run = bed.command("bash").args(["-c", &script]).run().success();
+        assert!(
+            run.stdout.contains(&format!(" {tool}\n")),
+            "{tool}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn zsh_and_fish_completions_are_generated() {
+    let bed = Bed::new();
+    for tool in TOOLS {
+        let zsh = bed
+            .tool(tool)
+            .args(["--generate-completions", "zsh"])
+            .run()
+            .success();
+        assert!(
+            zsh.stdout.starts_with(&format!("#compdef {tool}")),
+            "{tool}: {}",
+            &zsh.stdout[..40.min(zsh.stdout.len())]
+        );
+        let fish = bed
+            .tool(tool)
+            .args(["--generate-completions", "fish"])
+            .run()
+            .success();
+        assert!(
+            fish.stdout.contains(&format!("complete -c {tool}")),
+            "{tool}"
+        );
+        bed.tool(tool)
+            .args(["--generate-completions", "tcsh"])
+            .run()
+            .code(2);
+    }
+}
+
+#[test]
+fn man_pages_render() {
+    let bed = Bed::new();
+    for tool in TOOLS {
+        let page = bed.path().join(format!("{tool}.1"));
+        let roff = bed.tool(tool).arg("--generate-man").run().success().stdout;
+        std::fs::write(&page, roff).expect("page");
+        let rendered = bed
+            .command("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .run()
+            .success()
+            .stdout;
+        assert!(
+            rendered.contains("NAME") && rendered.contains(tool),
+            "{tool}:\n{rendered}"
+        );
+    }
+}

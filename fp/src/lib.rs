@@ -1,0 +1,176 @@
+//! `fp`: one front command for the tools. `fp build ARGS` runs `fp-build ARGS`, found beside
+//! `fp` or on `PATH` (the git convention), replacing the `fp` process so stdin, stdout, stderr
+//! and the exit code are the tool's own. The tools stay separate binaries.
+
+use clap::{Arg, Command};
+use fp_common::error::{EXIT_CODES_HELP, EXIT_USAGE};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The prefix of the tools' binaries.
+const PREFIX: &str = "fp-";
+
+/// The clap command of `fp`, with one subcommand per tool found; used for `--help`,
+/// completions and the man page.
+pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
+    let mut cmd = Command::new("fp")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("flakey-profile's front command: `fp TOOL ARGS...` runs `fp-TOOL ARGS...`")
+        .after_help(EXIT_CODES_HELP)
+        .allow_external_subcommands(true)
+        .disable_help_subcommand(true);
+    for name in tools.keys() {
+        cmd = cmd.subcommand(
+            Command::new(name.clone())
+                .about(format!("Run {PREFIX}{name}"))
+                .disable_help_flag(true)
+                .arg(
+                    Arg::new("args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+        );
+    }
+    cmd
+}
+
+/// The tools found beside this executable and on `PATH`, by name (`build` for `fp-build`);
+/// the first found wins: beside `fp` as called, beside its binary, then `PATH`.
+pub fn find_tools() -> BTreeMap<String, PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    // The directory fp was called from (say a profile's bin/, where fp is a link into the
+    // store), then the one its binary really is in.
+    if let Some(arg0) = std::env::args_os().next().map(PathBuf::from) {
+        if arg0.components().count() > 1 {
+            dirs.extend(arg0.parent().map(Path::to_path_buf));
+        }
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        dirs.push(dir);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    let mut tools = BTreeMap::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let Some(name) = file.to_str().and_then(|f| f.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            if name.is_empty() || name.contains('.') || !is_executable(&entry.path()) {
+                continue;
+            }
+            tools
+                .entry(name.to_string())
+                .or_insert_with(|| entry.path());
+        }
+    }
+    tools
+}
+
+/// Whether `path` is a file someone may execute.
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The list of tools for messages: `build, rollback, switch`.
+fn tool_list(tools: &BTreeMap<String, PathBuf>) -> String {
+    if tools.is_empty() {
+        "none found beside fp or on PATH".to_string()
+    } else {
+        tools.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Runs `fp` with the process's arguments.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    run(&args)
+}
+
+/// Runs `fp` with `args` (including the program name); only returns when it did not hand over
+/// to a tool.
+pub fn run(args: &[OsString]) -> ExitCode {
+    let tools = find_tools();
+    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    match first.as_deref() {
+        None => {
+            eprintln!("{}", command(&tools).render_help());
+            eprintln!("fp: error: name a tool to run ({})", tool_list(&tools));
+            ExitCode::from(EXIT_USAGE)
+        }
+        Some("-h" | "--help") => {
+            print!("{}", command(&tools).render_long_help());
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("fp {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some(flag @ (fp_common::generate::COMPLETIONS_FLAG | fp_common::generate::MAN_FLAG)) => {
+            generate(flag, args.get(2), &tools)
+        }
+        Some(flag) if flag.starts_with('-') => {
+            eprintln!("fp: error: unexpected option {flag:?}; fp takes a tool name first");
+            eprintln!("hint: fp --help lists the tools ({})", tool_list(&tools));
+            ExitCode::from(EXIT_USAGE)
+        }
+        Some(name) => match tools.get(name) {
+            Some(path) => exec(path, &args[2..]),
+            None => {
+                eprintln!("fp: error: there is no tool {PREFIX}{name} beside fp or on PATH");
+                eprintln!("hint: the tools found are: {}", tool_list(&tools));
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+    }
+}
+
+/// Replaces this process with the tool.
+fn exec(path: &Path, args: &[OsString]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(path).args(args).exec();
+    eprintln!("fp: error: cannot run {}: {err}", path.display());
+    ExitCode::from(fp_common::error::EXIT_FAILED)
+}
+
+/// `--generate-completions SHELL` and `--generate-man` for `fp` itself.
+fn generate(flag: &str, shell: Option<&OsString>, tools: &BTreeMap<String, PathBuf>) -> ExitCode {
+    let mut cmd = command(tools);
+    let mut out = std::io::stdout();
+    if flag == fp_common::generate::MAN_FLAG {
+        return match clap_mangen_render(cmd, &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fp: error: {e}");
+                ExitCode::from(fp_common::error::EXIT_FAILED)
+            }
+        };
+    }
+    let shell = shell
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match fp_common::generate::completions_for(&mut cmd, "fp", &shell, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fp: error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Renders the man page of `cmd`.
+fn clap_mangen_render(cmd: Command, out: &mut dyn std::io::Write) -> Result<(), String> {
+    fp_common::generate::man_page_for(cmd, out)
+}

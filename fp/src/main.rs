@@ -1,0 +1,4 @@
+//! The `fp` binary; everything it does is in the library (`fp::main`).
+fn main() -> std::process::ExitCode {
+    fp::main()
+}

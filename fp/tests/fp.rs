@@ -1,0 +1,106 @@
+//! The `fp` front command: it finds the tools and hands over stdin, stdout and exit codes.
+
+use fp_testkit::Bed;
+
+#[test]
+fn fp_switch_equals_fp_switch() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("a", 1, &["hello"]);
+    let built = bed
+        .tool("fp")
+        .arg("build")
+        .arg(&flake)
+        .arg("--json")
+        .run()
+        .success();
+    let other = bed.path().join("profiles/other");
+    let via_fp = bed
+        .tool("fp")
+        .args(["switch", "--json", "--profile"])
+        .arg(bed.profile())
+        .stdin(built.stdout.clone())
+        .run()
+        .success();
+    let direct = bed
+        .tool("fp-switch")
+        .args(["--json", "--profile"])
+        .arg(&other)
+        .stdin(built.stdout)
+        .run()
+        .success();
+    let strip = |s: &str, p: &std::path::Path| s.replace(&p.display().to_string(), "P");
+    assert_eq!(
+        strip(&via_fp.stdout, &bed.profile()),
+        strip(&direct.stdout, &other)
+    );
+    assert_eq!(
+        strip(&via_fp.stderr, &bed.profile()),
+        strip(&direct.stderr, &other)
+    );
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    let bed = Bed::new();
+    bed.tool("fp")
+        .args(["switch", "/etc"])
+        .run()
+        .code(2)
+        .stderr_has("fp-switch: error:");
+    bed.tool("fp")
+        .args(["rollback", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .code(1);
+}
+
+#[test]
+fn help_lists_the_tools_found() {
+    let bed = Bed::new();
+    let run = bed.tool("fp").arg("--help").run().success();
+    for tool in ["build", "switch", "rollback", "generations", "diff"] {
+        assert!(
+            run.stdout.contains(&format!("  {tool} ")),
+            "{tool}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn unknown_tool_is_exit_2_with_the_list() {
+    let bed = Bed::new();
+    let run = bed.tool("fp").arg("frobnicate").run().code(2).no_stdout();
+    assert!(
+        run.stderr.contains("there is no tool fp-frobnicate"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("build"), "{}", run.stderr);
+    bed.tool("fp").run().code(2).no_stdout();
+    bed.tool("fp").arg("--bogus").run().code(2).no_stdout();
+}
+
+#[test]
+fn tools_on_path_are_found_too() {
+    let bed = Bed::new();
+    let dir = bed.path().join("extra-bin");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let script = dir.join("fp-hello");
+    std::fs::write(&script, "#!/bin/sh\necho \"hello $*\"\nexit 7\n").expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = bed
+        .tool("fp")
+        .args(["hello", "a b", "--x"])
+        .env("PATH", &path)
+        .run()
+        .code(7);
+    assert_eq!(run.stdout, "hello a b --x\n");
+}
