@@ -24,11 +24,43 @@ in
     , pinned ? { }
     , extraSwitchArgs ? [ ]
     , fpTools ? toolsFor pkgs.system
+    , nixProfileManifest ? true
     , ...
     }@args:
     let
-      # Every other argument goes to buildEnv unchanged.
-      envArgs = (removeAttrs args [ "pkgs" "pinned" "extraSwitchArgs" "fpTools" ]) // { inherit name; };
+      # The store paths the env is made of: each package's installed outputs.
+      extraOutputs = args.extraOutputsToInstall or [ ];
+      outputsOf = p:
+        if builtins.isAttrs p then
+          builtins.concatMap (o: if p ? ${o} then [ "${p.${o}}" ] else [ ])
+            (unique ((p.meta.outputsToInstall or [ "out" ]) ++ extraOutputs))
+        else [ "${p}" ];
+      unique = list: builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ] list;
+      declared = map outputsOf (args.paths or [ ]);
+
+      # Our marker: fp-switch tells generations made by flakey-profile from others with it.
+      marker = pkgs.writeText "flakey-profile.json" (builtins.toJSON {
+        version = 1;
+        inherit name;
+        storePaths = builtins.concatLists declared;
+      });
+      # A version 2 manifest (Nix 2.8 onward), so `nix profile list` shows the packages and
+      # `nix profile install` adds to them instead of replacing them.
+      manifest = pkgs.writeText "manifest.json" (builtins.toJSON {
+        version = 2;
+        elements = map (paths: { active = true; storePaths = paths; }) declared;
+      });
+      ourPostBuild = ''
+        rm -f "$out/.flakey-profile.json" && cp ${marker} "$out/.flakey-profile.json"
+      '' + (if nixProfileManifest then ''
+        rm -f "$out/manifest.json" && cp ${manifest} "$out/manifest.json"
+      '' else "");
+
+      # Every other argument goes to buildEnv unchanged (postBuild gets our lines appended).
+      envArgs = (removeAttrs args [ "pkgs" "pinned" "extraSwitchArgs" "fpTools" "nixProfileManifest" ]) // {
+        inherit name;
+        postBuild = (args.postBuild or "") + "\n" + ourPostBuild;
+      };
       env = pkgs.buildEnv envArgs;
 
       pinNames = builtins.attrNames pinned;

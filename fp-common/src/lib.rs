@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod env_marker;
 pub mod error;
 pub mod generate;
 pub mod generation;

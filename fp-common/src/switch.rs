@@ -2,7 +2,8 @@
 //! fp-rollback: show the diff, honour `--dry-run`, change the profile through nix-env only, and
 //! report what happened in the JSON shape of SPEC section 4.
 
-use crate::diff::{self, PackageDiff};
+use crate::diff::{self, Package, PackageDiff};
+use crate::env_marker;
 use crate::error::{Error, Result};
 use crate::generation::Generation;
 use crate::nix::{NixCommand, Stderr};
@@ -10,6 +11,7 @@ use crate::profile::Profile;
 use crate::store_path::StorePath;
 use crate::ui::{Style, Ui};
 use serde::Serialize;
+use std::path::Path;
 
 /// Where to switch the profile to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,19 @@ pub struct Report {
     pub store_path: String,
     /// The package diff, unless `--no-diff`.
     pub diff: Option<PackageDiff>,
+    /// When the current generation was made outside flakey-profile (`nix profile install`,
+    /// `nix-env -i`): which of its packages this switch drops.
+    pub made_outside: Option<MadeOutside>,
+}
+
+/// A current generation that flakey-profile did not make, and what switching away drops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MadeOutside {
+    /// Its number.
+    pub generation: u64,
+    /// Packages it has that the target does not.
+    pub dropped: Vec<Package>,
 }
 
 /// Switches `profile` to `target`, printing the diff to stderr first.
@@ -99,6 +114,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
             generation: n,
             store_path,
             diff: opts.diff.then(PackageDiff::default),
+            made_outside: None,
         });
     }
 
@@ -110,7 +126,9 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         "{} {profile_name}: {from} -> generation {number}{dry}",
         ui.paint(Style::Bold, "profile")
     ));
-    let diff = if opts.diff {
+    let outside = current.filter(|g| !env_marker::is_flakey(Path::new(&g.store_path)));
+    let mut made_outside = None;
+    let diff = if opts.diff || outside.is_some() {
         let mut paths = vec![store_path.as_str()];
         paths.extend(current.map(|g| g.store_path.as_str()));
         let packages = diff::packages_of_many(ui, &paths)?;
@@ -120,8 +138,13 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
             .unwrap_or_default();
         let new = packages.get(&store_path).cloned().unwrap_or_default();
         let d = diff::diff(&old, &new);
-        ui.info(d.render(ui).trim_end());
-        Some(d)
+        if let Some(g) = outside {
+            made_outside = Some(warn_made_outside(ui, profile, g.generation, &d));
+        }
+        if opts.diff {
+            ui.info(d.render(ui).trim_end());
+        }
+        opts.diff.then_some(d)
     } else {
         None
     };
@@ -136,6 +159,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
             generation: number,
             store_path,
             diff,
+            made_outside,
         });
     }
 
@@ -170,7 +194,41 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         generation: now.generation,
         store_path: now.store_path.clone(),
         diff,
+        made_outside,
     })
+}
+
+/// Warns that the current generation was made outside flakey-profile and names what the
+/// switch drops, with the command that folds those packages into the flake.
+fn warn_made_outside(ui: &Ui, profile: &Profile, generation: u64, d: &PackageDiff) -> MadeOutside {
+    let dropped: Vec<Package> = d
+        .removed
+        .iter()
+        .filter(|p| !p.name.ends_with("env-manifest.nix"))
+        .cloned()
+        .collect();
+    let list = dropped
+        .iter()
+        .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
+        .collect::<Vec<_>>();
+    if list.is_empty() {
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops none of its packages"
+        ));
+    } else {
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
+            list.join("\n")
+        ));
+        ui.info(&format!(
+            "hint: to keep them, fold them into your flake first: fp-migrate --profile {}",
+            crate::nix::shell_quote(&profile.path().display().to_string())
+        ));
+    }
+    MadeOutside {
+        generation,
+        dropped,
+    }
 }
 
 /// The number `nix-env --set PATH` will give: the last generation's when it already holds PATH
@@ -223,6 +281,7 @@ mod tests {
             generation: 1,
             store_path: "/nix/store/x".into(),
             diff: Some(PackageDiff::default()),
+            made_outside: None,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         for key in [

@@ -1,0 +1,175 @@
+//! Living beside `nix profile` and nix-env, against real Nix 2.8: envs that `nix profile list`
+//! understands, `nix profile install` adding to them, and the warning before imperative
+//! changes are dropped.
+
+use fp_testkit::Bed;
+
+/// A bed whose profile is a flakey env of hello and tree (generation 1).
+fn flakey() -> (Bed, String) {
+    let bed = Bed::new();
+    let path = bed.build(&bed.profile_flake("flake1", 1, &["hello", "tree"]));
+    bed.tool("fp-switch")
+        .arg(&path)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    (bed, path)
+}
+
+fn nix_profile_list(bed: &Bed) -> String {
+    bed.command("nix")
+        .args(["profile", "list", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stdout
+}
+
+fn nix_profile_install(bed: &Bed, package: &str) {
+    bed.command("nix")
+        .args(["profile", "install", "--profile"])
+        .arg(bed.profile())
+        .arg(format!("path:{}#{package}", bed.pkgs(1).display()))
+        .run()
+        .success();
+}
+
+#[test]
+fn nix_profile_list_shows_the_packages() {
+    let (bed, _) = flakey();
+    let list = nix_profile_list(&bed);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("-hello-1.0"), "{list}");
+    assert!(list.contains("-tree-2.1"), "{list}");
+}
+
+#[test]
+fn the_manifest_can_be_turned_off() {
+    let bed = Bed::new();
+    let path = bed.build(&bed.profile_flake_with(
+        "flake1",
+        1,
+        "paths = [ pkgs.hello ];\n        nixProfileManifest = false;",
+    ));
+    assert!(!std::path::Path::new(&path).join("manifest.json").exists());
+    bed.tool("fp-switch")
+        .arg(&path)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert_eq!(nix_profile_list(&bed), "");
+}
+
+#[test]
+fn nix_profile_install_adds_to_the_declared_packages() {
+    let (bed, _) = flakey();
+    nix_profile_install(&bed, "cowsay");
+    assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
+    for tool in ["hello", "tree", "cowsay"] {
+        assert!(
+            bed.profile().join("bin").join(tool).exists(),
+            "{tool} is gone"
+        );
+    }
+}
+
+#[test]
+fn switching_away_from_an_imperative_generation_warns_what_it_drops() {
+    let (bed, _) = flakey();
+    nix_profile_install(&bed, "cowsay");
+    let next = bed.build(&bed.profile_flake("flake2", 1, &["hello", "tree", "motd"]));
+    let run = bed
+        .tool("fp-switch")
+        .args([next.as_str(), "--json", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        v["madeOutside"],
+        serde_json::json!({"generation": 2, "dropped": [{"name": "cowsay", "version": "3.7.0"}]})
+    );
+    // A flakey generation to a flakey one: no warning.
+    let again = bed.build(&bed.profile_flake("flake3", 2, &["hello"]));
+    let quiet = bed
+        .tool("fp-switch")
+        .args([again.as_str(), "--json", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+    let v: serde_json::Value = serde_json::from_str(&quiet.stdout).expect("json");
+    assert_eq!(v["madeOutside"], serde_json::Value::Null);
+}
+
+#[test]
+fn dry_run_and_rollback_warn_too() {
+    let (bed, _) = flakey();
+    nix_profile_install(&bed, "cowsay");
+    let next = bed.build(&bed.profile_flake("flake2", 1, &["hello"]));
+    bed.tool("fp-switch")
+        .args([next.as_str(), "--dry-run", "--no-diff", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stderr_has("generation 2 was made outside flakey-profile")
+        .stderr_has("- cowsay 3.7.0");
+    assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
+    bed.tool("fp-rollback")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stderr_has("- cowsay 3.7.0")
+        .stderr_has("fp-migrate --profile");
+}
+
+#[test]
+fn nix_env_install_refuses_a_flakey_profile() {
+    let (bed, _) = flakey();
+    let before = bed.profile_target();
+    let run = bed
+        .command("nix-env")
+        .args(["--profile"])
+        .arg(bed.profile())
+        .args([
+            "-i",
+            "-E",
+            "_: derivation { name = \"x\"; system = \"x\"; builder = \"x\"; }",
+        ])
+        .run();
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("nix profile"), "{}", run.stderr);
+    assert_eq!(bed.profile_target(), before);
+}
+
+#[test]
+fn an_env_set_by_hand_counts_as_made_outside() {
+    let bed = Bed::new();
+    let mine = bed.build(&bed.profile_flake_with("plain", 1, "paths = [ pkgs.cowsay ];"));
+    // An env without our marker: what `nix-env --set` of some other buildEnv leaves.
+    let foreign = bed
+        .command("nix-store")
+        .args(["--query", "--references", &mine])
+        .run()
+        .success()
+        .stdout;
+    let cowsay = foreign.lines().next().expect("cowsay").to_string();
+    bed.command("nix-env")
+        .arg("--profile")
+        .arg(bed.profile())
+        .args(["--set", &cowsay])
+        .run()
+        .success();
+    let next = bed.build(&bed.profile_flake("flake2", 1, &["hello"]));
+    bed.tool("fp-switch")
+        .arg(&next)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stderr_has("generation 1 was made outside flakey-profile");
+}
