@@ -38,20 +38,30 @@ in
       unique = list: builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ] list;
       declared = map outputsOf (args.paths or [ ]);
 
-      # Our marker: fp-switch tells generations made by flakey-profile from others with it.
-      marker = pkgs.writeText "flakey-profile.json" (builtins.toJSON {
-        version = 1;
-        inherit name;
-        storePaths = builtins.concatLists declared;
-      });
+      # The declared store paths, one a line, for the marker below.
+      declaredList = pkgs.writeText "flakey-profile-declared" (builtins.concatStringsSep "\n" (builtins.concatLists declared) + "\n");
       # A version 2 manifest (Nix 2.8 onward), so `nix profile list` shows the packages and
       # `nix profile install` adds to them instead of replacing them.
       manifest = pkgs.writeText "manifest.json" (builtins.toJSON {
         version = 2;
         elements = map (paths: { active = true; storePaths = paths; }) declared;
       });
+      # Our marker, `.flakey-profile.json`: it tells generations made by flakey-profile from
+      # others, and lists the env's direct references (the declared paths and every store path
+      # a link of the env points into, so propagated packages too) so the tools can diff
+      # generations without asking the store.
       ourPostBuild = ''
-        rm -f "$out/.flakey-profile.json" && cp ${marker} "$out/.flakey-profile.json"
+        rm -f "$out/.flakey-profile.json"
+        {
+          printf '{"version":1,"name":%s,"storePaths":[' ${shellQuote (builtins.toJSON name)}
+          sep=
+          for p in $( { cat ${declaredList}; find "$out" -type l -exec readlink {} +; } \
+                      | sed -n 's|^\(${builtins.storeDir}/[^/]*\).*|\1|p' | sort -u ); do
+            printf '%s"%s"' "$sep" "$p"
+            sep=,
+          done
+          printf ']}\n'
+        } > "$out/.flakey-profile.json"
       '' + (if nixProfileManifest then ''
         rm -f "$out/manifest.json" && cp ${manifest} "$out/manifest.json"
       '' else "");

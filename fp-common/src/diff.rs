@@ -1,12 +1,14 @@
 //! The package diff between two generations (SPEC section 7): a generation's packages are the
 //! direct references of its store path, named the way `builtins.parseDrvName` splits them.
 
+use crate::env_marker;
 use crate::error::Result;
 use crate::path_info;
 use crate::store_path::{parse_drv_name, StorePath};
 use crate::ui::{Style, Ui};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 /// A package of a generation: its name and version (`""` when it has none).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -45,17 +47,27 @@ pub fn packages_of(ui: &Ui, path: &str) -> Result<Vec<Package>> {
     Ok(all.remove(path).unwrap_or_default())
 }
 
-/// The packages of several store paths, asked of the store in one `nix path-info` call.
+/// The packages of several store paths. An env made by `lib.mkProfile` lists its direct
+/// references in its marker, so it costs one file read; the others are asked of the store in
+/// one `nix path-info` call.
 pub fn packages_of_many(ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
-    let info = path_info::query(ui, paths, false)?;
-    Ok(info
-        .into_iter()
-        .map(|(path, info)| {
-            let packages =
-                packages_from_references(&path, info.references.iter().map(String::as_str));
-            (path, packages)
-        })
-        .collect())
+    let mut result = BTreeMap::new();
+    let mut ask = Vec::new();
+    for &path in paths {
+        match env_marker::read(Path::new(path)) {
+            Some(marker) => {
+                let refs = marker.store_paths.iter().map(String::as_str);
+                result.insert(path.to_string(), packages_from_references(path, refs));
+            }
+            None => ask.push(path),
+        }
+    }
+    for (path, info) in path_info::query(ui, &ask, false)? {
+        let refs = info.references.iter().map(String::as_str);
+        let packages = packages_from_references(&path, refs);
+        result.insert(path, packages);
+    }
+    Ok(result)
 }
 
 /// Turns reference store paths into packages, leaving out `own` (a path refers to itself when

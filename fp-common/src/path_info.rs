@@ -54,8 +54,8 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
     let mut result = BTreeMap::new();
     for (path, info) in entries {
         if info.is_null() || info.get("valid").and_then(Value::as_bool) == Some(false) {
-            return Err(Error::failed(format!(
-                "{path} is not valid in the Nix store"
+            return Err(Error::usage(format!(
+                "{path} is not a valid path in the Nix store (it was never registered, or is being built)"
             )));
         }
         let references = info

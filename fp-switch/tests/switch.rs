@@ -337,3 +337,35 @@ fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+#[test]
+fn a_store_path_that_exists_but_is_not_valid_is_refused() {
+    if !is_root() {
+        eprintln!("needs root to make an unregistered directory in /nix/store");
+        return;
+    }
+    let bed = Bed::new();
+    // A directory in the store that Nix never registered (as a crashed build leaves behind).
+    let name = bed
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .replace(['_', '.'], "-");
+    let fake = format!("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}");
+    std::fs::create_dir(&fake).expect("fake path");
+    let run = bed
+        .tool("fp-switch")
+        .arg(&fake)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run();
+    let _ = std::fs::remove_dir(&fake);
+    refused_run(&bed, run, "not a valid path in the Nix store");
+}
+
+fn refused_run(bed: &Bed, run: Run, needle: &str) {
+    let run = run.code(2).no_stdout().stderr_has(needle);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(bed.profile_target(), None, "profile must be untouched");
+}

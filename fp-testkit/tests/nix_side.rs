@@ -359,3 +359,44 @@ builtins.mapAttrs (name: p: {{
     }
     assert_eq!(v["default"]["mainProgram"], "fp-switch");
 }
+
+#[test]
+fn the_marker_lists_exactly_the_direct_references() {
+    let bed = Bed::new();
+    for (name, args) in [
+        ("several", "paths = with pkgs; [ hello cowsay tree motd ];"),
+        (
+            "man",
+            "paths = [ pkgs.hello ];\n        extraOutputsToInstall = [ \"man\" ];",
+        ),
+        (
+            "only-share",
+            "paths = [ pkgs.hello pkgs.tree ];\n        pathsToLink = [ \"/share\" ];",
+        ),
+        ("empty", "paths = [ ];"),
+        (
+            "no-manifest",
+            "paths = [ pkgs.tree ];\n        nixProfileManifest = false;",
+        ),
+    ] {
+        let env = bed.build(&bed.profile_flake_with(name, 1, args));
+        let marker: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(&env).join(".flakey-profile.json")).expect("marker"),
+        )
+        .expect("marker is JSON");
+        let mut listed: Vec<String> = marker["storePaths"]
+            .as_array()
+            .expect("storePaths")
+            .iter()
+            .map(|v| v.as_str().expect("string").to_string())
+            .collect();
+        listed.sort();
+        let mut refs: Vec<String> = references(&bed, &env)
+            .into_iter()
+            .filter(|r| *r != env)
+            .collect();
+        refs.sort();
+        assert_eq!(listed, refs, "{name}");
+        assert_eq!(marker["version"], 1);
+    }
+}
