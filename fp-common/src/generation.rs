@@ -54,28 +54,87 @@ pub fn list(profile: &Path) -> Result<Vec<Generation>> {
             )))
         }
     };
-    let mut generations = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(number) = name.to_str().and_then(|n| parse_link_name(&base, n)) else {
-            continue;
-        };
-        let link = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&link) else {
-            continue; // deleted while we looked
-        };
-        let target = std::fs::read_link(&link)
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        generations.push(Generation {
-            generation: number,
-            store_path: target,
-            created: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            current: Some(number) == current,
-        });
-    }
+    let links: Vec<(u64, std::ffi::OsString)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let number = name.to_str().and_then(|n| parse_link_name(&base, n))?;
+            Some((number, name))
+        })
+        .collect();
+    let dir_handle = std::fs::File::open(&dir).map_err(|e| {
+        Error::failed(format!(
+            "cannot open the profile directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    // Each link costs an lstat and a readlink; relative to the open directory they skip the
+    // path walk, and large histories are read by a few threads at once.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(links.len() / 1024 + 1);
+    let chunk = links.len().div_ceil(threads.max(1)).max(1);
+    let mut generations: Vec<Generation> = std::thread::scope(|scope| {
+        let workers: Vec<_> = links
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| read_links(&dir_handle, part, current)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
     generations.sort_by_key(|g| g.generation);
     Ok(generations)
+}
+
+/// Reads the target and mtime of each named link in the directory `dir`; links that vanish
+/// meanwhile are skipped.
+fn read_links(
+    dir: &std::fs::File,
+    links: &[(u64, std::ffi::OsString)],
+    current: Option<u64>,
+) -> Vec<Generation> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let fd = dir.as_raw_fd();
+    let mut buf = vec![0u8; 4096];
+    let mut out = Vec::with_capacity(links.len());
+    for (number, name) in links {
+        let Ok(cname) = std::ffi::CString::new(name.as_bytes()) else {
+            continue;
+        };
+        // SAFETY: fd is an open directory for the whole call, cname a NUL-terminated string,
+        // and st a plain struct that fstatat fills.
+        let st = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstatat(fd, cname.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+                continue;
+            }
+            st
+        };
+        // SAFETY: buf is writable for buf.len() bytes; readlinkat writes at most that many.
+        let len =
+            unsafe { libc::readlinkat(fd, cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let target = if len > 0 {
+            String::from_utf8_lossy(&buf[..len as usize]).into_owned()
+        } else {
+            String::new()
+        };
+        let created = SystemTime::UNIX_EPOCH
+            + std::time::Duration::new(
+                st.st_mtime.max(0) as u64,
+                st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+            );
+        out.push(Generation {
+            generation: *number,
+            store_path: target,
+            created,
+            current: Some(*number) == current,
+        });
+    }
+    out
 }
 
 /// The number of the generation the profile link points to, if it points to one.
