@@ -4,7 +4,7 @@
 
 use crate::pins::Pins;
 use fp_common::config;
-use fp_common::nix::{self, shell_quote, NixCommand, Stderr};
+use fp_common::nix::{self, NixCommand, Stderr};
 use fp_common::profile::{self, Profile};
 use fp_common::store_path::{store_dir, StorePath};
 use fp_common::{Error, Result, Ui};
@@ -424,11 +424,6 @@ pub fn switch_command(profile: &Profile, n: u64) -> NixCommand {
         .arg("--profile")
         .arg(profile.path())
         .args(["--switch-generation", &n.to_string()])
-}
-
-/// A shell-quoted path, for hints.
-pub fn quoted(path: &Path) -> String {
-    shell_quote(&path.to_string_lossy())
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// What `--help` adds after the exit codes.
-const AFTER_HELP: &str = "Files:\n  registry   user: $XDG_CONFIG_HOME/nix/registry.json (default ~/.config/nix/registry.json)\n             system: $NIX_CONF_DIR/registry.json (default /etc/nix/registry.json); the default as root\n  channels   the profile ~/.nix-defexpr/channels points to (created when missing)\n  history    $XDG_STATE_HOME/flakey-profile/pin-history/ (default ~/.local/state/...)";
+const AFTER_HELP: &str = "Files:\n  registry  user: $XDG_CONFIG_HOME/nix/registry.json (default ~/.config/nix/registry.json)\n            system (the default as root): $NIX_CONF_DIR/registry.json (default /etc/nix)\n  channels  the profile ~/.nix-defexpr/channels points to (the link is created when missing)\n  history   $XDG_STATE_HOME/flakey-profile/pin-history/ (default ~/.local/state/...)\n\n--revert with nothing left to revert exits 1.";
 
 /// Pin the flake registry and NIX_PATH channels to a profile's flake sources (revertible).
 #[derive(Debug, Parser)]
@@ -344,6 +344,9 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
         history: None,
     };
     show_plan(ui, &report, cli.dry_run);
+    if let Some(p) = &plan {
+        p.location.warn_if_not_used(ui);
+    }
 
     if cli.dry_run {
         ui.info("dry run: nothing was written");
@@ -611,7 +614,6 @@ fn apply(
         }
     }
     if let Some(p) = plan {
-        p.location.warn_if_not_used(ui);
         if p.location.ensure_link()? {
             ui.info(&format!(
                 "created {} -> {}",

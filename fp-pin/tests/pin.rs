@@ -659,6 +659,14 @@ fn the_profiles_pin_program_pins_without_reading_the_flake() {
     assert_eq!(v["channels"]["storePath"], channels);
     assert_eq!(registry_hello(&bed).success().stdout, "hello-1.0");
     assert_eq!(resolve_nixpkgs(&bed), Some(PathBuf::from(source(&bed, 1))));
+    // `nix run .#profile.pin -- --revert`: the script's own pins are ignored.
+    bed.command(&script)
+        .arg("--revert")
+        .current_dir(bed.home())
+        .run()
+        .success();
+    assert!(!registry(&bed).exists());
+    assert_eq!(resolve_nixpkgs(&bed), None);
 }
 
 #[test]
@@ -832,4 +840,27 @@ fn an_unwritable_registry_directory_is_exit_1_and_the_file_untouched() {
         "{}",
         user_default.stderr
     );
+}
+
+#[test]
+fn warns_when_nixpkgs_will_not_see_the_pin() {
+    let bed = Bed::new();
+    let src = source(&bed, 1);
+    link_channels(&bed);
+    let other = bed.path().join("profiles/other-channels");
+    fp_pin(&bed)
+        .args(["--no-flake", "--dry-run", "--pin"])
+        .arg(format!("nixpkgs={src}"))
+        .arg("--channels-profile")
+        .arg(&other)
+        .env("NIX_PATH", "nixpkgs=/somewhere/else")
+        .run()
+        .success()
+        .stderr_has(&format!(
+            "points to {}, not to {}",
+            channels_profile(&bed).display(),
+            other.display()
+        ))
+        .stderr_has("NIX_PATH is set (nixpkgs=/somewhere/else)");
+    assert_eq!(channels_target(&bed), None);
 }
