@@ -92,8 +92,10 @@ in
         ''exec ${tool "fp-switch"} ${shellWords extraSwitchArgs} "$@" ${env}'';
       rollback = pkgs.writeShellScriptBin "rollback"
         ''exec ${tool "fp-rollback"} ${shellWords extraSwitchArgs} "$@"'';
+      # The pins and their channels store path come from this profile, so no flake is read
+      # and nothing is built when it runs.
       pin = pkgs.writeShellScriptBin "pin"
-        ''exec ${tool "fp-pin"} ${shellWords pinArgs} "$@"'';
+        ''exec ${tool "fp-pin"} --no-flake --channels-path ${channels} ${shellWords pinArgs} "$@"'';
       inherit pinned;
       pins = { inherit channels; };
     };

@@ -6,6 +6,7 @@
 //! errors with exit codes ([`error`]), the shared flags ([`cli`]) and the shared `main` ([`app`]).
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod config;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod generation;
 pub mod nix;
 pub mod path_info;
 pub mod profile;
+pub mod registry;
 pub mod store_path;
 pub mod switch;
 pub mod ui;

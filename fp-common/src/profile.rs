@@ -182,7 +182,7 @@ fn nix_env_default(
 }
 
 /// Whether `use-xdg-base-directories = true` is set in `$NIX_CONFIG` or a nix.conf.
-fn uses_xdg_base_directories() -> bool {
+pub fn uses_xdg_base_directories() -> bool {
     let mut texts: Vec<String> = std::env::var("NIX_CONFIG").into_iter().collect();
     let conf_dir = std::env::var_os("NIX_CONF_DIR")
         .map(PathBuf::from)

@@ -1,0 +1,464 @@
+//! The channels side of pinning (NIX_PATH, `<nixpkgs>`): which channels profile to change, the
+//! `~/.nix-defexpr/channels` link that makes Nix look there, and the store path that becomes
+//! the profile's new generation (one link per pinned name, referencing the sources).
+
+use crate::pins::Pins;
+use fp_common::config;
+use fp_common::nix::{self, NixCommand, Stderr};
+use fp_common::profile::{self, Profile};
+use fp_common::store_path::{store_dir, StorePath};
+use fp_common::{Error, Result, Ui};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// How the channels profile was chosen, for `-v` and the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--channels-profile PATH`.
+    Flag,
+    /// The target of `~/.nix-defexpr/channels`.
+    DefexprLink,
+    /// Nix's default for this version and user (the link is missing).
+    NixDefault,
+}
+
+/// What `~/.nix-defexpr/channels` is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Missing: fp-pin creates it, pointing at the channels profile.
+    Missing,
+    /// A symlink to the channels profile.
+    Ok,
+    /// A symlink to something else (only with `--channels-profile`); left alone, with a warning.
+    Elsewhere(PathBuf),
+}
+
+/// The channels profile fp-pin changes and the link Nix finds it through.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The channels profile.
+    pub profile: Profile,
+    /// `~/.nix-defexpr/channels` (or `$XDG_STATE_HOME/nix/defexpr/channels` under
+    /// `use-xdg-base-directories` on Nix 2.14 and later).
+    pub link: PathBuf,
+    /// What the link is now.
+    pub link_state: LinkState,
+    /// How the profile was chosen.
+    pub origin: Origin,
+}
+
+impl Location {
+    /// Finds the channels profile: `--channels-profile`, else the target of
+    /// `~/.nix-defexpr/channels`, else Nix's default (`/nix/var/nix/profiles/per-user/$USER/channels`
+    /// before 2.14; from 2.14 `$XDG_STATE_HOME/nix/profiles/channels`, or `.../per-user/root/channels`
+    /// for root).
+    pub fn resolve(ui: &Ui, flag: Option<&Path>) -> Result<Location> {
+        let link = defexpr_dir(ui)?.join("channels");
+        let current = std::fs::symlink_metadata(&link).ok();
+        let target = std::fs::read_link(&link)
+            .ok()
+            .map(|t| link.parent().unwrap_or(Path::new("/")).join(t));
+        if let Some(flag) = flag {
+            let profile = Profile::new(flag)?;
+            let link_state = match (&current, &target) {
+                (None, _) => LinkState::Missing,
+                (Some(_), Some(t)) if same_path(t, profile.path()) => LinkState::Ok,
+                (Some(_), Some(t)) => LinkState::Elsewhere(t.clone()),
+                (Some(_), None) => LinkState::Elsewhere(link.clone()),
+            };
+            return Ok(Location {
+                profile,
+                link,
+                link_state,
+                origin: Origin::Flag,
+            });
+        }
+        match (current, target) {
+            (Some(_), Some(target)) => {
+                if target.starts_with(store_dir()) {
+                    return Err(Error::failed(format!(
+                        "{} points into the Nix store ({}), not to a channels profile",
+                        link.display(),
+                        target.display()
+                    ))
+                    .with_hint("name the profile to change with --channels-profile PATH, or skip the channels with --no-channels"));
+                }
+                Ok(Location {
+                    profile: Profile::new(&target)?,
+                    link,
+                    link_state: LinkState::Ok,
+                    origin: Origin::DefexprLink,
+                })
+            }
+            (Some(_), None) => Err(Error::failed(format!(
+                "{} is not a link to a channels profile",
+                link.display()
+            ))
+            .with_hint(
+                "name the profile to change with --channels-profile PATH, or skip the channels with --no-channels",
+            )),
+            (None, _) => Ok(Location {
+                profile: Profile::new(&nix_default_profile(ui)?)?,
+                link,
+                link_state: LinkState::Missing,
+                origin: Origin::NixDefault,
+            }),
+        }
+    }
+
+    /// Creates the `~/.nix-defexpr/channels` link when it is missing (before nix-env runs, which
+    /// would otherwise create it pointing at its own default). Returns whether it was created.
+    pub fn ensure_link(&self) -> Result<bool> {
+        if self.link_state != LinkState::Missing {
+            return Ok(false);
+        }
+        if let Some(parent) = self.link.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::failed(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        match std::os::unix::fs::symlink(self.profile.path(), &self.link) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::failed(format!(
+                "cannot create the link {}: {e}",
+                self.link.display()
+            ))),
+        }
+    }
+
+    /// Warns when `<nixpkgs>` will not be looked up through this profile: the link points
+    /// elsewhere, or `NIX_PATH` is set and names neither the link nor the profile.
+    pub fn warn_if_not_used(&self, ui: &Ui) {
+        if let LinkState::Elsewhere(other) = &self.link_state {
+            ui.warn(&format!(
+                "{} points to {}, not to {}: <nixpkgs> will not see this pin",
+                self.link.display(),
+                other.display(),
+                self.profile.path().display()
+            ));
+        }
+        if let Some(nix_path) = std::env::var("NIX_PATH").ok().filter(|p| !p.is_empty()) {
+            let link = self.link.to_string_lossy();
+            let profile = self.profile.path().to_string_lossy();
+            if !nix_path.contains(link.as_ref()) && !nix_path.contains(profile.as_ref()) {
+                ui.warn(&format!(
+                    "NIX_PATH is set ({nix_path}) and names neither {link} nor {profile}: <nixpkgs> will not see this pin unless NIX_PATH is unset or includes {link}"
+                ));
+            }
+        }
+    }
+}
+
+/// Whether two paths name the same file, comparing them as written and, when both exist,
+/// after resolving links.
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// `~/.nix-defexpr`, or `$XDG_STATE_HOME/nix/defexpr` when Nix 2.14 or later has
+/// `use-xdg-base-directories` on.
+fn defexpr_dir(ui: &Ui) -> Result<PathBuf> {
+    if profile::uses_xdg_base_directories() && nix::nix_version(ui)?.at_least(2, 14) {
+        return Ok(config::state_home().join("nix").join("defexpr"));
+    }
+    Ok(config::home_dir().join(".nix-defexpr"))
+}
+
+/// The channels profile `nix-channel` of this Nix version uses for this user.
+fn nix_default_profile(ui: &Ui) -> Result<PathBuf> {
+    let version = nix::nix_version(ui)?;
+    let root = profile::is_root();
+    Ok(if !version.at_least(2, 14) {
+        PathBuf::from(format!(
+            "/nix/var/nix/profiles/per-user/{}/channels",
+            user_name()
+        ))
+    } else if root {
+        PathBuf::from("/nix/var/nix/profiles/per-user/root/channels")
+    } else {
+        config::state_home().join("nix/profiles/channels")
+    })
+}
+
+/// The user's name as Nix's `getUserName` finds it: the password database entry of the
+/// effective user, else `$USER`.
+fn user_name() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out
+    // immediately and do not keep the pointer.
+    let from_db = unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    };
+    from_db
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "root".to_string())
+}
+
+/// Where the channels store path comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The profile flake's `pins.channels` (built with `nix build FLAKE#ATTR.pins.channels`).
+    Flake(String),
+    /// A store path given with `--channels-path` (checked against the pins).
+    Given(StorePath),
+    /// A derivation fp-pin writes for the pins (see [`expression`]).
+    Expression(String),
+}
+
+impl Source {
+    /// Says what this is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Flake(installable) => installable.clone(),
+            Source::Given(path) => format!("--channels-path {path}"),
+            Source::Expression(_) => "fp-pin's channels derivation for the pins".to_string(),
+        }
+    }
+
+    /// The store path this gives, without building it (`nix eval --raw ...outPath`).
+    pub fn out_path(&self, ui: &Ui) -> Result<StorePath> {
+        let text = match self {
+            Source::Given(path) => return Ok(path.clone()),
+            Source::Flake(installable) => NixCommand::nix()
+                .args(["eval", "--raw", &format!("{installable}.outPath")])
+                .output(ui, Stderr::Capture)
+                .map_err(|e| {
+                    e.with_hint("the profile has no pins.channels (is it made with lib.mkProfile?); skip the channels with --no-channels")
+                })?,
+            Source::Expression(expr) => NixCommand::nix()
+                .args(["eval", "--impure", "--raw", "--expr"])
+                .arg(format!("({expr}).outPath"))
+                .output(ui, Stderr::Capture)?,
+        };
+        StorePath::parse(text.trim()).map_err(|e| {
+            Error::failed(format!(
+                "{} did not evaluate to a store path: {}",
+                self.describe(),
+                e.message()
+            ))
+        })
+    }
+
+    /// Builds the store path (`nix build --no-link --json`), streaming nix's progress.
+    pub fn build(&self, ui: &Ui) -> Result<StorePath> {
+        let cmd = match self {
+            Source::Given(path) => return Ok(path.clone()),
+            Source::Flake(installable) => {
+                NixCommand::nix().args(["build", "--no-link", "--json", installable])
+            }
+            Source::Expression(expr) => NixCommand::nix()
+                .args(["build", "--no-link", "--json", "--impure", "--expr"])
+                .arg(expr),
+        };
+        let out = cmd.output(ui, Stderr::Stream)?;
+        let path = first_output(&out)?;
+        StorePath::parse(&path).map_err(|e| e.context("nix build"))
+    }
+}
+
+/// The first output path of `nix build --json` (2.8 through current shapes).
+fn first_output(stdout: &str) -> Result<String> {
+    let bad = || {
+        Error::failed(format!(
+            "unexpected output from nix build --json: {}",
+            stdout.trim()
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| bad())?;
+    let first = value.as_array().and_then(|a| a.first()).ok_or_else(bad)?;
+    if let Some(p) = first.as_str() {
+        return Ok(p.to_string());
+    }
+    if let Some(p) = first.get("path").and_then(|p| p.as_str()) {
+        return Ok(p.to_string());
+    }
+    let outputs = first
+        .get("outputs")
+        .and_then(|o| o.as_object())
+        .ok_or_else(bad)?;
+    outputs
+        .get("out")
+        .or_else(|| outputs.values().next())
+        .and_then(|p| p.as_str())
+        .map(str::to_string)
+        .ok_or_else(bad)
+}
+
+/// Quotes `s` as a Nix string literal.
+pub fn nix_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The shell script of the channels derivation: one symlink `$out/NAME -> SOURCE` per pair of
+/// arguments.
+const BUILDER_SCRIPT: &str =
+    r#"set -e; mkdir "$out"; while [ "$#" -gt 0 ]; do ln -s "$2" "$out/$1"; shift 2; done"#;
+
+/// A Nix expression for a store path with one link per pin, `NAME -> /nix/store/<hash>-source`.
+///
+/// `builtins.storePath` gives each source its string context, so the sources are inputs of the
+/// derivation and, since the links name them, references of its output: a channels generation
+/// keeps them alive against garbage collection. (`nix-store --add` of a directory of links would
+/// record no references.) The builder is `/bin/sh` with the host's `mkdir` and `ln`, like the
+/// rest of fp-pin's offline needs: it needs `sandbox = false` or a sandbox that provides them.
+/// Evaluating it needs `--impure` (`builtins.storePath`, `builtins.currentSystem`).
+pub fn expression(pins: &Pins) -> String {
+    let args: Vec<String> = pins
+        .iter()
+        .map(|(name, path)| {
+            format!(
+                "{} (builtins.storePath {})",
+                nix_string(name),
+                nix_string(path.as_str())
+            )
+        })
+        .collect();
+    format!(
+        "derivation {{ name = \"fp-pin-channels\"; system = builtins.currentSystem; builder = \"/bin/sh\"; PATH = \"/usr/bin:/bin\"; preferLocalBuild = true; allowSubstitutes = false; args = [ \"-c\" {} \"fp-pin-channels\" {} ]; }}",
+        nix_string(BUILDER_SCRIPT),
+        args.join(" ")
+    )
+}
+
+/// Checks that `path` is a channels store path for exactly these pins: one entry per name, each
+/// a symlink to its source, and each source a reference of `path` (so it is kept from garbage
+/// collection). Exit 2 when it is not.
+pub fn check_contents(ui: &Ui, path: &StorePath, pins: &Pins, what: &str) -> Result<()> {
+    let entries = std::fs::read_dir(path.as_path())
+        .map_err(|e| Error::usage(format!("{what} ({path}) is not a directory of links: {e}")))?;
+    let mut names = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::failed(format!("cannot read {path}: {e}")))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let target = std::fs::read_link(entry.path()).ok();
+        match (pins.get(&name), target) {
+            (Some(source), Some(t)) if t == source.as_path() => {}
+            (Some(source), _) => {
+                return Err(Error::usage(format!(
+                    "{what} ({path}) has {name}, but not as a link to {source}"
+                )))
+            }
+            (None, _) => {
+                return Err(Error::usage(format!(
+                    "{what} ({path}) has {name}, which is not pinned"
+                )))
+            }
+        }
+        names.insert(name);
+    }
+    if let Some(missing) = pins.keys().find(|n| !names.contains(*n)) {
+        return Err(Error::usage(format!(
+            "{what} ({path}) has no link for the pin {missing}"
+        )));
+    }
+    let refs = NixCommand::nix_store()
+        .args(["--query", "--references", path.as_str()])
+        .output(ui, Stderr::Capture)?;
+    let refs: BTreeSet<&str> = refs.lines().map(str::trim).collect();
+    if let Some((name, source)) = pins.iter().find(|(_, s)| !refs.contains(s.as_str())) {
+        return Err(Error::usage(format!(
+            "{what} ({path}) does not reference the source of {name} ({source}), so garbage collection could delete it"
+        )));
+    }
+    Ok(())
+}
+
+/// A store path holding an empty directory, the channels generation that stands for "no
+/// channels" when a revert has no earlier generation to go back to (what `nix-channel --remove`
+/// of the last channel leaves, minus the manifest). Added with `nix-store --add`: it references
+/// nothing and needs no builder.
+pub fn empty_channels(ui: &Ui) -> Result<StorePath> {
+    let tmp = std::env::temp_dir().join(format!("fp-pin-{}", std::process::id()));
+    let dir = tmp.join("empty-channels");
+    let result = (|| {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+        let out = NixCommand::nix_store()
+            .arg("--add")
+            .arg(&dir)
+            .output(ui, Stderr::Capture)?;
+        StorePath::parse(out.trim()).map_err(|e| e.context("nix-store --add"))
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// The command that makes `path` the channels profile's generation.
+pub fn set_command(profile: &Profile, path: &StorePath) -> NixCommand {
+    NixCommand::nix_env()
+        .arg("--profile")
+        .arg(profile.path())
+        .args(["--set", path.as_str()])
+}
+
+/// The command that switches the channels profile to generation `n`.
+pub fn switch_command(profile: &Profile, n: u64) -> NixCommand {
+    NixCommand::nix_env()
+        .arg("--profile")
+        .arg(profile.path())
+        .args(["--switch-generation", &n.to_string()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nix_strings_are_escaped() {
+        assert_eq!(nix_string("plain"), "\"plain\"");
+        assert_eq!(nix_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(nix_string("${x} $y"), "\"\\${x} $y\"");
+        assert_eq!(nix_string("l1\nl2"), "\"l1\\nl2\"");
+    }
+
+    #[test]
+    fn expression_names_every_pin() {
+        let mut pins = Pins::new();
+        pins.insert(
+            "nixpkgs".into(),
+            StorePath::parse("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-source").unwrap(),
+        );
+        let expr = expression(&pins);
+        assert!(expr.contains(
+            "\"nixpkgs\" (builtins.storePath \"/nix/store/0123456789abcdfghijklmnpqrsvwxyz-source\")"
+        ), "{expr}");
+        assert!(expr.starts_with("derivation {"), "{expr}");
+    }
+
+    #[test]
+    fn build_json_shapes() {
+        assert_eq!(
+            first_output(r#"[{"drvPath":"/d.drv","outputs":{"out":"/o"}}]"#).unwrap(),
+            "/o"
+        );
+        assert_eq!(first_output(r#"["/p"]"#).unwrap(), "/p");
+        assert!(first_output("[]").is_err());
+    }
+}

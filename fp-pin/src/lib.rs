@@ -1,0 +1,723 @@
+//! `fp-pin`: pin the flake registry and NIX_PATH (`<nixpkgs>`) to the flake sources a profile
+//! was built from, so `nix run nixpkgs#hello` and `nix-shell -p hello` give the profile's hello.
+//!
+//! The pins are the profile's `pinned` attribute (`lib.mkProfile { pinned.nixpkgs = nixpkgs; }`)
+//! plus any `--pin NAME=STOREPATH`. For each, fp-pin writes a registry entry
+//! `flake:NAME -> path:/nix/store/<hash>-source` itself (SPEC section 6) and makes a store path
+//! with one link per name the new generation of the channels profile. Every change is recorded
+//! in a history first, so `--revert` undoes it. Nothing goes to stdout but `--json`'s document.
+
+pub mod channels;
+pub mod history;
+pub mod pins;
+mod revert;
+
+use channels::{LinkState, Location, Origin};
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::CommonArgs;
+use fp_common::config::{self, Config};
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::generation::Generation;
+use fp_common::nix::{self, Stderr};
+use fp_common::registry::{self, describe_input, Change, Registry, Which};
+use fp_common::store_path::{store_dir, StorePath};
+use fp_common::ui::Style;
+use fp_common::{atomic_file, profile, switch, Error, Result, Ui};
+use history::{ChannelsState, Entry, GenerationState, History, RegistryState};
+use pins::Pins;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What `--help` adds after the exit codes.
+const AFTER_HELP: &str = "Files:\n  registry  user: $XDG_CONFIG_HOME/nix/registry.json (default ~/.config/nix/registry.json)\n            system (the default as root): $NIX_CONF_DIR/registry.json (default /etc/nix)\n  channels  the profile ~/.nix-defexpr/channels points to (the link is created when missing)\n  history   $XDG_STATE_HOME/flakey-profile/pin-history/ (default ~/.local/state/...)\n\n--revert with nothing left to revert exits 1.";
+
+/// Pin the flake registry and NIX_PATH channels to a profile's flake sources (revertible).
+#[derive(Debug, Parser)]
+#[command(
+    name = "fp-pin",
+    version,
+    about,
+    after_help = format!("{AFTER_HELP}\n\n{EXIT_CODES_HELP}")
+)]
+pub struct Cli {
+    /// The profile flake whose `pinned` attribute is pinned (default: $FP_FLAKE, the config
+    /// file's `flake`, then `.`). A `FLAKE#NAME` form sets the attribute too.
+    #[arg(value_name = "FLAKE", conflicts_with = "no_flake")]
+    pub flake: Option<String>,
+
+    /// The profile attribute (default: $FP_ATTR, the config file's `attr`, then `profile`);
+    /// its `pinned` and `pins.channels` are used.
+    #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "no_flake")]
+    pub attr: Option<String>,
+
+    /// Also pin NAME to a flake source store path (/nix/store/<hash>-source); repeatable; wins
+    /// over the flake's pin of the same name.
+    #[arg(long = "pin", value_name = "NAME=STOREPATH")]
+    pub pins: Vec<String>,
+
+    /// Do not read a flake: pin only the --pin arguments.
+    #[arg(long)]
+    pub no_flake: bool,
+
+    /// The registry to write: `user`, `system`, or a file (default: system as root, else user).
+    #[arg(long, value_name = "user|system|FILE")]
+    pub registry: Option<String>,
+
+    /// Leave NIX_PATH alone: no channels generation, no ~/.nix-defexpr/channels.
+    #[arg(long)]
+    pub no_channels: bool,
+
+    /// The channels profile to change (default: the target of ~/.nix-defexpr/channels, else
+    /// Nix's default); ~/.nix-defexpr/channels is created pointing to it when missing.
+    #[arg(long, value_name = "PATH")]
+    pub channels_profile: Option<PathBuf>,
+
+    /// Use this store path as the channels generation instead of building one; it must hold
+    /// exactly one link per pin, to its source (lib.mkProfile's `pin` passes `pins.channels`).
+    #[arg(long, value_name = "STOREPATH")]
+    pub channels_path: Option<String>,
+
+    /// Show the registry entries and channel links that would be written; write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Undo the last fp-pin: restore the registry as it was and switch the channels profile
+    /// back. Pins, the flake and --channels-* are ignored.
+    #[arg(long)]
+    pub revert: bool,
+
+    /// Print one JSON document describing what was (or would be) done on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-pin";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// One registry entry in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryReport {
+    /// The flake id (`nixpkgs`).
+    pub name: String,
+    /// The source it is pinned to.
+    pub path: String,
+    /// `added`, `changed` or `unchanged`.
+    pub status: &'static str,
+    /// For `changed`: the `to` it had before (the first, if there were several).
+    pub previous: Option<serde_json::Value>,
+}
+
+/// The registry part of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryReport {
+    /// The registry file, absolute.
+    pub path: String,
+    /// `user`, `system` or `file`.
+    pub kind: &'static str,
+    /// Whether the file is (or would be) rewritten.
+    pub changed: bool,
+    /// One entry per pin, sorted by name.
+    pub entries: Vec<EntryReport>,
+}
+
+/// One link of the channels store path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkReport {
+    /// The name (`<nixpkgs>`'s `nixpkgs`).
+    pub name: String,
+    /// The source it links to.
+    pub path: String,
+}
+
+/// A generation in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationReport {
+    /// Generation number.
+    pub generation: u64,
+    /// Its store path.
+    pub store_path: String,
+}
+
+/// The channels part of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelsReport {
+    /// The channels profile, absolute.
+    pub profile: String,
+    /// Whether the profile gets a new current generation.
+    pub changed: bool,
+    /// The channels store path.
+    pub store_path: String,
+    /// Its links, one per pin.
+    pub links: Vec<LinkReport>,
+    /// The generation current before, if any.
+    pub previous: Option<GenerationReport>,
+    /// The generation current after (predicted for a dry run).
+    pub generation: u64,
+    /// `~/.nix-defexpr/channels`.
+    pub defexpr_link: String,
+    /// Whether fp-pin creates (or would create) that link.
+    pub creates_defexpr_link: bool,
+}
+
+/// A history entry in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryReport {
+    /// The entry number.
+    pub entry: u64,
+    /// Its file.
+    pub file: String,
+}
+
+/// What `fp-pin --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinReport {
+    /// Always `pin`.
+    pub action: &'static str,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Whether anything is (or would be) written.
+    pub changed: bool,
+    /// The registry.
+    pub registry: RegistryReport,
+    /// The channels; `null` with `--no-channels`.
+    pub channels: Option<ChannelsReport>,
+    /// The history entry saved; `null` when nothing changed or for a dry run.
+    pub history: Option<HistoryReport>,
+}
+
+/// Runs fp-pin: pins, or with `--revert` undoes the last pin.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    if cli.revert {
+        return revert::run(&cli, ui);
+    }
+    pin(&cli, ui)
+}
+
+/// The registry `--registry` names (or the default), with its path.
+pub(crate) fn registry_choice(ui: &Ui, flag: Option<&str>) -> Result<(Which, PathBuf)> {
+    let (which, why) = match flag {
+        Some(text) => (Which::parse(text), "command line"),
+        None if profile::is_root() => (Which::default_for(true), "default for root"),
+        None => (Which::default_for(false), "default"),
+    };
+    let path = which.path(|| nix::nix_version(ui))?;
+    ui.verbose(&format!(
+        "registry = {} ({} registry, from {why})",
+        path.display(),
+        which.kind()
+    ));
+    Ok((which, path))
+}
+
+/// Refuses to write a registry that is a link into the Nix store (home-manager and NixOS make
+/// those), or whose directory is not writable (exit 1, with what to do).
+pub(crate) fn check_registry_writable(which: &Which, path: &Path) -> Result<()> {
+    if atomic_file::real_target(path)?.starts_with(store_dir()) {
+        return Err(Error::failed(format!(
+            "the registry {} is a link into the Nix store (made by home-manager or NixOS?), which cannot be changed",
+            path.display()
+        ))
+        .with_hint("set the pins where that link is made (e.g. home-manager's nix.registry), or write another registry with --registry FILE"));
+    }
+    atomic_file::check_replaceable(path).map_err(|e| match which {
+        Which::System => e.with_hint("the system registry belongs to root: run fp-pin as root (sudo), or pin your user registry with --registry user"),
+        _ => e.with_hint("make the directory writable by you, or choose another registry with --registry user|system|FILE"),
+    })
+}
+
+/// The channels side of a pin, worked out before anything is written.
+struct ChannelsPlan {
+    location: Location,
+    source: channels::Source,
+    out_path: StorePath,
+    current: Option<Generation>,
+    number: u64,
+    changed: bool,
+}
+
+/// Pins: works everything out, shows it, then (unless `--dry-run`) writes history, registry and
+/// channels in that order.
+fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
+    let extra = pins::parse_args(&cli.pins)?;
+    let (which, registry_path) = registry_choice(ui, cli.registry.as_deref())?;
+    let original = Registry::load(&registry_path)?;
+
+    let mut flake_installable = None;
+    let mut all = Pins::new();
+    if !cli.no_flake {
+        let installable = profile_installable(ui, cli)?;
+        all = pins::from_flake(ui, &installable)?;
+        flake_installable = Some(installable);
+    }
+    let flake_pins = all.clone();
+    for (name, path) in extra {
+        if let Some(old) = all.insert(name.clone(), path.clone()) {
+            if old != path {
+                ui.verbose(&format!("--pin {name}={path} replaces the flake's {old}"));
+            }
+        }
+    }
+    if all.is_empty() {
+        let what = match &flake_installable {
+            Some(i) => format!("{i}.pinned is empty and no --pin was given"),
+            None => "no --pin was given".to_string(),
+        };
+        return Err(Error::usage(format!("nothing to pin: {what}")).with_hint(
+            "pin the profile's nixpkgs with `pinned.nixpkgs = nixpkgs;` in lib.mkProfile, or give --pin NAME=STOREPATH",
+        ));
+    }
+
+    let mut registry = original.clone();
+    let entries: Vec<EntryReport> = all
+        .iter()
+        .map(|(name, path)| {
+            let change = registry.set(
+                registry::indirect(name),
+                registry::path_input(path.as_str()),
+            );
+            let (status, previous) = match change {
+                Change::Added => ("added", None),
+                Change::Changed(old) => ("changed", old.into_iter().next()),
+                Change::Unchanged => ("unchanged", None),
+            };
+            EntryReport {
+                name: name.clone(),
+                path: path.to_string(),
+                status,
+                previous,
+            }
+        })
+        .collect();
+    if registry.is_modified() && !cli.dry_run {
+        check_registry_writable(&which, &registry_path)?;
+    }
+    pins::check_valid(ui, &all)?;
+
+    let plan = if cli.no_channels {
+        None
+    } else {
+        Some(plan_channels(
+            ui,
+            cli,
+            flake_installable.as_deref(),
+            &flake_pins,
+            &all,
+        )?)
+    };
+    let changed = registry.is_modified()
+        || plan
+            .as_ref()
+            .is_some_and(|p| p.changed || p.location.link_state == LinkState::Missing);
+
+    let mut report = PinReport {
+        action: "pin",
+        dry_run: cli.dry_run,
+        changed,
+        registry: RegistryReport {
+            path: registry_path.display().to_string(),
+            kind: which.kind(),
+            changed: registry.is_modified(),
+            entries,
+        },
+        channels: plan.as_ref().map(|p| channels_report(p, &all)),
+        history: None,
+    };
+    show_plan(ui, &report, cli.dry_run);
+    if let Some(p) = &plan {
+        p.location.warn_if_not_used(ui);
+    }
+
+    if cli.dry_run {
+        ui.info("dry run: nothing was written");
+    } else if !changed {
+        ui.info(&format!(
+            "nothing to do: {} already pinned",
+            if plan.is_some() {
+                "the registry and the channels are"
+            } else {
+                "the registry is"
+            }
+        ));
+    } else {
+        report.history = apply(ui, &original, &registry, plan.as_ref(), &all)?;
+        let names: Vec<&str> = all.keys().map(String::as_str).collect();
+        let undo = if report.history.is_some() {
+            "; undo with: fp-pin --revert"
+        } else {
+            ""
+        };
+        ui.info(&format!(
+            "{} {}{undo}",
+            ui.paint(Style::Green, "pinned"),
+            names.join(", ")
+        ));
+    }
+    if cli.json {
+        print_json(&report)?;
+    }
+    Ok(())
+}
+
+/// `FLAKE#ATTR` from the arguments, environment and config file (as fp-build resolves them).
+fn profile_installable(ui: &Ui, cli: &Cli) -> Result<String> {
+    let config = Config::load()?;
+    let (flake_arg, attr_from_flake) = match &cli.flake {
+        Some(f) => match f.split_once('#') {
+            Some((flake, attr)) => (Some(flake.to_string()), Some(attr.to_string())),
+            None => (Some(f.clone()), None),
+        },
+        None => (None, None),
+    };
+    let flake = config.flake(flake_arg);
+    let attr = config.attr(cli.attr.clone().or(attr_from_flake));
+    config::explain(ui, "flake", &flake);
+    config::explain(ui, "attr", &attr);
+    if attr.value.is_empty() {
+        return Err(Error::usage("the profile attribute is empty"));
+    }
+    Ok(format!("{}#{}", flake.value, attr.value))
+}
+
+/// Works out the channels side: which profile, which store path, and whether it changes.
+fn plan_channels(
+    ui: &Ui,
+    cli: &Cli,
+    flake_installable: Option<&str>,
+    flake_pins: &Pins,
+    all: &Pins,
+) -> Result<ChannelsPlan> {
+    let location = Location::resolve(ui, cli.channels_profile.as_deref())?;
+    let origin = match location.origin {
+        Origin::Flag => "command line",
+        Origin::DefexprLink => "the target of ~/.nix-defexpr/channels",
+        Origin::NixDefault => "Nix's default",
+    };
+    ui.verbose(&format!(
+        "channels profile = {} (from {origin})",
+        location.profile.path().display()
+    ));
+    let source = match (&cli.channels_path, flake_installable) {
+        (Some(given), _) => {
+            let path = StorePath::parse(given).map_err(|e| e.context("--channels-path"))?;
+            if !path.is_valid(ui)? {
+                return Err(Error::usage(format!(
+                    "--channels-path {path} is not a valid path in the Nix store"
+                )));
+            }
+            channels::check_contents(ui, &path, all, "--channels-path")?;
+            channels::Source::Given(path)
+        }
+        (None, Some(installable)) if flake_pins == all => {
+            channels::Source::Flake(format!("{installable}.pins.channels"))
+        }
+        (None, _) => channels::Source::Expression(channels::expression(all)),
+    };
+    ui.verbose(&format!("channels store path from {}", source.describe()));
+    let out_path = source.out_path(ui)?;
+    let generations = location.profile.generations()?;
+    let current = generations.iter().find(|g| g.current).cloned();
+    let changed = current
+        .as_ref()
+        .is_none_or(|g| g.store_path != out_path.as_str());
+    let number = match (&current, changed) {
+        (Some(g), false) => g.generation,
+        _ => switch::next_number(&generations, out_path.as_str()),
+    };
+    Ok(ChannelsPlan {
+        location,
+        source,
+        out_path,
+        current,
+        number,
+        changed,
+    })
+}
+
+/// The report of a channels plan.
+fn channels_report(plan: &ChannelsPlan, all: &Pins) -> ChannelsReport {
+    ChannelsReport {
+        profile: plan.location.profile.path().display().to_string(),
+        changed: plan.changed,
+        store_path: plan.out_path.to_string(),
+        links: all
+            .iter()
+            .map(|(name, path)| LinkReport {
+                name: name.clone(),
+                path: path.to_string(),
+            })
+            .collect(),
+        previous: plan.current.as_ref().map(|g| GenerationReport {
+            generation: g.generation,
+            store_path: g.store_path.clone(),
+        }),
+        generation: plan.number,
+        defexpr_link: plan.location.link.display().to_string(),
+        creates_defexpr_link: plan.location.link_state == LinkState::Missing,
+    }
+}
+
+/// Prints the plan for people: registry entries, then channels links.
+fn show_plan(ui: &Ui, report: &PinReport, dry_run: bool) {
+    let width = report
+        .registry
+        .entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
+    let dry = if dry_run { " (dry run)" } else { "" };
+    let mut lines = vec![format!(
+        "{} {}{dry}",
+        ui.paint(Style::Bold, "registry"),
+        report.registry.path
+    )];
+    for e in &report.registry.entries {
+        let now = format!("path:{}", e.path);
+        let line = match e.status {
+            "added" => format!("{} {:width$}  {now}", ui.paint(Style::Green, "+"), e.name),
+            "changed" => {
+                let old = e.previous.as_ref().map(describe_input).unwrap_or_default();
+                format!(
+                    "{} {:width$}  {old} -> {now}",
+                    ui.paint(Style::Yellow, "~"),
+                    e.name
+                )
+            }
+            _ => format!("= {:width$}  {now} (unchanged)", e.name),
+        };
+        lines.push(format!("  {line}"));
+    }
+    if let Some(ch) = &report.channels {
+        let from = ch
+            .previous
+            .as_ref()
+            .map_or("no generation".to_string(), |g| {
+                format!("generation {}", g.generation)
+            });
+        let what = if ch.changed {
+            format!("{from} -> generation {}", ch.generation)
+        } else {
+            format!("already at generation {} (unchanged)", ch.generation)
+        };
+        lines.push(format!(
+            "{} {}: {what}{dry}",
+            ui.paint(Style::Bold, "channels profile"),
+            ch.profile
+        ));
+        for link in &ch.links {
+            lines.push(format!("  {:width$} -> {}", link.name, link.path));
+        }
+        if ch.creates_defexpr_link && dry_run {
+            lines.push(format!(
+                "would create {} -> {}",
+                ch.defexpr_link, ch.profile
+            ));
+        }
+    }
+    ui.info(&lines.join("\n"));
+}
+
+/// Writes everything, in an order that keeps a revert possible at every step: history entry,
+/// registry, the ~/.nix-defexpr link, the channels generation (then the entry is completed).
+/// A failing nix-env puts the registry back and drops the entry.
+fn apply(
+    ui: &Ui,
+    original: &Registry,
+    registry: &Registry,
+    plan: Option<&ChannelsPlan>,
+    all: &Pins,
+) -> Result<Option<HistoryReport>> {
+    let history = History::new();
+    let channels_changing = plan.filter(|p| p.changed);
+    let record = registry.is_modified() || channels_changing.is_some();
+    // Every check before the first write (the registry's was done by the caller).
+    if let Some(p) = channels_changing {
+        p.location.profile.check_writable()?;
+    }
+    if let Some(p) = plan.filter(|p| p.location.link_state == LinkState::Missing) {
+        atomic_file::check_replaceable(&p.location.link)?;
+    }
+    if record {
+        atomic_file::check_replaceable(&history.dir().join("entry.json")).map_err(|e| {
+            e.context("cannot keep fp-pin's history")
+                .with_hint("make $XDG_STATE_HOME (default ~/.local/state) writable by you")
+        })?;
+    }
+    let _lock = lock(&history)?;
+    let number = history.next_number()?;
+
+    let built = match channels_changing {
+        Some(p) => {
+            ui.info(&format!("building the channels ({})", p.source.describe()));
+            let built = p.source.build(ui)?;
+            if !matches!(p.source, channels::Source::Given(_)) {
+                channels::check_contents(ui, &built, all, &p.source.describe())
+                    .map_err(|e| Error::failed(e.message().to_string()))?;
+            }
+            Some(built)
+        }
+        None => None,
+    };
+
+    let mut entry = Entry {
+        version: history::ENTRY_VERSION,
+        time: history::now(),
+        pins: all
+            .iter()
+            .map(|(n, p)| (n.clone(), p.to_string()))
+            .collect(),
+        registry: RegistryState {
+            path: registry.path().display().to_string(),
+            previous: original.original().map(str::to_string),
+            previous_mode: file_mode(registry.path()),
+            written: registry.is_modified().then(|| registry.to_text()),
+        },
+        channels: channels_changing.map(|p| ChannelsState {
+            profile: p.location.profile.path().display().to_string(),
+            previous: p.current.as_ref().map(|g| GenerationState {
+                generation: g.generation,
+                store_path: g.store_path.clone(),
+            }),
+            generation: None,
+        }),
+    };
+    let file = if record {
+        Some(history.write(number, &entry)?)
+    } else {
+        None
+    };
+    if registry.is_modified() {
+        if let Err(e) = registry.save() {
+            let _ = history.remove(number);
+            return Err(e);
+        }
+    }
+    if let Some(p) = plan {
+        if p.location.ensure_link()? {
+            ui.info(&format!(
+                "created {} -> {}",
+                p.location.link.display(),
+                p.location.profile.path().display()
+            ));
+        }
+    }
+    if let (Some(p), Some(built)) = (channels_changing, built) {
+        if let Err(e) =
+            channels::set_command(&p.location.profile, &built).output(ui, Stderr::Capture)
+        {
+            undo_registry(ui, original, registry);
+            let _ = history.remove(number);
+            return Err(e.context("cannot set the channels generation (the registry was put back)"));
+        }
+        let now = p
+            .location
+            .profile
+            .generations()?
+            .into_iter()
+            .find(|g| g.current)
+            .ok_or_else(|| {
+                Error::failed(format!(
+                    "nix-env finished but {} points to no generation",
+                    p.location.profile.path().display()
+                ))
+            })?;
+        ui.info(&format!(
+            "{} the channels profile to generation {}",
+            ui.paint(Style::Green, "switched"),
+            now.generation
+        ));
+        if let Some(ch) = entry.channels.as_mut() {
+            ch.generation = Some(GenerationState {
+                generation: now.generation,
+                store_path: now.store_path.clone(),
+            });
+        }
+        history.write(number, &entry)?;
+    }
+    Ok(file.map(|f| HistoryReport {
+        entry: number,
+        file: f.display().to_string(),
+    }))
+}
+
+/// Puts the registry back after a later step failed (best effort, with a warning if it fails).
+fn undo_registry(ui: &Ui, original: &Registry, written: &Registry) {
+    if !written.is_modified() {
+        return;
+    }
+    let result = match original.original() {
+        Some(text) => {
+            atomic_file::write(original.path(), text.as_bytes(), atomic_file::DEFAULT_MODE)
+        }
+        None => atomic_file::remove(original.path()),
+    };
+    if let Err(e) = result {
+        ui.warn(&format!(
+            "could not put the registry {} back: {}",
+            original.path().display(),
+            e.message()
+        ));
+    }
+}
+
+/// The permission bits of a file, if it exists.
+pub(crate) fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
+}
+
+/// Takes fp-pin's lock (`pin.lock` beside the history), so two runs cannot interleave. A lock
+/// held by another fp-pin is exit 1.
+pub(crate) fn lock(history: &History) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let dir = history.dir().parent().unwrap_or(history.dir());
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join("pin.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::failed(format!("cannot open the lock {}: {e}", path.display())))?;
+    // SAFETY: flock on a file descriptor we own; it only changes the lock state.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::failed(format!(
+            "another fp-pin is running (it holds {})",
+            path.display()
+        ))
+        .with_hint("wait for it to finish, then run this again"));
+    }
+    Ok(file)
+}
+
+/// Prints a report as one JSON document on stdout.
+pub(crate) fn print_json<T: Serialize>(report: &T) -> Result<()> {
+    let text = serde_json::to_string(report)
+        .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
+    fp_common::write_stdout(&text)
+}
