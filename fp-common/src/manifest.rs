@@ -204,18 +204,24 @@ pub fn name_from_store_paths(paths: &[StorePath]) -> String {
 pub fn parse_json(text: &str, origin: &str) -> Result<Manifest> {
     let value: Value = serde_json::from_str(text).map_err(|e| json_error(origin, &e))?;
     let shape = |path: &str, what: &str| Error::usage(format!("{origin}: {path}: {what}"));
-    let top = value
-        .as_object()
-        .ok_or_else(|| shape("the document", "expected a JSON object with \"version\" and \"elements\""))?;
+    let top = value.as_object().ok_or_else(|| {
+        shape(
+            "the document",
+            "expected a JSON object with \"version\" and \"elements\"",
+        )
+    })?;
     let version = match top.get("version") {
         None => {
             return Err(Error::usage(format!(
                 "{origin}: unsupported manifest: it has no \"version\" (supported: 1, 2 and 3)"
             )))
         }
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| shape(".version", &format!("expected an integer, found {}", kind(v))))?,
+        Some(v) => v.as_u64().ok_or_else(|| {
+            shape(
+                ".version",
+                &format!("expected an integer, found {}", kind(v)),
+            )
+        })?,
     };
     if !SUPPORTED_VERSIONS.contains(&version) {
         return Err(Error::usage(format!(
@@ -278,7 +284,10 @@ impl Keys<'_> {
     /// it unique or replaces it with the object key).
     fn element(&self, item: &Value, path: &str) -> Result<Element> {
         let obj = item.as_object().ok_or_else(|| {
-            self.error(path, &format!("expected an element object, found {}", kind(item)))
+            self.error(
+                path,
+                &format!("expected an element object, found {}", kind(item)),
+            )
         })?;
         let active = match obj.get("active") {
             Some(Value::Bool(b)) => *b,
@@ -381,7 +390,10 @@ impl Keys<'_> {
             Some(other) => {
                 return Err(self.error(
                     at,
-                    &format!("expected null or an array of output names, found {}", kind(other)),
+                    &format!(
+                        "expected null or an array of output names, found {}",
+                        kind(other)
+                    ),
                 ))
             }
         };
@@ -603,11 +615,23 @@ mod tests {
     #[test]
     fn names_follow_get_name_from_url() {
         let n = name_from_source;
-        assert_eq!(n("flake:nixpkgs", "legacyPackages.x86_64-linux.hello"), "hello");
-        assert_eq!(n("path:/tmp/flake1", "packages.x86_64-linux.default"), "flake1");
-        assert_eq!(n("github:NixOS/nix/2.8.0", "defaultPackage.x86_64-linux"), "nix");
+        assert_eq!(
+            n("flake:nixpkgs", "legacyPackages.x86_64-linux.hello"),
+            "hello"
+        );
+        assert_eq!(
+            n("path:/tmp/flake1", "packages.x86_64-linux.default"),
+            "flake1"
+        );
+        assert_eq!(
+            n("github:NixOS/nix/2.8.0", "defaultPackage.x86_64-linux"),
+            "nix"
+        );
         assert_eq!(n("github:me/repo?dir=sub", "packages.x.default"), "sub");
-        assert_eq!(n("git+https://x.org/a/b.git", "packages.x.default"), "b.git");
+        assert_eq!(
+            n("git+https://x.org/a/b.git", "packages.x.default"),
+            "b.git"
+        );
     }
 
     #[test]
@@ -659,8 +683,10 @@ mod tests {
             msg(r#"{"version":2,"elements":[{"active":true}]}"#),
             "in: .elements[0].storePaths: missing"
         );
-        assert!(msg(r#"{"version":2,"elements":[{"active":true,"storePaths":["/tmp/x"]}]}"#)
-            .starts_with("in: .elements[0].storePaths[0]: "));
+        assert!(
+            msg(r#"{"version":2,"elements":[{"active":true,"storePaths":["/tmp/x"]}]}"#)
+                .starts_with("in: .elements[0].storePaths[0]: ")
+        );
         assert!(msg(r#"[1]"#).contains("expected a JSON object"));
         assert!(msg(&format!(
             r#"{{"version":3,"elements":{{"a b":{{"active":true,"storePaths":["{H1}"],"url":"x"}}}}}}"#

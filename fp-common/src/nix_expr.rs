@@ -121,7 +121,15 @@ mod tests {
 
     #[test]
     fn identifiers() {
-        for ok in ["hello", "x86_64-linux", "_private", "it's", "a-b-c", "true", "Z9"] {
+        for ok in [
+            "hello",
+            "x86_64-linux",
+            "_private",
+            "it's",
+            "a-b-c",
+            "true",
+            "Z9",
+        ] {
             assert!(is_identifier(ok), "{ok}");
         }
         for bad in [

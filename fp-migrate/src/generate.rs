@@ -269,7 +269,10 @@ impl<'a> Migrator<'a> {
         if self.options.unlocked {
             format!("the profile had it locked at {}", nix_expr::comment(url))
         } else {
-            format!("{}, locked to the revision the profile had", nix_expr::comment(url))
+            format!(
+                "{}, locked to the revision the profile had",
+                nix_expr::comment(url)
+            )
         }
     }
 
@@ -330,7 +333,8 @@ impl<'a> Migrator<'a> {
             self.entries.push(Entry::Comment(lines));
             return Ok(());
         };
-        let installable = nix_expr::comment(&format!("{}#{}", source.original_url, source.attr_path));
+        let installable =
+            nix_expr::comment(&format!("{}#{}", source.original_url, source.attr_path));
         if !element.active {
             self.warnings.push(format!(
                 "{label} is inactive in the profile; kept as a comment, not installed"
@@ -341,7 +345,9 @@ impl<'a> Migrator<'a> {
             )]));
             return Ok(());
         }
-        let input = self.inputs[self.input_by_key[&self.key(source)]].name.clone();
+        let input = self.inputs[self.input_by_key[&self.key(source)]]
+            .name
+            .clone();
         let components = source.attr_path_components();
         let reference = reference(&input, &components).map_err(bad_text)?;
         let outputs = outputs_key(&element.outputs);
@@ -380,7 +386,9 @@ impl<'a> Migrator<'a> {
             .map(|p| p.name().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let attr = fp_common::store_path::parse_drv_name(&element.name).0.to_string();
+        let attr = fp_common::store_path::parse_drv_name(&element.name)
+            .0
+            .to_string();
         if !element.active {
             self.warnings.push(format!(
                 "{label} is inactive in the nix-env profile; kept as a comment, not installed"
@@ -425,32 +433,47 @@ impl<'a> Migrator<'a> {
     }
 
     /// The lines for one installed package: its outputs and priority carried over.
-    fn package(&mut self, element: &Element, label: &str, reference: &str, mut comments: Vec<String>) {
+    fn package(
+        &mut self,
+        element: &Element,
+        label: &str,
+        reference: &str,
+        mut comments: Vec<String>,
+    ) {
         let priority = element.effective_priority();
+        // A negative number is an argument only in parentheses (`f -3 x` is a subtraction).
+        let priority_arg = if priority < 0 {
+            format!("({priority})")
+        } else {
+            priority.to_string()
+        };
         let with_priority = |expr: String| {
             if priority == DEFAULT_PRIORITY {
                 expr
             } else {
-                format!("(setPriority {priority} {expr})")
+                format!("(setPriority {priority_arg} {expr})")
             }
         };
         if priority != DEFAULT_PRIORITY {
             self.uses_priority = true;
-            comments.push(format!(
-                "priority {priority} as in the profile"
-            ));
+            comments.push(format!("priority {priority} as in the profile"));
             self.warnings.push(format!(
                 "{label} has priority {priority}; carried over with setPriority"
             ));
         }
         match &element.outputs {
             Outputs::Default => {
-                self.entries
-                    .push(Entry::Lines(comments, vec![with_priority(reference.to_string())]));
+                self.entries.push(Entry::Lines(
+                    comments,
+                    vec![with_priority(reference.to_string())],
+                ));
             }
             Outputs::Names(names) => {
                 let shown = names.join(", ");
-                comments.push(format!("outputs {} as in the profile", nix_expr::comment(&shown)));
+                comments.push(format!(
+                    "outputs {} as in the profile",
+                    nix_expr::comment(&shown)
+                ));
                 let quoted = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>();
                 self.warnings.push(format!(
                     "{label} was installed with the output{} {}; carried over as {}",
@@ -479,7 +502,7 @@ impl<'a> Migrator<'a> {
                 let expr = if priority == DEFAULT_PRIORITY {
                     format!("allOutputs {reference}")
                 } else {
-                    format!("builtins.map (setPriority {priority}) (allOutputs {reference})")
+                    format!("builtins.map (setPriority {priority_arg}) (allOutputs {reference})")
                 };
                 self.entries.push(Entry::Splice(comments, expr));
             }
@@ -548,7 +571,9 @@ impl<'a> Migrator<'a> {
             out.push_str("      setPriority = priority: pkg: pkg // { meta = (pkg.meta or { }) // { inherit priority; }; };\n");
         }
         if self.uses_all_outputs {
-            out.push_str("      # Every output of a package, as `nix profile install PKG^*` installed it.\n");
+            out.push_str(
+                "      # Every output of a package, as `nix profile install PKG^*` installed it.\n",
+            );
             out.push_str("      allOutputs = pkg: builtins.map (output: pkg.${output}) (pkg.outputs or [ \"out\" ]);\n");
         }
         out.push_str("    in\n    {\n");
@@ -655,13 +680,10 @@ fn output_reference(reference: &str, output: &str) -> Result<String, NulError> {
     Ok(format!("{reference}.{}", nix_expr::attr_name(output)?))
 }
 
-/// The outputs as one string, for spotting the same package installed twice.
+/// The outputs as one string, for spotting the same package installed twice (unambiguous:
+/// output names are written quoted).
 fn outputs_key(outputs: &Outputs) -> String {
-    match outputs {
-        Outputs::Default => String::new(),
-        Outputs::All => "*".to_string(),
-        Outputs::Names(names) => names.join(","),
-    }
+    format!("{outputs:?}")
 }
 
 /// What an input for this flake reference is called: the id of an indirect reference
@@ -690,7 +712,9 @@ pub fn input_base_name(original_url: &str) -> String {
         _ => segments.last().copied().unwrap_or(""),
     };
     let mut name = fp_common::manifest::percent_decode(raw);
-    for suffix in [".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar"] {
+    for suffix in [
+        ".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar",
+    ] {
         if let Some(stripped) = name.strip_suffix(suffix) {
             name = stripped.to_string();
             break;
@@ -705,7 +729,11 @@ pub fn input_base_name(original_url: &str) -> String {
 pub fn sanitize_input_name(raw: &str) -> String {
     let mut name = String::new();
     for c in raw.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' };
+        let c = if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '-'
+        };
         if !(c == '-' && (name.is_empty() || name.ends_with('-'))) {
             name.push(c);
         }
@@ -754,12 +782,24 @@ mod tests {
         assert_eq!(input_base_name("flake:nixpkgs"), "nixpkgs");
         assert_eq!(input_base_name("flake:nixpkgs/nixos-23.05"), "nixpkgs");
         assert_eq!(input_base_name("nixpkgs"), "nixpkgs");
-        assert_eq!(input_base_name("github:NixOS/nixpkgs/nixos-unstable"), "nixpkgs");
-        assert_eq!(input_base_name("github:nix-community/home-manager"), "home-manager");
+        assert_eq!(
+            input_base_name("github:NixOS/nixpkgs/nixos-unstable"),
+            "nixpkgs"
+        );
+        assert_eq!(
+            input_base_name("github:nix-community/home-manager"),
+            "home-manager"
+        );
         assert_eq!(input_base_name("sourcehut:~user/repo"), "repo");
         assert_eq!(input_base_name("path:/tmp/demo/flake1"), "flake1");
-        assert_eq!(input_base_name("path:/tmp/demo/flake1?lastModified=1"), "flake1");
-        assert_eq!(input_base_name("git+https://example.org/a/my.tool.git?ref=x"), "my-tool");
+        assert_eq!(
+            input_base_name("path:/tmp/demo/flake1?lastModified=1"),
+            "flake1"
+        );
+        assert_eq!(
+            input_base_name("git+https://example.org/a/my.tool.git?ref=x"),
+            "my-tool"
+        );
         assert_eq!(
             input_base_name("https://example.org/nixpkgs-unstable.tar.gz"),
             "nixpkgs-unstable"
@@ -768,7 +808,8 @@ mod tests {
         assert_eq!(input_base_name("path:/tmp/self"), "self-flake");
         assert_eq!(input_base_name("path:/tmp/if"), "if-flake");
         assert_eq!(input_base_name("path:/tmp/a b\"c${d}"), "a-b-c-d");
-        assert_eq!(input_base_name("path:/tmp/ünï"), "flake");
+        assert_eq!(input_base_name("path:/tmp/ünï"), "n");
+        assert_eq!(input_base_name("path:/tmp/☃"), "flake");
         assert_eq!(input_base_name("path:/"), "flake");
     }
 

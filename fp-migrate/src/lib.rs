@@ -106,7 +106,11 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         summary.push_str(&format!(
             "; {} kept only as {}",
             plural(migration.commented, "element"),
-            if migration.commented == 1 { "a comment" } else { "comments" }
+            if migration.commented == 1 {
+                "a comment"
+            } else {
+                "comments"
+            }
         ));
     }
     ui.note(&summary);
@@ -143,8 +147,11 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
             let text = String::from_utf8(bytes)
                 .map_err(|e| Error::usage(format!("stdin is not UTF-8 text: {e}")))?;
             if text.trim().is_empty() {
-                return Err(Error::usage("stdin is empty: there is no manifest to migrate")
-                    .with_hint("nix profile list --json | fp-migrate, or fp-migrate --profile PATH"));
+                return Err(
+                    Error::usage("stdin is empty: there is no manifest to migrate").with_hint(
+                        "nix profile list --json | fp-migrate, or fp-migrate --profile PATH",
+                    ),
+                );
             }
             manifest::parse_json(&text, "stdin")
         }
@@ -155,7 +162,9 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                 Ok(meta) if meta.is_dir() => Err(Error::usage(format!(
                     "{file} is a directory, not a manifest file"
                 ))
-                .with_hint(format!("to read a profile, use: fp-migrate --profile {file}"))),
+                .with_hint(format!(
+                    "to read a profile, use: fp-migrate --profile {file}"
+                ))),
                 Ok(_) => manifest::parse_json(&manifest::read_text(path)?, file),
             }
         }

@@ -24,7 +24,11 @@ fn not_json_says_line_and_column() {
         "{\n  \"version\": 2,\n  \"elements\": [,]\n}\n",
         "stdin: not valid JSON at line 3, column 16: expected value",
     );
-    refused(&bed, "hello", "stdin: not valid JSON at line 1, column 1: expected value");
+    refused(
+        &bed,
+        "hello",
+        "stdin: not valid JSON at line 1, column 1: expected value",
+    );
     refused(
         &bed,
         "{\"version\": 2, \"elements\": []",
@@ -161,7 +165,11 @@ fn profiles_without_a_manifest() {
         .stderr_has("does not exist");
     let broken = bed.path().join("profiles/broken");
     std::fs::create_dir_all(&broken).expect("dir");
-    std::fs::write(broken.join("manifest.json"), r#"{"version":9,"elements":[]}"#).expect("write");
+    std::fs::write(
+        broken.join("manifest.json"),
+        r#"{"version":9,"elements":[]}"#,
+    )
+    .expect("write");
     migrate(&bed, &["--profile", broken.to_str().expect("path")], None)
         .code(2)
         .no_stdout()

@@ -54,7 +54,10 @@ fn unlocked_uses_the_original_references() {
     let bed = Bed::new();
     let (flake, warnings) = migrate_fixture(&bed, "list-json-nix-2.18.json", &["--unlocked"]);
     // The two revisions of flake:nixpkgs become one input.
-    assert!(flake.contains("    nixpkgs.url = \"flake:nixpkgs\";\n"), "{flake}");
+    assert!(
+        flake.contains("    nixpkgs.url = \"flake:nixpkgs\";\n"),
+        "{flake}"
+    );
     assert!(!flake.contains("nixpkgs-2"), "{flake}");
     assert!(!warnings.contains("different revisions"), "{warnings}");
     insta::assert_snapshot!("list_2_18_unlocked_flake", flake);
@@ -63,9 +66,15 @@ fn unlocked_uses_the_original_references() {
 #[test]
 fn system_flag_chooses_the_system() {
     let bed = Bed::new();
-    let (flake, warnings) =
-        migrate_fixture(&bed, "list-json-nix-2.24.json", &["--system", "aarch64-darwin"]);
-    assert!(flake.contains("      system = \"aarch64-darwin\";\n"), "{flake}");
+    let (flake, warnings) = migrate_fixture(
+        &bed,
+        "list-json-nix-2.24.json",
+        &["--system", "aarch64-darwin"],
+    );
+    assert!(
+        flake.contains("      system = \"aarch64-darwin\";\n"),
+        "{flake}"
+    );
     assert!(
         warnings.contains(
             "fp-migrate: warning: 5 elements were installed for \"x86_64-linux\"; the flake builds them for \"aarch64-darwin\""
@@ -99,7 +108,11 @@ fn quiet_keeps_the_warnings_and_drops_the_note() {
         None,
     )
     .success();
-    assert!(run.stderr.contains("fp-migrate: warning:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("fp-migrate: warning:"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("note:"), "{}", run.stderr);
 }
 
@@ -107,7 +120,14 @@ fn quiet_keeps_the_warnings_and_drops_the_note() {
 fn help_documents_the_exit_codes() {
     let bed = Bed::new();
     let run = migrate(&bed, &["--help"], None).success();
-    for needle in ["--profile", "--unlocked", "--system", "--lib-url", "Exit codes", "  2  "] {
+    for needle in [
+        "--profile",
+        "--unlocked",
+        "--system",
+        "--lib-url",
+        "Exit codes",
+        "  2  ",
+    ] {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
     }
 }

@@ -79,11 +79,23 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
         .run()
         .success();
     let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
-    assert!(manifest.ends_with(r#""version":2}"#), "Nix 2.8 writes v2: {manifest}");
+    assert!(
+        manifest.ends_with(r#""version":2}"#),
+        "Nix 2.8 writes v2: {manifest}"
+    );
 
     let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(&bed, &["--profile", profile.to_str().expect("path"), "--lib-url", &lib], None)
-        .success();
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
     assert_parses(&bed, &run.stdout);
     insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
     insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
@@ -111,13 +123,21 @@ fn unlocked_round_trip_builds_too() {
     let lib = format!("path:{}", bed.lib_flake().display());
     let run = migrate(
         &bed,
-        &["--unlocked", "--profile", profile.to_str().expect("path"), "--lib-url", &lib],
+        &[
+            "--unlocked",
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
         None,
     )
     .success();
     assert!(
-        run.stdout
-            .contains(&format!("    nixpkgs.url = \"path:{}\";\n", nixpkgs.display())),
+        run.stdout.contains(&format!(
+            "    nixpkgs.url = \"path:{}\";\n",
+            nixpkgs.display()
+        )),
         "{}",
         run.stdout
     );
@@ -160,8 +180,17 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
     assert!(!profile.join("manifest.json").exists());
 
     let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(&bed, &["--profile", profile.to_str().expect("path"), "--lib-url", &lib], None)
-        .success();
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
     assert_parses(&bed, &run.stdout);
     insta::assert_snapshot!("nix_env_flake", redact(&bed, &run.stdout));
     insta::assert_snapshot!("nix_env_warnings", redact(&bed, &run.stderr));
@@ -181,7 +210,11 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
         .into_iter()
         .filter(|p| !p.ends_with("-env-manifest.nix"))
         .collect();
-    assert_eq!(expected.len(), 4, "hello, hello-man, tree, motd: {expected:?}");
+    assert_eq!(
+        expected.len(),
+        4,
+        "hello, hello-man, tree, motd: {expected:?}"
+    );
     assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
 }
 
@@ -198,8 +231,12 @@ fn a_generation_link_or_store_path_is_a_profile_too() {
         .success();
     let from_link = migrate(&bed, &["--profile", profile.to_str().expect("path")], None).success();
     let generation = bed.path().join("profiles/np-1-link");
-    let from_generation =
-        migrate(&bed, &["--profile", generation.to_str().expect("path")], None).success();
+    let from_generation = migrate(
+        &bed,
+        &["--profile", generation.to_str().expect("path")],
+        None,
+    )
+    .success();
     let store = std::fs::canonicalize(&profile).expect("store path");
     let from_store = migrate(&bed, &["-p", store.to_str().expect("path")], None).success();
     assert_eq!(from_link.stdout, from_generation.stdout);

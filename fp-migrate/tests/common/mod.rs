@@ -34,8 +34,9 @@ pub struct Installed {
 
 /// Evaluates a generated flake with real Nix, with every input replaced by a stub built from
 /// `tree` (attribute paths to stub packages, see [`stub_tree`]) and `mkProfile` returning its
-/// arguments. Returns the inputs' urls and what `paths` holds.
-pub fn evaluate(bed: &Bed, flake: &str, tree: &Value) -> (Map<String, Value>, Vec<Installed>) {
+/// arguments. Returns the evaluation (`urls`, `follows`, `description`, `attrs`: the flake's
+/// top-level attribute names) and what `paths` holds.
+pub fn evaluate(bed: &Bed, flake: &str, tree: &Value) -> (Value, Vec<Installed>) {
     let file = bed.path().join("eval-check.nix");
     std::fs::write(&file, flake).expect("write flake");
     let tree_file = bed.path().join("eval-tree.json");
@@ -61,6 +62,7 @@ in
   urls = builtins.mapAttrs (n: v: v.url or null) flake.inputs;
   follows = flake.inputs.flakey-profile.inputs.nixpkgs.follows;
   description = flake.description;
+  attrs = builtins.attrNames flake;
   paths = builtins.map
     (p: { leaf = p.__leaf; priority = (p.meta or { }).priority or null; })
     outputs.packages.${system}.profile.paths;
@@ -76,7 +78,7 @@ in
         .run()
         .success();
     let value: Value = serde_json::from_str(&run.stdout).expect("eval JSON");
-    let urls = value["urls"].as_object().expect("urls").clone();
+    let urls: Map<String, Value> = value["urls"].as_object().expect("urls").clone();
     let installed = value["paths"]
         .as_array()
         .expect("paths")
@@ -96,7 +98,7 @@ in
             }
         })
         .collect();
-    (urls, installed)
+    (value, installed)
 }
 
 /// A stub input tree in which each of `paths` leads to a stub package: an attribute set with
