@@ -17,6 +17,7 @@ use crate::nix::{NixCommand, Stderr};
 use crate::store_path::{parse_drv_name, StorePath};
 use crate::ui::Ui;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// The priority an element has when none is recorded (Nix's `defaultPriority`).
@@ -241,9 +242,10 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Manifest> {
     let mut elements = Vec::new();
     match top.get("elements") {
         Some(Value::Array(items)) => {
+            let mut taken = HashSet::new();
             for (i, item) in items.iter().enumerate() {
                 let mut element = keys.element(item, &format!(".elements[{i}]"))?;
-                element.name = unique_name(&elements, &element.name);
+                element.name = unique_name(&mut taken, &element.name);
                 elements.push(element);
             }
         }
@@ -419,15 +421,16 @@ impl Keys<'_> {
     }
 }
 
-/// `name`, or `name-1`, `name-2`, ... when an earlier element already has it (Nix's rule).
-fn unique_name(earlier: &[Element], name: &str) -> String {
-    let taken = |n: &str| earlier.iter().any(|e| e.name == n);
+/// `name`, or `name-1`, `name-2`, ... when an earlier element already has it (Nix's rule);
+/// the name returned is added to `taken`.
+fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
     let mut candidate = name.to_string();
     let mut i = 0;
-    while taken(&candidate) {
+    while taken.contains(&candidate) {
         i += 1;
         candidate = format!("{name}-{i}");
     }
+    taken.insert(candidate.clone());
     candidate
 }
 
@@ -493,6 +496,7 @@ pub fn parse_nix_env_json(text: &str, origin: &str) -> Result<Manifest> {
         .as_array()
         .ok_or_else(|| bad("the manifest", "expected a list of packages"))?;
     let mut elements: Vec<Element> = Vec::new();
+    let mut taken = HashSet::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("element {i}");
         let name = item
@@ -537,7 +541,7 @@ pub fn parse_nix_env_json(text: &str, origin: &str) -> Result<Manifest> {
             _ => true,
         };
         let element = Element {
-            name: unique_name(&elements, parse_drv_name(name).0),
+            name: unique_name(&mut taken, parse_drv_name(name).0),
             active,
             priority,
             outputs,
