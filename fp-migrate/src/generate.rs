@@ -202,7 +202,7 @@ impl<'a> Migrator<'a> {
 
     /// The key that decides which elements share an input.
     fn key(&self, source: &Source) -> String {
-        if self.options.unlocked {
+        if self.options.unlocked && !source.original_url.is_empty() {
             source.original_url.clone()
         } else {
             source.url.clone()
