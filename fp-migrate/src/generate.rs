@@ -369,8 +369,7 @@ impl<'a> Migrator<'a> {
                 *self.other_systems.entry(system.to_string()).or_default() += 1;
             }
         }
-        self.package(element, &label, &reference, vec![]);
-        Ok(())
+        self.package(element, &label, &reference, vec![])
     }
 
     /// Migrates one package of a nix-env profile: a guessed nixpkgs attribute by its name.
@@ -428,8 +427,7 @@ impl<'a> Migrator<'a> {
             "{}: from nix-env; the attribute is a guess by name",
             nix_expr::comment(&installed)
         );
-        self.package(element, &label, &reference, vec![guess]);
-        Ok(())
+        self.package(element, &label, &reference, vec![guess])
     }
 
     /// The lines for one installed package: its outputs and priority carried over.
@@ -439,7 +437,7 @@ impl<'a> Migrator<'a> {
         label: &str,
         reference: &str,
         mut comments: Vec<String>,
-    ) {
+    ) -> Result<()> {
         let priority = element.effective_priority();
         // A negative number is an argument only in parentheses (`f -3 x` is a subtraction).
         let priority_arg = if priority < 0 {
@@ -475,22 +473,18 @@ impl<'a> Migrator<'a> {
                     nix_expr::comment(&shown)
                 ));
                 let quoted = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>();
+                let references = names
+                    .iter()
+                    .map(|n| output_reference(reference, n))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(bad_text)?;
                 self.warnings.push(format!(
                     "{label} was installed with the output{} {}; carried over as {}",
                     if names.len() == 1 { "" } else { "s" },
                     quoted.join(", "),
-                    names
-                        .iter()
-                        .map(|n| output_reference(reference, n))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(|v| v.join(" "))
-                        .unwrap_or_default()
+                    references.join(" ")
                 ));
-                let lines = names
-                    .iter()
-                    .filter_map(|n| output_reference(reference, n).ok())
-                    .map(with_priority)
-                    .collect();
+                let lines = references.into_iter().map(with_priority).collect();
                 self.entries.push(Entry::Lines(comments, lines));
             }
             Outputs::All => {
@@ -507,6 +501,7 @@ impl<'a> Migrator<'a> {
                 self.entries.push(Entry::Splice(comments, expr));
             }
         }
+        Ok(())
     }
 
     /// Writes the flake.
@@ -818,6 +813,79 @@ mod tests {
         let taken = vec!["nixpkgs".to_string(), "nixpkgs-2".to_string()];
         assert_eq!(unique_input_name("nixpkgs", &taken), "nixpkgs-3");
         assert_eq!(unique_input_name("tree", &taken), "tree");
+    }
+
+    fn options() -> Options {
+        Options {
+            system: None,
+            host_system: "x86_64-linux".into(),
+            unlocked: false,
+            lib_url: DEFAULT_LIB_URL.into(),
+        }
+    }
+
+    fn parse(json: &str) -> Manifest {
+        fp_common::manifest::parse_json(json, "test").expect("valid manifest")
+    }
+
+    const HELLO: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-hello-1.0";
+
+    #[test]
+    fn negative_priorities_are_parenthesised() {
+        let m = parse(&format!(
+            r#"{{"version":2,"elements":[{{"active":true,"attrPath":"legacyPackages.x86_64-linux.hello","originalUrl":"flake:nixpkgs","url":"github:NixOS/nixpkgs/abc","priority":-3,"storePaths":["{HELLO}"]}}]}}"#
+        ));
+        let flake = migrate(&m, &options()).unwrap().flake;
+        assert!(
+            flake.contains("(setPriority (-3) nixpkgs.legacyPackages.${system}.hello)"),
+            "{flake}"
+        );
+    }
+
+    #[test]
+    fn no_nixpkgs_adds_one_for_pkgs() {
+        let m = parse(&format!(
+            r#"{{"version":2,"elements":[{{"active":true,"attrPath":"packages.aarch64-darwin.default","originalUrl":"github:me/tool","url":"github:me/tool/abc","storePaths":["{HELLO}"]}}]}}"#
+        ));
+        let migration = migrate(&m, &options()).unwrap();
+        assert_eq!(migration.system, "aarch64-darwin");
+        assert_eq!(migration.inputs, ["tool", "nixpkgs", "flakey-profile"]);
+        assert!(migration
+            .flake
+            .contains(&format!("    nixpkgs.url = \"{DEFAULT_NIXPKGS_URL}\";\n")));
+        assert!(migration
+            .flake
+            .contains("flakey-profile.inputs.nixpkgs.follows = \"nixpkgs\";"));
+        assert!(migration
+            .warnings
+            .iter()
+            .any(|w| w.contains("no nixpkgs flake")));
+    }
+
+    #[test]
+    fn a_legacy_packages_flake_serves_as_nixpkgs() {
+        let m = parse(&format!(
+            r#"{{"version":2,"elements":[{{"active":true,"attrPath":"legacyPackages.x86_64-linux.hello","originalUrl":"path:/src/mypkgs","url":"path:/src/mypkgs?narHash=x","storePaths":["{HELLO}"]}}]}}"#
+        ));
+        let migration = migrate(&m, &options()).unwrap();
+        assert_eq!(migration.inputs, ["mypkgs", "flakey-profile"]);
+        assert!(migration
+            .flake
+            .contains("      pkgs = mypkgs.legacyPackages.${system};\n"));
+        assert!(migration.flake.contains("follows = \"mypkgs\";"));
+        assert!(!migration.flake.contains("pinned.nixpkgs"));
+        assert!(migration.warnings.is_empty(), "{:?}", migration.warnings);
+    }
+
+    #[test]
+    fn empty_profile_gives_an_empty_list() {
+        let migration = migrate(&parse(r#"{"version":3,"elements":{}}"#), &options()).unwrap();
+        assert!(
+            migration.flake.contains("        paths = [ ];\n"),
+            "{}",
+            migration.flake
+        );
+        assert_eq!(migration.packages, 0);
     }
 
     #[test]
