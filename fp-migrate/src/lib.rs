@@ -1,0 +1,181 @@
+//! `fp-migrate`: turn a `nix profile` (manifest version 1, 2 or 3, or `nix profile list --json`)
+//! or a nix-env profile into a flake.nix that flakey-profile builds into the same profile.
+//!
+//! The flake.nix is the only thing on stdout, so `fp-migrate > flake.nix` is safe; what people
+//! must know (outputs, priorities, inactive and source-less elements, guesses) goes to stderr
+//! as `fp-migrate: warning:` lines and into the flake as comments. Invalid input is exit 2 with
+//! nothing on stdout.
+
+pub mod generate;
+
+use clap::Parser;
+use fp_common::app::Tool;
+use fp_common::cli::CommonArgs;
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::manifest::{self, Manifest};
+use fp_common::{Error, Result, Ui};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS_URL};
+
+/// Turn a nix profile into a flake.nix for flakey-profile, printed on stdout.
+///
+/// INPUT is `nix profile list --json` output or a profile's manifest.json (version 1, 2 or 3),
+/// read from a file, or from stdin when INPUT is `-` or absent. `--profile PATH` reads the
+/// profile's manifest.json, or a nix-env profile's manifest.nix, instead.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fp-migrate",
+    version,
+    about,
+    after_help = EXIT_CODES_HELP,
+    after_long_help = concat!(
+        "Examples:\n",
+        "  fp-migrate --profile ~/.nix-profile > flake.nix\n",
+        "  nix profile list --json | fp-migrate > flake.nix\n",
+        "  fp-build && fp-build | fp-switch\n\n",
+        "Exit codes:\n",
+        "  0  success\n",
+        "  1  the operation failed (nix failed, a file could not be read)\n",
+        "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, not a profile)"
+    )
+)]
+pub struct Cli {
+    /// A manifest.json or `nix profile list --json` output; `-` or absent: stdin.
+    #[arg(value_name = "INPUT", conflicts_with = "profile")]
+    pub input: Option<String>,
+
+    /// Read this profile (a profile link such as ~/.nix-profile, a generation, or its store
+    /// path): its manifest.json, or for a nix-env profile its manifest.nix.
+    #[arg(long, short = 'p', value_name = "PATH")]
+    pub profile: Option<PathBuf>,
+
+    /// Use the original flake references (`flake:nixpkgs`) as input urls instead of the locked
+    /// ones, so the first build takes the newest revisions instead of the profile's.
+    #[arg(long)]
+    pub unlocked: bool,
+
+    /// The system the flake builds for (default: the one in the manifest's attribute paths,
+    /// else this machine's).
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: Option<String>,
+
+    /// The url of the flakey-profile input.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_LIB_URL)]
+    pub lib_url: String,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+impl Tool for Cli {
+    const NAME: &'static str = "fp-migrate";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ui: &Ui) -> Result<()> {
+        run(self, ui)
+    }
+}
+
+/// Reads the profile, writes the flake.nix to stdout and the warnings to stderr.
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let manifest = read_input(&cli, ui)?;
+    let options = Options {
+        system: cli.system.clone(),
+        host_system: host_system(),
+        unlocked: cli.unlocked,
+        lib_url: cli.lib_url.clone(),
+    };
+    let migration = migrate(&manifest, &options)?;
+    for warning in &migration.warnings {
+        ui.warn(warning);
+    }
+    fp_common::write_stdout(migration.flake.trim_end_matches('\n'))?;
+    let mut summary = format!(
+        "{} for {} from {}",
+        plural(migration.packages, "package"),
+        migration.system,
+        plural(migration.inputs.len() - 1, "input")
+    );
+    if migration.commented > 0 {
+        summary.push_str(&format!(
+            "; {} kept only as {}",
+            plural(migration.commented, "element"),
+            if migration.commented == 1 {
+                "a comment"
+            } else {
+                "comments"
+            }
+        ));
+    }
+    ui.note(&summary);
+    Ok(())
+}
+
+/// `1 input`, `2 inputs`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Reads the manifest from `--profile`, INPUT or stdin.
+fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
+    if let Some(profile) = &cli.profile {
+        return manifest::read_profile(ui, profile);
+    }
+    match cli.input.as_deref() {
+        None | Some("-") => {
+            let stdin = std::io::stdin();
+            if cli.input.is_none() && stdin.is_terminal() {
+                return Err(Error::usage("no input: stdin is a terminal").with_hint(
+                    "fp-migrate --profile ~/.nix-profile > flake.nix, or: nix profile list --json | fp-migrate > flake.nix",
+                ));
+            }
+            let mut bytes = Vec::new();
+            stdin
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::failed(format!("cannot read stdin: {e}")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| Error::usage(format!("stdin is not UTF-8 text: {e}")))?;
+            if text.trim().is_empty() {
+                return Err(
+                    Error::usage("stdin is empty: there is no manifest to migrate").with_hint(
+                        "nix profile list --json | fp-migrate, or fp-migrate --profile PATH",
+                    ),
+                );
+            }
+            manifest::parse_json(&text, "stdin")
+        }
+        Some(file) => {
+            let path = std::path::Path::new(file);
+            match std::fs::metadata(path) {
+                Err(_) => Err(Error::usage(format!("{file} does not exist"))),
+                Ok(meta) if meta.is_dir() => Err(Error::usage(format!(
+                    "{file} is a directory, not a manifest file"
+                ))
+                .with_hint(format!(
+                    "to read a profile, use: fp-migrate --profile {file}"
+                ))),
+                Ok(_) => manifest::parse_json(&manifest::read_text(path)?, file),
+            }
+        }
+    }
+}
+
+/// This machine's Nix system (`x86_64-linux`, `aarch64-darwin`).
+pub fn host_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{os}", std::env::consts::ARCH)
+}

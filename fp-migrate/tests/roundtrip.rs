@@ -1,0 +1,244 @@
+//! The main promise, against real Nix: a profile made with `nix profile install` (Nix 2.8
+//! writes manifest version 2) or with nix-env migrates to a flake that `fp-build` builds, with
+//! no edits, into an env of exactly the store paths the profile had.
+
+mod common;
+
+use common::{assert_parses, migrate};
+use fp_testkit::{copy_dir, Bed};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Copies the offline package set at `revision` to `<bed>/<rel>`, so the input is named after
+/// the directory (`nixpkgs`, `extra`).
+fn package_set(bed: &Bed, revision: u32, rel: &str) -> PathBuf {
+    let dir = bed.path().join(rel);
+    copy_dir(&bed.pkgs(revision), &dir);
+    dir
+}
+
+/// The direct references of a store path (or a link to one), without itself.
+fn references(bed: &Bed, path: &Path) -> BTreeSet<String> {
+    let out = bed
+        .command("nix-store")
+        .args(["-q", "--references"])
+        .arg(path)
+        .run()
+        .success()
+        .stdout;
+    let target = std::fs::canonicalize(path).expect("resolve");
+    out.lines()
+        .filter(|l| Path::new(l) != target)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Writes the migrated flake to `<bed>/<name>/flake.nix` and returns the directory.
+fn write_flake(bed: &Bed, name: &str, flake: &str) -> PathBuf {
+    let dir = bed.path().join(name);
+    std::fs::create_dir_all(&dir).expect("flake dir");
+    std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
+    dir
+}
+
+/// Redacts what changes between runs beyond the bed: the `lastModified` of path inputs, and
+/// their `narHash` (it changes whenever the package set does).
+fn redact(bed: &Bed, text: &str) -> String {
+    let text = redact_value(&bed.redact(text), "lastModified=", "[TIME]");
+    redact_value(&text, "narHash=", "[NARHASH]")
+}
+
+/// Replaces what follows each `key` up to the next `&`, `"` or end of line with `with`.
+fn redact_value(text: &str, key: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(key) {
+        out.push_str(&rest[..i + key.len()]);
+        rest = &rest[i + key.len()..];
+        let end = rest.find(['&', '"', '\n']).unwrap_or(rest.len());
+        out.push_str(with);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn nix_profile_round_trip_gives_the_same_store_paths() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let extra = package_set(&bed, 2, "other/extra");
+    let profile = bed.path().join("profiles/np");
+    bed.command("nix")
+        .args(["profile", "install", "--profile"])
+        .arg(&profile)
+        .arg(format!("path:{}#hello", nixpkgs.display()))
+        .arg(format!("path:{}#hello.man", nixpkgs.display()))
+        .arg(format!("path:{}#tree", nixpkgs.display()))
+        .arg(format!("path:{}#jq", extra.display()))
+        .run()
+        .success();
+    let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
+    assert!(
+        manifest.ends_with(r#""version":2}"#),
+        "Nix 2.8 writes v2: {manifest}"
+    );
+
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
+    assert_parses(&bed, &run.stdout);
+    insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
+    insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
+
+    let dir = write_flake(&bed, "migrated", &run.stdout);
+    let built = bed.tool("fp-build").arg(&dir).run().success();
+    let env = PathBuf::from(built.stdout_line());
+    let expected = references(&bed, &profile);
+    assert_eq!(expected.len(), 4, "{expected:?}");
+    assert_eq!(references(&bed, &env), expected);
+    assert!(env.join("bin/jq").exists() && env.join("share/man/man1/hello.1").exists());
+}
+
+#[test]
+fn unlocked_round_trip_builds_too() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/np");
+    bed.command("nix")
+        .args(["profile", "install", "--profile"])
+        .arg(&profile)
+        .arg(format!("path:{}#tree", nixpkgs.display()))
+        .run()
+        .success();
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let run = migrate(
+        &bed,
+        &[
+            "--unlocked",
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
+    assert!(
+        run.stdout.contains(&format!(
+            "    nixpkgs.url = \"path:{}\";\n",
+            nixpkgs.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let dir = write_flake(&bed, "migrated", &run.stdout);
+    let built = bed.tool("fp-build").arg(&dir).run().success();
+    assert_eq!(
+        references(&bed, Path::new(built.stdout_line())),
+        references(&bed, &profile)
+    );
+}
+
+#[test]
+fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/ne");
+    let env = |args: &[&str]| {
+        bed.command("nix-env")
+            .arg("--profile")
+            .arg(&profile)
+            .args(args)
+            .run()
+            .success()
+    };
+    env(&[
+        "-f",
+        nixpkgs.join("pkgs.nix").to_str().expect("path"),
+        "--argstr",
+        "system",
+        &fp_testkit::system(),
+        "--arg",
+        "revision",
+        "1",
+        "-iA",
+        "hello",
+        "tree",
+        "motd",
+    ]);
+    env(&["--set-flag", "priority", "3", "tree"]);
+    assert!(!profile.join("manifest.json").exists());
+
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
+    assert_parses(&bed, &run.stdout);
+    insta::assert_snapshot!("nix_env_flake", redact(&bed, &run.stdout));
+    insta::assert_snapshot!("nix_env_warnings", redact(&bed, &run.stderr));
+
+    // The guessed nixpkgs is overridden with the package set the profile came from.
+    let dir = write_flake(&bed, "migrated", &run.stdout);
+    let built = bed
+        .tool("fp-build")
+        .arg(&dir)
+        .arg("--override-input")
+        .arg("nixpkgs")
+        .arg(format!("path:{}", nixpkgs.display()))
+        .run()
+        .success();
+    // nix-env's user environment also references its own manifest.nix; the packages are the rest.
+    let expected: BTreeSet<String> = references(&bed, &profile)
+        .into_iter()
+        .filter(|p| !p.ends_with("-env-manifest.nix"))
+        .collect();
+    assert_eq!(
+        expected.len(),
+        4,
+        "hello, hello-man, tree, motd: {expected:?}"
+    );
+    assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
+}
+
+#[test]
+fn a_generation_link_or_store_path_is_a_profile_too() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/np");
+    bed.command("nix")
+        .args(["profile", "install", "--profile"])
+        .arg(&profile)
+        .arg(format!("path:{}#tree", nixpkgs.display()))
+        .run()
+        .success();
+    let from_link = migrate(&bed, &["--profile", profile.to_str().expect("path")], None).success();
+    let generation = bed.path().join("profiles/np-1-link");
+    let from_generation = migrate(
+        &bed,
+        &["--profile", generation.to_str().expect("path")],
+        None,
+    )
+    .success();
+    let store = std::fs::canonicalize(&profile).expect("store path");
+    let from_store = migrate(&bed, &["-p", store.to_str().expect("path")], None).success();
+    assert_eq!(from_link.stdout, from_generation.stdout);
+    assert_eq!(from_link.stdout, from_store.stdout);
+}
