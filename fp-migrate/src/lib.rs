@@ -84,7 +84,29 @@ impl Tool for Cli {
 
 /// Reads the profile, writes the flake.nix to stdout and the warnings to stderr.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
-    let manifest = read_input(&cli, ui)?;
+    let mut manifest = read_input(&cli, ui)?;
+    let mut header = String::new();
+    if let Some(profile) = &cli.profile {
+        if let Some(declared) = declared_by_flakey_profile(profile) {
+            let before = manifest.elements.len();
+            manifest.elements.retain(|e| {
+                !e.store_paths
+                    .iter()
+                    .all(|p| declared.paths.contains(p.as_str()))
+            });
+            let kept = manifest.elements.len();
+            ui.note(&format!(
+                "{} of this profile are declared by your flake ({}); only the {} added outside flakey-profile are migrated",
+                plural(before - kept, "package"),
+                declared.origin,
+                plural(kept, "package")
+            ));
+            header = format!(
+                "# Packages added to this profile outside flakey-profile (nix profile install),\n# after {}. Add the lines of `paths` below to your own flake.nix.\n",
+                declared.origin
+            );
+        }
+    }
     let options = Options {
         system: cli.system.clone(),
         host_system: host_system(),
@@ -95,7 +117,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     for warning in &migration.warnings {
         ui.warn(warning);
     }
-    fp_common::write_stdout(migration.flake.trim_end_matches('\n'))?;
+    fp_common::write_stdout(&format!(
+        "{header}{}",
+        migration.flake.trim_end_matches('\n')
+    ))?;
     let mut summary = format!(
         "{} for {} from {}",
         plural(migration.packages, "package"),
@@ -115,6 +140,35 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
     ui.note(&summary);
     Ok(())
+}
+
+/// The store paths a flakey-profile generation of this profile declared, and which one.
+struct Declared {
+    /// `generation 3`, or `the env` when the profile itself is one of ours.
+    origin: String,
+    /// The store paths listed in that env's marker.
+    paths: std::collections::HashSet<String>,
+}
+
+/// What flakey-profile declared in this profile: the env itself when it is one of ours, else
+/// the newest generation made by flakey-profile. `None` for profiles it never touched.
+fn declared_by_flakey_profile(profile: &std::path::Path) -> Option<Declared> {
+    use fp_common::env_marker;
+    let (origin, marker) = match env_marker::read(profile) {
+        Some(marker) => ("the current generation".to_string(), marker),
+        None => fp_common::generation::list(profile)
+            .ok()?
+            .iter()
+            .rev()
+            .find_map(|g| {
+                let marker = env_marker::read(std::path::Path::new(&g.store_path))?;
+                Some((format!("generation {}", g.generation), marker))
+            })?,
+    };
+    Some(Declared {
+        origin,
+        paths: marker.store_paths.into_iter().collect(),
+    })
 }
 
 /// `1 input`, `2 inputs`.

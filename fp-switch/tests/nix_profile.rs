@@ -173,3 +173,40 @@ fn an_env_set_by_hand_counts_as_made_outside() {
         .success()
         .stderr_has("generation 1 was made outside flakey-profile");
 }
+
+#[test]
+fn fp_migrate_gives_only_the_imperative_additions() {
+    let (bed, _) = flakey();
+    nix_profile_install(&bed, "cowsay");
+    let run = bed
+        .tool("fp-migrate")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stderr_has("2 packages of this profile are declared by your flake (generation 1)");
+    assert!(
+        run.stdout
+            .starts_with("# Packages added to this profile outside flakey-profile"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(".cowsay"), "{}", run.stdout);
+    assert!(!run.stdout.contains(".hello"), "{}", run.stdout);
+    assert!(!run.stdout.contains(".tree"), "{}", run.stdout);
+    // The flake it prints builds: the additions alone.
+    let dir = bed.path().join("additions");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flake = run.stdout.replace(
+        "github:flakey-profile/flakey-profile",
+        &format!("path:{}", bed.lib_flake().display()),
+    );
+    std::fs::write(dir.join("flake.nix"), flake).expect("flake");
+    let built = bed.tool("fp-build").arg(&dir).run().success();
+    assert!(std::path::Path::new(built.stdout_line())
+        .join("bin/cowsay")
+        .exists());
+    assert!(!std::path::Path::new(built.stdout_line())
+        .join("bin/hello")
+        .exists());
+}

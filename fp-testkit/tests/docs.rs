@@ -9,6 +9,8 @@ const TOOLS: &[&str] = &[
     "fp-rollback",
     "fp-generations",
     "fp-diff",
+    "fp-pin",
+    "fp-migrate",
 ];
 
 #[test]
