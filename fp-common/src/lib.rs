@@ -14,6 +14,7 @@ pub mod env_marker;
 pub mod error;
 pub mod generate;
 pub mod generation;
+pub mod limits;
 pub mod manifest;
 pub mod nix;
 pub mod nix_expr;

@@ -588,8 +588,8 @@ pub fn read_profile(ui: &Ui, profile: &Path) -> Result<Manifest> {
 
 /// Reads a file as UTF-8 text; unreadable is exit 1, not UTF-8 is exit 2.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = crate::limits::read_file(path)
+        .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))??;
     String::from_utf8(bytes)
         .map_err(|e| Error::usage(format!("{} is not UTF-8 text: {e}", path.display())))
 }

@@ -167,8 +167,8 @@ impl Registry {
     /// cannot be read is exit 1; one that does not parse, is not a version-2 registry or has a
     /// `flakes` that is not a list is exit 2.
     pub fn load(path: &Path) -> Result<Registry> {
-        match std::fs::read(path) {
-            Ok(bytes) => Self::parse(&bytes, path),
+        match crate::limits::read_file(path) {
+            Ok(bytes) => Self::parse(&bytes?, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::empty(path)),
             Err(e) => Err(Error::failed(format!(
                 "cannot read the registry {}: {e}",

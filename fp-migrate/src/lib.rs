@@ -14,7 +14,7 @@ use fp_common::cli::CommonArgs;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::manifest::{self, Manifest};
 use fp_common::{Error, Result, Ui};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS_URL};
@@ -193,11 +193,11 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                     "fp-migrate --profile ~/.nix-profile > flake.nix, or: nix profile list --json | fp-migrate > flake.nix",
                 ));
             }
-            let mut bytes = Vec::new();
-            stdin
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::failed(format!("cannot read stdin: {e}")))?;
+            let bytes = fp_common::limits::read_limited(
+                stdin.lock(),
+                fp_common::limits::MAX_DOCUMENT_BYTES,
+                "stdin",
+            )?;
             let text = String::from_utf8(bytes)
                 .map_err(|e| Error::usage(format!("stdin is not UTF-8 text: {e}")))?;
             if text.trim().is_empty() {

@@ -195,3 +195,35 @@ mod tests {
         assert_eq!(parse_input("garbage words here").unwrap_err().code(), 2);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// Any bytes on stdin: a line or a usage error, never a panic.
+        #[test]
+        fn stdin_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            match first_line(&bytes[..]) {
+                Ok(line) => {
+                    if let Err(e) = parse_input(&line) {
+                        prop_assert_eq!(e.code(), 2);
+                    }
+                }
+                Err(e) => prop_assert_eq!(e.code(), 2),
+            }
+        }
+
+        /// JSON-looking lines with any storePath value.
+        #[test]
+        fn json_lines_never_panic(path in "\\PC{0,80}") {
+            let line = serde_json::json!({"storePath": path}).to_string();
+            if let Err(e) = parse_input(&line) {
+                prop_assert_eq!(e.code(), 2);
+            }
+        }
+    }
+}

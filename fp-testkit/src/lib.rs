@@ -391,6 +391,18 @@ impl Cmd {
         self
     }
 
+    /// Starts the command in a process group of its own (so a test can kill it and every
+    /// child it started), with stdin, stdout and stderr discarded.
+    pub fn spawn_group(mut self) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        self.cmd.spawn().expect("spawn")
+    }
+
     /// Runs to completion and collects the result.
     pub fn run(mut self) -> Run {
         let description = format!("{:?}", self.cmd);
@@ -410,6 +422,35 @@ impl Cmd {
         let output = child.wait_with_output().expect("wait");
         let _ = writer.join();
         Run::new(description, output)
+    }
+}
+
+/// Sends SIGKILL to `child` alone (`group == false`: its own children carry on) or to its
+/// whole process group, then reaps it.
+pub fn kill(child: &mut std::process::Child, group: bool) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) with a pid (or process group) this test started; it only sends a signal.
+    unsafe {
+        libc::kill(if group { -pid } else { pid }, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+/// A small deterministic pseudo-random sequence (xorshift), so randomized tests repeat exactly.
+pub struct Random(u64);
+
+impl Random {
+    /// A sequence from `seed` (not zero).
+    pub fn new(seed: u64) -> Random {
+        Random(seed.max(1))
+    }
+
+    /// The next number below `bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
     }
 }
 

@@ -400,3 +400,43 @@ fn the_marker_lists_exactly_the_direct_references() {
         assert_eq!(marker["version"], 1);
     }
 }
+
+#[test]
+fn extra_switch_args_are_quoted_for_the_shell() {
+    let bed = Bed::new();
+    let dir = bed.path().join("odd");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let profile = dir.join(format!(
+        "p $(touch {0}/pwned); `touch {0}/pwned2` 'q\" x",
+        bed.path().display()
+    ));
+    std::fs::create_dir_all(profile.parent().expect("parent")).expect("parents");
+    let nix_string = fp_common_free_nix_string(&profile.display().to_string());
+    let flake = bed.profile_flake_with(
+        "quoted",
+        1,
+        &format!(
+            "paths = [ pkgs.hello ];\n        extraSwitchArgs = [ \"--profile\" {nix_string} ];"
+        ),
+    );
+    nix(&bed)
+        .args(["run", &format!("{}#profile.switch", flake.display())])
+        .run()
+        .success();
+    assert!(
+        std::fs::read_link(&profile).is_ok(),
+        "the profile is at the literal path"
+    );
+    assert!(!bed.path().join("pwned").exists() && !bed.path().join("pwned2").exists());
+}
+
+/// A Nix string literal for `text` (no `${`, backslash or NUL in the tests' paths beyond what is
+/// escaped here).
+fn fp_common_free_nix_string(text: &str) -> String {
+    format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    )
+}
