@@ -7,6 +7,7 @@ use crate::cli::CommonArgs;
 use crate::error::{Result, EXIT_OK, EXIT_USAGE};
 use crate::ui::Ui;
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// What a tool's `Cli` provides so the shared [`main`] can run it.
@@ -49,8 +50,10 @@ fn clap_exit(tool: &str, err: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            // Help and version are the product the user asked for: stdout.
-            print!("{}", err.render());
+            // Help and version are the product the user asked for: stdout (a closed pipe, as in
+            // `--help | head`, is not an error).
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", err.render()).and_then(|()| out.flush());
             ExitCode::from(EXIT_OK)
         }
         _ => {

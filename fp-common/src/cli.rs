@@ -41,3 +41,29 @@ pub struct ProfileArgs {
     #[arg(long, short = 'p', value_name = "PATH", global = true)]
     pub profile: Option<PathBuf>,
 }
+
+/// `--dry-run`, `--no-diff` and `--json`: how fp-switch and fp-rollback switch and report.
+#[derive(Debug, Clone, Args, Default)]
+pub struct SwitchArgs {
+    /// Show what would change and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not compute or print the package diff.
+    #[arg(long)]
+    pub no_diff: bool,
+
+    /// Print one JSON document describing the switch on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SwitchArgs {
+    /// The switch options these flags ask for.
+    pub fn options(&self) -> crate::switch::Options {
+        crate::switch::Options {
+            dry_run: self.dry_run,
+            diff: !self.no_diff,
+        }
+    }
+}

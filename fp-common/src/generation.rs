@@ -27,12 +27,13 @@ pub fn link_name(base: &str, n: u64) -> String {
     format!("{base}-{n}-link")
 }
 
-/// Parses `<base>-<N>-link` back into `N`, as Nix's `parseName` does; anything else is `None`.
+/// Parses a generation link name back into its number exactly as Nix's `parseName` does: the
+/// name must start with `<base>-`, and the number is what comes before the first `-link` after
+/// it; anything after that is ignored. So `profile-7-link.tmp-123-456`, the temporary link of a
+/// killed nix-env, counts as generation 7 for Nix, and for us. Anything else is `None`.
 pub fn parse_link_name(base: &str, name: &str) -> Option<u64> {
-    let digits = name
-        .strip_prefix(base)?
-        .strip_prefix('-')?
-        .strip_suffix("-link")?;
+    let rest = name.strip_prefix(base)?.strip_prefix('-')?;
+    let digits = &rest[..rest.find("-link")?];
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -162,18 +163,27 @@ fn split(profile: &Path) -> Result<(PathBuf, String)> {
     Ok((dir, base.to_string()))
 }
 
-/// Formats a time as local `YYYY-MM-DD HH:MM:SS`, as `nix-env --list-generations` prints it.
-pub fn format_local_time(time: SystemTime) -> String {
+/// Breaks a time down into calendar fields, in local time or UTC.
+fn broken_down(time: SystemTime, utc: bool) -> libc::tm {
     let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_secs() as libc::time_t,
         Err(_) => 0,
     };
-    // SAFETY: localtime_r only writes into the tm we pass; a zeroed tm is a valid value.
-    let tm = unsafe {
+    // SAFETY: localtime_r/gmtime_r only write into the tm we pass; a zeroed tm is a valid value.
+    unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
+        if utc {
+            libc::gmtime_r(&secs, &mut tm);
+        } else {
+            libc::localtime_r(&secs, &mut tm);
+        }
         tm
-    };
+    }
+}
+
+/// Formats a time as local `YYYY-MM-DD HH:MM:SS`, as `nix-env --list-generations` prints it.
+pub fn format_local_time(time: SystemTime) -> String {
+    let tm = broken_down(time, false);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         tm.tm_year + 1900,
@@ -187,16 +197,7 @@ pub fn format_local_time(time: SystemTime) -> String {
 
 /// Formats a time as RFC 3339 in UTC (`2026-11-24T18:35:04Z`), for JSON.
 pub fn format_rfc3339_utc(time: SystemTime) -> String {
-    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as libc::time_t,
-        Err(_) => 0,
-    };
-    // SAFETY: gmtime_r only writes into the tm we pass; a zeroed tm is a valid value.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::gmtime_r(&secs, &mut tm);
-        tm
-    };
+    let tm = broken_down(time, true);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         tm.tm_year + 1900,
@@ -246,7 +247,12 @@ mod tests {
         assert_eq!(parse_link_name("profile", "profile-x-link"), None);
         assert_eq!(parse_link_name("profile", "profile--link"), None);
         assert_eq!(parse_link_name("profile", "other-1-link"), None);
-        assert_eq!(parse_link_name("profile", "profile-1-link.tmp-1-2"), None);
+        // Nix's parser stops at the first `-link`: a killed nix-env's temporary link counts.
+        assert_eq!(
+            parse_link_name("profile", "profile-1-link.tmp-1-2"),
+            Some(1)
+        );
+        assert_eq!(parse_link_name("profile", "profile-1-lin"), None);
         // A profile named like a prefix of another is not confused with it.
         assert_eq!(parse_link_name("pro", "profile-1-link"), None);
     }

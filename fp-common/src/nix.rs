@@ -275,6 +275,44 @@ pub fn nix_version(ui: &Ui) -> Result<NixVersion> {
     Ok(*VERSION.get_or_init(|| version))
 }
 
+/// Reads the first built output and its derivation from `nix build --json` output, in the shapes
+/// Nix 2.8 through current Nix print.
+pub fn parse_build_json(stdout: &str) -> Result<(String, String)> {
+    let bad = |why: &str| {
+        Error::failed(format!(
+            "unexpected output from nix build --json ({why}): {}",
+            stdout.trim()
+        ))
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(stdout.trim()).map_err(|_| bad("not JSON"))?;
+    let first = value
+        .as_array()
+        .and_then(|a| a.first())
+        .ok_or_else(|| bad("no result"))?;
+    if let Some(path) = first.as_str() {
+        return Ok((path.to_string(), String::new()));
+    }
+    if let Some(path) = first.get("path").and_then(|p| p.as_str()) {
+        return Ok((path.to_string(), String::new()));
+    }
+    let drv = first
+        .get("drvPath")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let outputs = first
+        .get("outputs")
+        .and_then(|o| o.as_object())
+        .ok_or_else(|| bad("no outputs"))?;
+    let out = outputs
+        .get("out")
+        .or_else(|| outputs.values().next())
+        .and_then(|p| p.as_str())
+        .ok_or_else(|| bad("no output path"))?;
+    Ok((out.to_string(), drv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +388,19 @@ mod tests {
             .unwrap_err();
         assert!(err.message().starts_with("cannot run fp-no-such-program"));
         assert!(err.hint().is_some());
+    }
+    #[test]
+    fn parses_build_json_shapes() {
+        let v28 = r#"[{"drvPath":"/nix/store/a-env.drv","outputs":{"out":"/nix/store/b-env"}}]"#;
+        assert_eq!(
+            parse_build_json(v28).unwrap(),
+            ("/nix/store/b-env".into(), "/nix/store/a-env.drv".into())
+        );
+        let timed = r#"[{"drvPath":"/d.drv","outputs":{"out":"/o"},"startTime":1,"stopTime":2}]"#;
+        assert_eq!(parse_build_json(timed).unwrap().0, "/o");
+        assert_eq!(parse_build_json(r#"[{"path":"/p"}]"#).unwrap().0, "/p");
+        assert_eq!(parse_build_json(r#"["/p"]"#).unwrap().0, "/p");
+        assert!(parse_build_json("[]").is_err());
+        assert!(parse_build_json("nope").is_err());
     }
 }

@@ -263,57 +263,15 @@ impl Source {
                 .arg(expr),
         };
         let out = cmd.output(ui, Stderr::Stream)?;
-        let path = first_output(&out)?;
+        let (path, _) = fp_common::nix::parse_build_json(&out)?;
         StorePath::parse(&path).map_err(|e| e.context("nix build"))
     }
 }
 
-/// The first output path of `nix build --json` (2.8 through current shapes).
-fn first_output(stdout: &str) -> Result<String> {
-    let bad = || {
-        Error::failed(format!(
-            "unexpected output from nix build --json: {}",
-            stdout.trim()
-        ))
-    };
-    let value: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| bad())?;
-    let first = value.as_array().and_then(|a| a.first()).ok_or_else(bad)?;
-    if let Some(p) = first.as_str() {
-        return Ok(p.to_string());
-    }
-    if let Some(p) = first.get("path").and_then(|p| p.as_str()) {
-        return Ok(p.to_string());
-    }
-    let outputs = first
-        .get("outputs")
-        .and_then(|o| o.as_object())
-        .ok_or_else(bad)?;
-    outputs
-        .get("out")
-        .or_else(|| outputs.values().next())
-        .and_then(|p| p.as_str())
-        .map(str::to_string)
-        .ok_or_else(bad)
-}
-
-/// Quotes `s` as a Nix string literal.
-pub fn nix_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            other => out.push(other),
-        }
-    }
-    out.push('"');
-    out
+/// Quotes `s` as a Nix string literal (pin names and store paths never hold a NUL, which is
+/// the one thing Nix strings cannot).
+fn nix_string(s: &str) -> String {
+    fp_common::nix_expr::string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
 /// The shell script of the channels derivation: one symlink `$out/NAME -> SOURCE` per pair of
@@ -450,15 +408,5 @@ mod tests {
             "\"nixpkgs\" (builtins.storePath \"/nix/store/0123456789abcdfghijklmnpqrsvwxyz-source\")"
         ), "{expr}");
         assert!(expr.starts_with("derivation {"), "{expr}");
-    }
-
-    #[test]
-    fn build_json_shapes() {
-        assert_eq!(
-            first_output(r#"[{"drvPath":"/d.drv","outputs":{"out":"/o"}}]"#).unwrap(),
-            "/o"
-        );
-        assert_eq!(first_output(r#"["/p"]"#).unwrap(), "/p");
-        assert!(first_output("[]").is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! `--channels-profile <bed>/profiles/channels`, or a `~/.nix-defexpr/channels` link in the
 //! bed's HOME pointing there. The root-default test only reads (`--dry-run`).
 
-use fp_testkit::{Bed, Cmd, Run};
+use fp_testkit::{is_root, Bed, Cmd, Run};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -116,14 +116,6 @@ fn references(bed: &Bed, path: &str) -> Vec<String> {
 
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).expect("one JSON document on stdout")
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 #[test]

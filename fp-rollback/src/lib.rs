@@ -5,12 +5,12 @@
 
 use clap::Parser;
 use fp_common::app::Tool;
-use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::generation::{self, render_list, Generation};
 use fp_common::profile::Profile;
-use fp_common::switch::{self, Options, Target};
+use fp_common::switch::{self, Target};
 use fp_common::{nix, Error, Result, Ui};
 
 /// Roll a Nix profile back to an earlier generation, showing what changes.
@@ -25,17 +25,9 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Show what would change and change nothing.
-    #[arg(long, short = 'n')]
-    pub dry_run: bool,
-
-    /// Do not compute or print the package diff.
-    #[arg(long)]
-    pub no_diff: bool,
-
-    /// Print one JSON document describing the switch on stdout (fp-switch's shape).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub switch: SwitchArgs,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -60,22 +52,19 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
     let generations = profile.generations()?;
     let target = choose(&generations, cli.to, &profile.path().display().to_string())?;
-    if !cli.dry_run {
+    if !cli.switch.dry_run {
         profile.check_writable()?;
     }
     let report = switch::switch(
         ui,
         &profile,
         &Target::Generation(target),
-        Options {
-            dry_run: cli.dry_run,
-            diff: !cli.no_diff,
-        },
+        cli.switch.options(),
     )?;
     if report.changed {
         ui.note("pins made by fp-pin (flake registry, channels) are not rolled back by this; `fp-pin --revert` rolls them back");
     }
-    if cli.json {
+    if cli.switch.json {
         switch::print_json(&report)?;
     }
     Ok(())

@@ -5,12 +5,12 @@
 
 use clap::Parser;
 use fp_common::app::Tool;
-use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::profile::Profile;
 use fp_common::store_path::{resolve_to_store_path, StorePath};
-use fp_common::switch::{self, Options, Target};
+use fp_common::switch::{self, Target};
 use fp_common::{env_marker, nix, Error, Result, Ui};
 use std::io::{BufRead, IsTerminal, Read};
 
@@ -30,17 +30,9 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Show what would change and change nothing.
-    #[arg(long, short = 'n')]
-    pub dry_run: bool,
-
-    /// Do not compute or print the package diff.
-    #[arg(long)]
-    pub no_diff: bool,
-
-    /// Print one JSON document describing the switch on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub switch: SwitchArgs,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -74,7 +66,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let target = parse_input(&given)?;
     let config = Config::load()?;
     let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
-    if !cli.dry_run {
+    if !cli.switch.dry_run {
         profile.check_writable()?;
     }
     // An env of ours (it has our marker) exists only once its build finished; anything else is
@@ -90,12 +82,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::StorePath(target),
-        Options {
-            dry_run: cli.dry_run,
-            diff: !cli.no_diff,
-        },
+        cli.switch.options(),
     )?;
-    if cli.json {
+    if cli.switch.json {
         switch::print_json(&report)?;
     }
     Ok(())

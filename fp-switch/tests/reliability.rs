@@ -85,6 +85,7 @@ fn killed_at_random_moments_the_profile_stays_valid() {
         .run()
         .success();
     let mut random = Random::new(0x5eed_f00d);
+    let mut groups = Vec::new();
     for trial in 0..100 {
         let target = &targets[(trial + 1) % 2];
         let mut child = bed
@@ -95,12 +96,13 @@ fn killed_at_random_moments_the_profile_stays_valid() {
             .spawn_group();
         std::thread::sleep(std::time::Duration::from_micros(random.below(40_000)));
         // Half the trials kill nix-env with it (mid-write); the others leave nix-env running on.
+        groups.push(child.id());
         kill(&mut child, trial % 2 == 0);
         assert_profile_valid(&bed, &targets);
     }
     // Whatever was left behind (temporary links of a killed nix-env) is ignored: the next run
     // works and the listing still equals nix-env's.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    groups.into_iter().for_each(fp_testkit::wait_for_group);
     bed.tool("fp-switch")
         .arg(&targets[0])
         .arg("--profile")
@@ -121,7 +123,12 @@ fn killed_at_random_moments_the_profile_stays_valid() {
         .iter()
         .map(|g| g["generation"].as_u64().expect("number"))
         .collect();
-    assert_eq!(ours, bed.generation_numbers().0);
+    let listing: Vec<String> = std::fs::read_dir(bed.path().join("profiles"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ours, bed.generation_numbers().0, "{listing:?}");
 }
 
 #[test]

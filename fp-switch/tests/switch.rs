@@ -1,6 +1,6 @@
 //! fp-switch against real Nix: the core loop, the diff, --dry-run, --json and bad input.
 
-use fp_testkit::{Bed, Run};
+use fp_testkit::{is_root, Bed, Run};
 
 const REV1: &[&str] = &["hello", "cowsay", "tree", "motd"];
 const REV2: &[&str] = &["hello", "jq", "tree", "motd"];
@@ -328,14 +328,6 @@ fn unwritable_profile_directory_prints_the_fix() {
         .stderr_has("sudo chown nobody ");
     assert!(run.stderr.contains("sudo mkdir -p "), "{}", run.stderr);
     assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 #[test]

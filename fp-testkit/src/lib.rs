@@ -425,6 +425,12 @@ impl Cmd {
     }
 }
 
+/// Whether the tests run as root (some checks need another user, or root's powers).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Sends SIGKILL to `child` alone (`group == false`: its own children carry on) or to its
 /// whole process group, then reaps it.
 pub fn kill(child: &mut std::process::Child, group: bool) {
@@ -434,6 +440,20 @@ pub fn kill(child: &mut std::process::Child, group: bool) {
         libc::kill(if group { -pid } else { pid }, libc::SIGKILL);
     }
     let _ = child.wait();
+}
+
+/// Waits (up to 30 s) until no process of the process group `pgid` is left, e.g. the nix-env a
+/// killed tool left running.
+pub fn wait_for_group(pgid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // SAFETY: kill with signal 0 only checks whether the group still has processes.
+    while unsafe { libc::kill(-(pgid as libc::pid_t), 0) } == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process group {pgid} still running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// A small deterministic pseudo-random sequence (xorshift), so randomized tests repeat exactly.

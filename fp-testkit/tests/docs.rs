@@ -82,3 +82,35 @@ fn man_pages_render() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let bed = Bed::new();
+    for tool in TOOLS {
+        for args in [
+            "--help",
+            "--version",
+            "--generate-man",
+            "--generate-completions bash",
+        ] {
+            // `true` has exited before the tool writes: every write meets a closed pipe.
+            let script = format!(
+                "{{ sleep 0.05; {} {args}; }} | true; echo ${{PIPESTATUS[0]}}",
+                bin(tool).display()
+            );
+            let run = bed.command("bash").args(["-c", &script]).run().success();
+            assert!(
+                !run.stderr.contains("panicked"),
+                "{tool} {args}: {}",
+                run.stderr
+            );
+            // Help and version end 0; a product that could not be written ends 1. Never 101.
+            let code = run.stdout.trim();
+            assert!(
+                code == "0" || code == "1",
+                "{tool} {args}: exit {code}: {}",
+                run.stderr
+            );
+        }
+    }
+}

@@ -111,11 +111,12 @@ pub fn run(args: &[OsString]) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
         Some("-h" | "--help") => {
-            print!("{}", command(&tools).render_long_help());
+            let help = command(&tools).render_long_help().to_string();
+            let _ = fp_common::write_stdout(help.trim_end_matches('\n'));
             ExitCode::SUCCESS
         }
         Some("-V" | "--version") => {
-            println!("fp {}", env!("CARGO_PKG_VERSION"));
+            let _ = fp_common::write_stdout(&format!("fp {}", env!("CARGO_PKG_VERSION")));
             ExitCode::SUCCESS
         }
         Some(flag @ (fp_common::generate::COMPLETIONS_FLAG | fp_common::generate::MAN_FLAG)) => {
@@ -148,10 +149,10 @@ fn exec(path: &Path, args: &[OsString]) -> ExitCode {
 /// `--generate-completions SHELL` and `--generate-man` for `fp` itself.
 fn generate(flag: &str, shell: Option<&OsString>, tools: &BTreeMap<String, PathBuf>) -> ExitCode {
     let mut cmd = command(tools);
-    let mut out = std::io::stdout();
+    let mut out: Vec<u8> = Vec::new();
     if flag == fp_common::generate::MAN_FLAG {
         return match clap_mangen_render(cmd, &mut out) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => write_out(&out),
             Err(e) => {
                 eprintln!("fp: error: {e}");
                 ExitCode::from(fp_common::error::EXIT_FAILED)
@@ -162,12 +163,20 @@ fn generate(flag: &str, shell: Option<&OsString>, tools: &BTreeMap<String, PathB
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     match fp_common::generate::completions_for(&mut cmd, "fp", &shell, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => write_out(&out),
         Err(e) => {
             eprintln!("fp: error: {e}");
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// Writes generated text to stdout; a closed pipe is not an error worth a panic.
+fn write_out(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
+    ExitCode::SUCCESS
 }
 
 /// Renders the man page of `cmd`.
