@@ -411,7 +411,7 @@ fn extra_switch_args_are_quoted_for_the_shell() {
         bed.path().display()
     ));
     std::fs::create_dir_all(profile.parent().expect("parent")).expect("parents");
-    let nix_string = fp_common_free_nix_string(&profile.display().to_string());
+    let nix_string = fp_common::nix_expr::string(&profile.display().to_string()).expect("no NUL");
     let flake = bed.profile_flake_with(
         "quoted",
         1,
@@ -428,15 +428,4 @@ fn extra_switch_args_are_quoted_for_the_shell() {
         "the profile is at the literal path"
     );
     assert!(!bed.path().join("pwned").exists() && !bed.path().join("pwned2").exists());
-}
-
-/// A Nix string literal for `text` (no `${`, backslash or NUL in the tests' paths beyond what is
-/// escaped here).
-fn fp_common_free_nix_string(text: &str) -> String {
-    format!(
-        "\"{}\"",
-        text.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace("${", "\\${")
-    )
 }
