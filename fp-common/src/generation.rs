@@ -76,6 +76,11 @@ pub fn list(profile: &Path) -> Result<Vec<Generation>> {
         .min(4)
         .min(links.len() / 1024 + 1);
     let chunk = links.len().div_ceil(threads.max(1)).max(1);
+    if threads <= 1 {
+        let mut generations = read_links(&dir_handle, &links, current);
+        generations.sort_by_key(|g| g.generation);
+        return Ok(generations);
+    }
     let mut generations: Vec<Generation> = std::thread::scope(|scope| {
         let workers: Vec<_> = links
             .chunks(chunk)

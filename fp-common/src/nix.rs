@@ -4,20 +4,20 @@
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The features every `nix` call enables, so the tools work without any nix.conf change.
 pub const EXPERIMENTAL_FEATURES: &str = "nix-command flakes";
 
-/// How much of nix's stderr is kept for an error message.
+/// How much of the end of nix's stderr an error message shows.
 const STDERR_TAIL: usize = 16 * 1024;
 
 /// What happens to the child's stderr while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stderr {
-    /// Copied to our stderr as it arrives (progress, build logs); also kept for the error.
+    /// Nix's own stderr, as it arrives (progress, build logs); under `-q` it is kept for the
+    /// error message instead.
     Stream,
     /// Kept, and shown only if the command fails.
     Capture,
@@ -115,11 +115,14 @@ impl NixCommand {
     /// Spawns the command, capturing stdout and handling stderr as asked.
     fn run(&self, ui: &Ui, stderr_mode: Stderr) -> Result<Finished> {
         ui.verbose(&format!("+ {}", self.display()));
-        let mut child = Command::new(&self.program)
+        // Streamed stderr is nix's own (progress bars and all, as if run by hand); captured
+        // stderr is read together with stdout without a thread (std's poll-based reader).
+        let stream = stderr_mode == Stderr::Stream && !ui.is_quiet();
+        let child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(if stream { Stdio::inherit() } else { Stdio::piped() })
             .spawn()
             .map_err(|e| {
                 let err = Error::failed(format!("cannot run {}: {e}", self.program));
@@ -129,48 +132,16 @@ impl NixCommand {
                     err
                 }
             })?;
-        let stream = stderr_mode == Stderr::Stream && !ui.is_quiet();
-        let mut child_stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| Error::failed("no stderr"))?;
-        let reader = std::thread::spawn(move || {
-            let mut tail: Vec<u8> = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                match child_stderr.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if stream {
-                            let mut err = std::io::stderr().lock();
-                            let _ = err.write_all(&buf[..n]);
-                            let _ = err.flush();
-                        }
-                        tail.extend_from_slice(&buf[..n]);
-                        if tail.len() > 2 * STDERR_TAIL {
-                            tail.drain(..tail.len() - STDERR_TAIL);
-                        }
-                    }
-                }
-            }
-            tail
-        });
-        let mut stdout = Vec::new();
-        if let Some(mut out) = child.stdout.take() {
-            out.read_to_end(&mut stdout)
-                .map_err(|e| Error::failed(format!("reading from {}: {e}", self.program)))?;
-        }
-        let status = child
-            .wait()
-            .map_err(|e| Error::failed(format!("waiting for {}: {e}", self.program)))?;
-        let tail = reader.join().unwrap_or_default();
-        let start = tail.len().saturating_sub(STDERR_TAIL);
+        let output = child
+            .wait_with_output()
+            .map_err(|e| Error::failed(format!("reading from {}: {e}", self.program)))?;
+        let start = output.stderr.len().saturating_sub(STDERR_TAIL);
         Ok(Finished {
             streamed: stream,
-            success: status.success(),
-            status: status.to_string(),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&tail[start..]).into_owned(),
+            success: output.status.success(),
+            status: output.status.to_string(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr[start..]).into_owned(),
         })
     }
 
