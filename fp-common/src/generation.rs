@@ -71,10 +71,14 @@ pub fn list(profile: &Path) -> Result<Vec<Generation>> {
     })?;
     // Each link costs an lstat and a readlink; relative to the open directory they skip the
     // path walk, and large histories are read by a few threads at once.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-        .min(links.len() / 1024 + 1);
+    let threads = if links.len() < 2048 {
+        1 // not worth a thread (nor asking the cgroup how many cores there are)
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4)
+            .min(links.len() / 1024)
+    };
     let chunk = links.len().div_ceil(threads.max(1)).max(1);
     if threads <= 1 {
         let mut generations = read_links(&dir_handle, &links, current);
