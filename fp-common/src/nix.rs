@@ -122,7 +122,11 @@ impl NixCommand {
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(if stream { Stdio::inherit() } else { Stdio::piped() })
+            .stderr(if stream {
+                Stdio::inherit()
+            } else {
+                Stdio::piped()
+            })
             .spawn()
             .map_err(|e| {
                 let err = Error::failed(format!("cannot run {}: {e}", self.program));
