@@ -124,6 +124,51 @@ impl Profile {
     }
 }
 
+/// An exclusive lock on a profile's directory, held while a tool reads and changes its
+/// generations, so flakey-profile's tools never change one profile directory at the same time.
+///
+/// Needed because `nix-env --set` of Nix 2.8 is not safe against itself: Nix counts a
+/// generation link that another nix-env is still creating (`profile-N-link.tmp-…`) as the
+/// newest generation, and when it points at the same store path, points the profile at that
+/// temporary link, which is gone a moment later (found by the concurrency test). The lock is a
+/// `flock` on the directory itself: no file is created, and the kernel drops it when the process
+/// dies, so a killed tool never leaves it behind. (Nix's own profile lock is another file, so
+/// the nix-env commands run under this lock do not wait for it.)
+#[derive(Debug)]
+pub struct ProfileLock {
+    _dir: std::fs::File,
+}
+
+impl ProfileLock {
+    /// Waits for and takes the lock of `profile`'s directory; says so when it has to wait.
+    pub fn acquire(ui: &Ui, profile: &Profile) -> Result<ProfileLock> {
+        use std::os::unix::io::AsRawFd;
+        let dir = std::fs::File::open(profile.dir()).map_err(|e| {
+            Error::failed(format!(
+                "cannot open the profile directory {}: {e}",
+                profile.dir().display()
+            ))
+        })?;
+        let fd = dir.as_raw_fd();
+        // SAFETY: flock on a descriptor we own; it only changes the lock state.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            ui.info(&format!(
+                "waiting for another flakey-profile tool to finish with {}",
+                profile.dir().display()
+            ));
+            // SAFETY: as above, blocking this time.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+                return Err(Error::failed(format!(
+                    "cannot lock the profile directory {}: {}",
+                    profile.dir().display(),
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+        Ok(ProfileLock { _dir: dir })
+    }
+}
+
 /// nix-env's default profile: `$NIX_PROFILE`, else the target of `~/.nix-profile` (or
 /// `$XDG_STATE_HOME/nix/profile` under `use-xdg-base-directories`), else the per-version
 /// default. Also returns the user link when it is missing (nix-env would create it).

@@ -7,7 +7,7 @@ use crate::env_marker;
 use crate::error::{Error, Result};
 use crate::generation::Generation;
 use crate::nix::{NixCommand, Stderr};
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileLock};
 use crate::store_path::StorePath;
 use crate::ui::{Style, Ui};
 use serde::Serialize;
@@ -77,6 +77,12 @@ pub struct MadeOutside {
 
 /// Switches `profile` to `target`, printing the diff to stderr first.
 pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Result<Report> {
+    // Held from reading the generations to the switch, so the report is about what happened.
+    let _lock = if opts.dry_run || !profile.dir().is_dir() {
+        None
+    } else {
+        Some(ProfileLock::acquire(ui, profile)?)
+    };
     let generations = profile.generations()?;
     let current = crate::generation::current(&generations);
     let previous = current.map(|g| GenerationRef {

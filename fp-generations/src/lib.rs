@@ -12,7 +12,7 @@ use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::generation::{self, format_local_time, format_rfc3339_utc, Generation};
 use fp_common::nix::{NixCommand, Stderr};
-use fp_common::profile::Profile;
+use fp_common::profile::{Profile, ProfileLock};
 use fp_common::{nix, path_info, Error, Result, Ui};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -333,6 +333,7 @@ fn delete(
         ));
     } else {
         profile.check_writable()?;
+        let _lock = ProfileLock::acquire(ui, profile)?;
         NixCommand::nix_env()
             .arg("--profile")
             .arg(profile.path())

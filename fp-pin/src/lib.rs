@@ -623,6 +623,7 @@ fn apply(
         }
     }
     if let (Some(p), Some(built)) = (channels_changing, built) {
+        let _lock = fp_common::profile::ProfileLock::acquire(ui, &p.location.profile)?;
         if let Err(e) =
             channels::set_command(&p.location.profile, &built).output(ui, Stderr::Capture)
         {

@@ -167,6 +167,7 @@ pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
         }
         let _lock = lock(&history)?;
         if let Some((profile, _, target)) = &channels {
+            let _profile_lock = fp_common::profile::ProfileLock::acquire(ui, profile)?;
             let cmd = match target {
                 ChannelsTarget::Generation(g) => channels::switch_command(profile, g.generation),
                 ChannelsTarget::Empty(path, _) => channels::set_command(profile, path),
