@@ -42,6 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Delete generations through nix-env; the current generation is never deleted.
+    #[command(after_help = EXIT_CODES_HELP)]
     Delete(DeleteArgs),
 }
 

@@ -264,19 +264,7 @@ impl Bed {
 
     /// The generation numbers nix-env lists, and the current one.
     pub fn generation_numbers(&self) -> (Vec<u64>, Option<u64>) {
-        let listing = self.nix_env_generations();
-        let mut numbers = Vec::new();
-        let mut current = None;
-        for line in listing.lines() {
-            let Some(n) = line.split_whitespace().next().and_then(|w| w.parse().ok()) else {
-                continue;
-            };
-            numbers.push(n);
-            if line.contains("(current)") {
-                current = Some(n);
-            }
-        }
-        (numbers, current)
+        parse_generation_listing(&self.nix_env_generations())
     }
 
     /// Where the profile link points (`profile-N-link`), or `None`.
@@ -290,6 +278,22 @@ impl Bed {
         let text = text.replace(&bin_dir().display().to_string(), "[BIN]");
         redact_times(&redact_store_hashes(&text))
     }
+}
+
+/// Reads `nix-env --list-generations` output into the generation numbers and the current one.
+pub fn parse_generation_listing(listing: &str) -> (Vec<u64>, Option<u64>) {
+    let mut numbers = Vec::new();
+    let mut current = None;
+    for line in listing.lines() {
+        let Some(n) = line.split_whitespace().next().and_then(|w| w.parse().ok()) else {
+            continue;
+        };
+        numbers.push(n);
+        if line.contains("(current)") {
+            current = Some(n);
+        }
+    }
+    (numbers, current)
 }
 
 /// Replaces the hash of every store path with `[HASH]`.

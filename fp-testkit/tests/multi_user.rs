@@ -554,18 +554,7 @@ impl<'a> UserWorld<'a> {
             .run()
             .success()
             .stdout;
-        let mut numbers = Vec::new();
-        let mut current = None;
-        for line in listing.lines() {
-            let Some(n) = line.split_whitespace().next().and_then(|w| w.parse().ok()) else {
-                continue;
-            };
-            numbers.push(n);
-            if line.contains("(current)") {
-                current = Some(n);
-            }
-        }
-        (numbers, current)
+        fp_testkit::parse_generation_listing(&listing)
     }
 
     /// What a program of the profile prints, run as the user.
