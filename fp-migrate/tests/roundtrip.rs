@@ -1,11 +1,11 @@
-//! The main promise, against real Nix: a profile made with `nix profile install` (Nix 2.8
-//! writes manifest version 2) or with nix-env migrates to a flake that `fp-build` builds, with
+//! The main promise, against real Nix: a profile made with `nix profile add` (manifest
+//! version 2 before Nix 2.20, version 3 after) or with nix-env migrates to a flake that `fp-build` builds, with
 //! no edits, into an env of exactly the store paths the profile had.
 
 mod common;
 
 use common::{assert_parses, migrate};
-use fp_testkit::{copy_dir, Bed};
+use fp_testkit::{copy_dir, nix_profile_manifest_version, Bed};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -69,19 +69,23 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let extra = package_set(&bed, 2, "other/extra");
     let profile = bed.path().join("profiles/np");
-    bed.command("nix")
-        .args(["profile", "install", "--profile"])
-        .arg(&profile)
-        .arg(format!("path:{}#hello", nixpkgs.display()))
-        .arg(format!("path:{}#hello.man", nixpkgs.display()))
-        .arg(format!("path:{}#tree", nixpkgs.display()))
-        .arg(format!("path:{}#jq", extra.display()))
-        .run()
-        .success();
+    bed.nix_profile_add(
+        &profile,
+        [
+            format!("path:{}#hello", nixpkgs.display()),
+            format!("path:{}#hello.man", nixpkgs.display()),
+            format!("path:{}#tree", nixpkgs.display()),
+            format!("path:{}#jq", extra.display()),
+        ],
+    );
+    // The manifest is in the version this Nix writes (2 before Nix 2.20, 3 after), so the
+    // round trip covers both as the suite runs on each Nix.
     let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
+    let version = nix_profile_manifest_version();
     assert!(
-        manifest.ends_with(r#""version":2}"#),
-        "Nix 2.8 writes v2: {manifest}"
+        manifest.ends_with(&format!(r#""version":{version}}}"#)),
+        "Nix {:?} writes manifest version {version}: {manifest}",
+        fp_testkit::nix_version()
     );
 
     let lib = format!("path:{}", bed.lib_flake().display());
@@ -97,8 +101,11 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
     )
     .success();
     assert_parses(&bed, &run.stdout);
-    insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
-    insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
+    // Version 3 keys elements by name (so they come sorted), version 2 keeps install order.
+    insta::with_settings!({ snapshot_suffix => format!("manifest-v{version}") }, {
+        insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
+        insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
+    });
 
     let dir = write_flake(&bed, "migrated", &run.stdout);
     let built = bed.tool("fp-build").arg(&dir).run().success();
@@ -114,12 +121,7 @@ fn unlocked_round_trip_builds_too() {
     let bed = Bed::new();
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let profile = bed.path().join("profiles/np");
-    bed.command("nix")
-        .args(["profile", "install", "--profile"])
-        .arg(&profile)
-        .arg(format!("path:{}#tree", nixpkgs.display()))
-        .run()
-        .success();
+    bed.nix_profile_add(&profile, [format!("path:{}#tree", nixpkgs.display())]);
     let lib = format!("path:{}", bed.lib_flake().display());
     let run = migrate(
         &bed,
@@ -223,12 +225,7 @@ fn a_generation_link_or_store_path_is_a_profile_too() {
     let bed = Bed::new();
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let profile = bed.path().join("profiles/np");
-    bed.command("nix")
-        .args(["profile", "install", "--profile"])
-        .arg(&profile)
-        .arg(format!("path:{}#tree", nixpkgs.display()))
-        .run()
-        .success();
+    bed.nix_profile_add(&profile, [format!("path:{}#tree", nixpkgs.display())]);
     let from_link = migrate(&bed, &["--profile", profile.to_str().expect("path")], None).success();
     let generation = bed.path().join("profiles/np-1-link");
     let from_generation = migrate(

@@ -1,4 +1,4 @@
-//! Living beside `nix profile` and nix-env, against real Nix 2.8: envs that `nix profile list`
+//! Living beside `nix profile` and nix-env, against real Nix: envs that `nix profile list`
 //! understands, `nix profile install` adding to them, and the warning before imperative
 //! changes are dropped.
 
@@ -17,31 +17,20 @@ fn flakey() -> (Bed, String) {
     (bed, path)
 }
 
-fn nix_profile_list(bed: &Bed) -> String {
-    bed.command("nix")
-        .args(["profile", "list", "--profile"])
-        .arg(bed.profile())
-        .run()
-        .success()
-        .stdout
-}
-
 fn nix_profile_install(bed: &Bed, package: &str) {
-    bed.command("nix")
-        .args(["profile", "install", "--profile"])
-        .arg(bed.profile())
-        .arg(format!("path:{}#{package}", bed.pkgs(1).display()))
-        .run()
-        .success();
+    bed.nix_profile_add(
+        &bed.profile(),
+        [format!("path:{}#{package}", bed.pkgs(1).display())],
+    );
 }
 
 #[test]
 fn nix_profile_list_shows_the_packages() {
     let (bed, _) = flakey();
-    let list = nix_profile_list(&bed);
-    assert_eq!(list.lines().count(), 2, "{list}");
-    assert!(list.contains("-hello-1.0"), "{list}");
-    assert!(list.contains("-tree-2.1"), "{list}");
+    let paths = bed.nix_profile_list_paths(&bed.profile());
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(paths[0].ends_with("-hello-1.0"), "{paths:?}");
+    assert!(paths[1].ends_with("-tree-2.1"), "{paths:?}");
 }
 
 #[test]
@@ -59,7 +48,10 @@ fn the_manifest_can_be_turned_off() {
         .arg(bed.profile())
         .run()
         .success();
-    assert_eq!(nix_profile_list(&bed), "");
+    assert_eq!(
+        bed.nix_profile_list_paths(&bed.profile()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]

@@ -11,9 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 pub use tempfile;
 
-/// The nixpkgs URL of this repository's flake.nix, replaced by the offline package set in copies.
-pub const NIXPKGS_URL: &str = "github:NixOS/nixpkgs/nixos-unstable";
-
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,6 +26,90 @@ pub fn system() -> String {
         other => other,
     };
     format!("{}-{os}", std::env::consts::ARCH)
+}
+
+/// The version of the `nix` on PATH, as `(major, minor, patch)`; asked once per test binary.
+/// Tests use it where Nix versions differ, to check the tools against what this Nix does.
+pub fn nix_version() -> (u32, u32, u32) {
+    static VERSION: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let out = Command::new("nix")
+            .arg("--version")
+            .output()
+            .expect("run nix --version");
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_nix_version(&text).unwrap_or_else(|| panic!("unexpected nix --version: {text}"))
+    })
+}
+
+/// Reads `nix (Nix) 2.26.3` (or `nix (Determinate Nix 3.0.0) 2.26.3`) into `(2, 26, 3)`.
+pub fn parse_nix_version(text: &str) -> Option<(u32, u32, u32)> {
+    let word = text.split_whitespace().last()?;
+    let mut parts = word.split(['.', '-', '+']).map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// Whether the `nix` on PATH is at least `major.minor`.
+pub fn nix_at_least(major: u32, minor: u32) -> bool {
+    let (a, b, _) = nix_version();
+    (a, b) >= (major, minor)
+}
+
+/// The `nix profile` subcommand that adds packages: `add` where the running Nix has it (newer
+/// Nix renamed `install` to `add`, keeping `install` as an alias), else `install`. Asked of
+/// the running Nix, once per test binary.
+pub fn nix_profile_add_verb() -> &'static str {
+    static VERB: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    VERB.get_or_init(|| {
+        let out = Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command flakes"])
+            .args(["profile", "add", "--profile", "/nonexistent/fp-probe"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nix profile add");
+        if String::from_utf8_lossy(&out.stderr).contains("not a recognised command") {
+            "install"
+        } else {
+            "add"
+        }
+    })
+}
+
+/// The `manifest.json` version that `nix profile` of the running Nix writes: 3 from Nix 2.20
+/// (elements keyed by name), 2 before. Tests compare it with what Nix really wrote.
+pub fn nix_profile_manifest_version() -> u64 {
+    if nix_at_least(2, 20) {
+        3
+    } else {
+        2
+    }
+}
+
+/// The store paths in a `nix profile list` listing, in its order: from `--json` (Nix 2.17 and
+/// later: `elements` an array or, from 2.20, an object keyed by name), else from the text lines
+/// of older Nix (`<index> <original> <locked> <store paths...>`).
+pub fn nix_profile_listing_paths(listing: &str) -> Vec<String> {
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(listing) {
+        let elements: Vec<&serde_json::Value> = match &doc["elements"] {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            serde_json::Value::Object(map) => map.values().collect(),
+            _ => Vec::new(),
+        };
+        return elements
+            .iter()
+            .flat_map(|e| e["storePaths"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+    }
+    listing
+        .split_whitespace()
+        .filter(|w| w.starts_with("/nix/store/"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The directory cargo put the workspace's binaries in (`target/debug`), found from the
@@ -148,26 +229,32 @@ impl Bed {
         dir
     }
 
-    /// A copy of this repository's flake (flake.nix, nix/, templates/) at `<bed>/flakey-profile`,
-    /// so flakes can use `lib.mkProfile` without copying the whole work tree (target/ included)
-    /// into the store. Its own `nixpkgs` input points at the offline package set (revision 1),
-    /// so evaluating it (`nix flake init -t`, `nix flake show`) needs no network.
+    /// A copy of this repository's flake (flake.nix, flake.lock, nix/, templates/) at
+    /// `<bed>/flakey-profile`, so flakes can use `lib.mkProfile` without copying the whole work
+    /// tree (target/ included) into the store. The copy is verbatim: flakes that use it as an
+    /// input make its `nixpkgs` follow their own, and commands that evaluate it directly pass
+    /// [`Bed::lib_overrides`], so nothing is downloaded.
     pub fn lib_flake(&self) -> PathBuf {
         let dir = self.path().join("flakey-profile");
         if !dir.exists() {
             std::fs::create_dir_all(&dir).expect("lib dir");
-            let flake = std::fs::read_to_string(repo_root().join("flake.nix")).expect("flake.nix");
-            let offline = format!("path:{}", self.pkgs(1).display());
-            assert!(
-                flake.contains(NIXPKGS_URL),
-                "flake.nix's nixpkgs url is {NIXPKGS_URL}"
-            );
-            std::fs::write(dir.join("flake.nix"), flake.replace(NIXPKGS_URL, &offline))
-                .expect("flake.nix");
+            for file in ["flake.nix", "flake.lock"] {
+                std::fs::copy(repo_root().join(file), dir.join(file)).expect("copy flake");
+            }
             copy_dir(&repo_root().join("nix"), &dir.join("nix"));
             copy_dir(&repo_root().join("templates"), &dir.join("templates"));
         }
         dir
+    }
+
+    /// The arguments that point the library copy's own `nixpkgs` input at the offline package
+    /// set (revision 1), for commands that evaluate [`Bed::lib_flake`] itself.
+    pub fn lib_overrides(&self) -> Vec<String> {
+        vec![
+            "--override-input".into(),
+            "nixpkgs".into(),
+            format!("path:{}", self.pkgs(1).display()),
+        ]
     }
 
     /// A directory with `bin/` links to the workspace's built tools, for `fpTools`.
@@ -249,6 +336,34 @@ impl Bed {
             .as_str()
             .expect("out path")
             .to_string()
+    }
+
+    /// `nix profile add` (or `install`, on Nix before the rename) of `installables` into
+    /// `profile`, which must succeed.
+    pub fn nix_profile_add<I, S>(&self, profile: &Path, installables: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.command("nix")
+            .args(["profile", nix_profile_add_verb(), "--profile"])
+            .arg(profile)
+            .args(installables)
+            .run()
+            .success()
+    }
+
+    /// The store paths `nix profile list` shows for `profile`, as the running Nix lists them
+    /// (`--json` where it has it).
+    pub fn nix_profile_list_paths(&self, profile: &Path) -> Vec<String> {
+        let mut cmd = self
+            .command("nix")
+            .args(["profile", "list", "--profile"])
+            .arg(profile);
+        if nix_at_least(2, 17) {
+            cmd = cmd.arg("--json");
+        }
+        nix_profile_listing_paths(&cmd.run().success().stdout)
     }
 
     /// `nix-env --list-generations --profile <profile>` output.
@@ -546,6 +661,34 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_nix_versions() {
+        assert_eq!(parse_nix_version("nix (Nix) 2.8.0\n"), Some((2, 8, 0)));
+        assert_eq!(parse_nix_version("nix (Nix) 2.34.8"), Some((2, 34, 8)));
+        assert_eq!(parse_nix_version("nix (Nix) 2.26.3+dfsg"), Some((2, 26, 3)));
+        assert_eq!(parse_nix_version("nix (Nix) 2.35"), Some((2, 35, 0)));
+        assert_eq!(parse_nix_version("no version here"), None);
+    }
+
+    #[test]
+    fn reads_nix_profile_listings_of_every_shape() {
+        let old = "0 flake:a#x path:/a#x /nix/store/aaa-hello-1.0\n2 - - /nix/store/bbb-foo /nix/store/ccc-bar\n";
+        assert_eq!(
+            nix_profile_listing_paths(old),
+            [
+                "/nix/store/aaa-hello-1.0",
+                "/nix/store/bbb-foo",
+                "/nix/store/ccc-bar"
+            ]
+        );
+        let v2 = r#"{"elements":[{"storePaths":["/nix/store/aaa-hello-1.0"]}],"version":2}"#;
+        assert_eq!(nix_profile_listing_paths(v2), ["/nix/store/aaa-hello-1.0"]);
+        let v3 =
+            r#"{"elements":{"hello":{"storePaths":["/nix/store/aaa-hello-1.0"]}},"version":3}"#;
+        assert_eq!(nix_profile_listing_paths(v3), ["/nix/store/aaa-hello-1.0"]);
+        assert!(nix_profile_listing_paths("").is_empty());
+    }
 
     #[test]
     fn redacts_hashes_and_times() {

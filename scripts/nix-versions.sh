@@ -1,0 +1,161 @@
+# Sourced by scripts/test, scripts/demo and bench/run (after setup.sh): the Nix versions the
+# project is tested on, and how to run a command under each of them.
+#
+# Every version comes from Debian's archive as the package nix-bin:
+#   2.8   Debian 12 (bookworm)   the host's own Nix when it is that version
+#   2.26  Debian 13 (trixie)     a root filesystem made with mmdebstrap
+#   2.34  Debian unstable (sid)  a root filesystem made with mmdebstrap
+# A version the host does not have runs in a root filesystem kept in $FP_ROOTS_DIR (default
+# /var/cache/flakey-profile/roots), made once (about 40 s and 300 MB each) and reused. Each root
+# has its own /nix, so the stores never mix; its /nix is emptied at the start of every use, so
+# every run starts from a fresh store, as on the host's first run.
+#
+# A command runs inside a root in a mount namespace of its own (unshare): /proc, /dev (with
+# /dev/pts, which Nix 2.2x and later need to build), a fresh /tmp and the checkout are mounted
+# there and nowhere else. When the command ends, also by a signal, the namespace goes with every
+# mount in it, so nothing of the host is ever reachable through a root that is being deleted.
+
+# The versions, oldest first, and the Debian suite each one is taken from.
+nix_versions=(2.8 2.26 2.34)
+declare -A nix_suite=([2.8]=bookworm [2.26]=trixie [2.34]=sid)
+
+roots_dir=${FP_ROOTS_DIR:-/var/cache/flakey-profile/roots}
+debian_mirror=${FP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# What the tests run besides Nix: git flakes, man pages, /usr/bin/time, useradd/usermod and
+# setpriv (the multi-user test), script (tests with a terminal), hyperfine (bench/run), ssh.
+root_packages=nix-bin,git,man-db,time,passwd,util-linux,bsdutils,hyperfine,procps,openssh-server,openssh-client
+
+# Whether the host's own nix is version $1 (2.8 matches 2.8.0).
+host_has_nix() {
+  command -v nix >/dev/null || return 1
+  local v
+  v=$(nix --version | awk '{print $NF}')
+  [[ $v == "$1" || $v == "$1".* ]]
+}
+
+# The root filesystem directory for version $1.
+root_dir() { printf '%s/%s\n' "$roots_dir" "${nix_suite[$1]}"; }
+
+# Fails when anything is mounted at or below $1 (so a delete there cannot reach the host).
+nothing_mounted_below() {
+  local dir
+  dir=$(realpath -m "$1")
+  if awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+    die "refusing to delete $dir: something is mounted inside it (see /proc/mounts)"
+  fi
+}
+
+# Deletes a directory tree that must not have anything mounted in it, on its own file system only.
+safe_remove() {
+  [ -e "$1" ] || return 0
+  nothing_mounted_below "$1"
+  rm -rf --one-file-system "$1"
+}
+
+# Makes the root filesystem for version $1 unless it exists with the current package list.
+# Safe to run for two versions at once (each writes its own directory).
+ensure_root() {
+  local version=$1 dir stamp suite
+  dir=$(root_dir "$version")
+  suite=${nix_suite[$version]}
+  stamp="$suite $root_packages"
+  if [ -f "$dir/.flakey-profile-root" ] && [ "$(cat "$dir/.flakey-profile-root")" = "$stamp" ]; then
+    return
+  fi
+  command -v mmdebstrap >/dev/null || {
+    say "installing mmdebstrap"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  }
+  say "making the Debian $suite root for Nix $version in $dir (once; about 40 s)"
+  mkdir -p "$roots_dir"
+  safe_remove "$dir.new"
+  # The archive may be a snapshot whose Release files are past their Valid-Until date.
+  as_root mmdebstrap --quiet --variant=essential --mode=root --include="$root_packages" \
+    --aptopt='Acquire::Check-Valid-Until "false"' "$suite" "$dir.new" "$debian_mirror" \
+    || die "mmdebstrap of Debian $suite failed (see above)"
+  printf '%s\n' "$stamp" > "$dir.new/.flakey-profile-root"
+  safe_remove "$dir"
+  mv "$dir.new" "$dir"
+}
+
+# Empties the root's /nix, so the next use starts with a fresh store and fresh profiles.
+fresh_store() {
+  local dir
+  dir=$(root_dir "$1")
+  safe_remove "$dir/nix"
+  mkdir -p "$dir/nix"
+}
+
+# Runs "$@" with Nix version $1: on the host when it has that version, else inside its root,
+# with the checkout (and cargo's target directory, if elsewhere) at the same paths, the
+# environment reduced to what a test run needs, and the current directory kept.
+with_nix() {
+  local version=$1
+  shift
+  if host_has_nix "$version"; then
+    "$@"
+    return
+  fi
+  local dir target
+  dir=$(root_dir "$version")
+  target=${CARGO_TARGET_DIR:-$repo/target}
+  as_root unshare --mount --propagation private -- bash -euc '
+    root=$1 repo=$2 target=$3 cwd=$4; shift 4
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs tmpfs "$root/tmp"
+    binds=("$repo")
+    case $target/ in "$repo"/*) ;; *) binds+=("$target") ;; esac
+    for p in "${binds[@]}"; do
+      mkdir -p "$root$p"
+      mount --bind "$p" "$root$p"
+    done
+    set +e
+    chroot "$root" /usr/bin/env -i \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM="${TERM:-dumb}" TMPDIR=/tmp \
+      CI="${CI:-}" INSTA_WORKSPACE_ROOT="$repo" INSTA_UPDATE="${INSTA_UPDATE:-}" \
+      /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
+    status=$?
+    # Innermost first; the namespace would drop them anyway when its last process ends.
+    umount -R "$root/dev" 2>/dev/null || umount -l "$root/dev"
+    for ((i = ${#binds[@]} - 1; i >= 0; i--)); do umount "$root${binds[i]}" 2>/dev/null || true; done
+    umount "$root/tmp" "$root/proc" 2>/dev/null || true
+    exit $status
+  ' with-nix "$dir" "$repo" "$target" "$PWD" "$@"
+}
+
+# Turns "2.34", "all" or "2.8,2.34" into the list of versions to run, or dies naming the choices.
+select_versions() {
+  local want=$1 v out=()
+  if [ "$want" = all ]; then
+    printf '%s\n' "${nix_versions[@]}"
+    return
+  fi
+  IFS=, read -ra wanted <<< "$want"
+  for v in "${wanted[@]}"; do
+    [ -n "${nix_suite[$v]:-}" ] || die "unknown Nix version '$v' (choose from: ${nix_versions[*]} or all)"
+    out+=("$v")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+# Makes sure every version in "$@" can run: the host's own Nix, or a root made and emptied.
+prepare_versions() {
+  local v pids=()
+  for v in "$@"; do
+    if ! host_has_nix "$v"; then
+      ensure_root "$v" &
+      pids+=($!)
+    fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "could not make a root filesystem"; done
+  # Many tests start nix at once; a store that does not exist yet is made by the first one while
+  # the others race it ("creating symlink .../gcroots/profiles: File exists"), so make it here.
+  for v in "$@"; do
+    host_has_nix "$v" && continue
+    fresh_store "$v"
+    with_nix "$v" nix-store --init
+  done
+}
