@@ -110,10 +110,14 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
     let dir = write_flake(&bed, "migrated", &run.stdout);
     let built = bed.tool("fp-build").arg(&dir).run().success();
     let env = PathBuf::from(built.stdout_line());
+    // What this Nix installed: `#hello.man` is hello's man output on Nix 2.8, while newer
+    // Nix installs the derivation's default outputs for it, so the profile has 3 or 4 paths.
     let expected = references(&bed, &profile);
-    assert_eq!(expected.len(), 4, "{expected:?}");
+    assert!(expected.len() >= 3, "{expected:?}");
     assert_eq!(references(&bed, &env), expected);
-    assert!(env.join("bin/jq").exists() && env.join("share/man/man1/hello.1").exists());
+    assert!(env.join("bin/jq").exists());
+    let man = "share/man/man1/hello.1";
+    assert_eq!(env.join(man).exists(), profile.join(man).exists());
 }
 
 #[test]
