@@ -68,6 +68,17 @@ fn core_loop_as_a_non_root_user_through_nix_daemon() {
         "{ping:?}"
     );
 
+    // 0. In a fresh HOME the tools take the profile this Nix's nix-env takes for a user
+    // (`per-user/<user>/profile` before Nix 2.14, `~/.local/state/nix/profiles/profile` after).
+    let report = world.tool("fp-generations").arg("--json").run().success();
+    let doc: serde_json::Value = serde_json::from_str(&report.stdout).expect("json");
+    let ours = PathBuf::from(doc["profile"].as_str().expect("profile"));
+    let _ = world.command("nix-env").arg("-q").run();
+    let home_link = bed.home().join(".nix-profile");
+    let theirs = std::fs::read_link(&home_link).expect("nix-env made ~/.nix-profile");
+    assert_eq!(ours, theirs, "Nix {:?}", fp_testkit::nix_version());
+    std::fs::remove_file(&home_link).expect("remove ~/.nix-profile");
+
     // 1. Present and the user's (as after the fix): the loop works end to end.
     per_user.reset();
     per_user.make(Some(&user));
@@ -107,7 +118,6 @@ fn core_loop_as_a_non_root_user_through_nix_daemon() {
 
     // No --profile: with `~/.nix-profile` pointing at the per-user profile, as Debian's
     // user-tmpfiles.d/nix-daemon.conf makes it, the tools' default is that profile.
-    let home_link = bed.home().join(".nix-profile");
     std::os::unix::fs::symlink(&profile, &home_link).expect("~/.nix-profile");
     std::os::unix::fs::lchown(&home_link, Some(user.uid), Some(user.gid)).expect("chown link");
     world
@@ -475,7 +485,8 @@ struct UserWorld<'a> {
 }
 
 impl<'a> UserWorld<'a> {
-    /// Opens the bed to `user` and copies fp-build, fp-switch and fp-rollback into it.
+    /// Opens the bed to `user` and copies fp-build, fp-switch, fp-rollback and fp-generations
+    /// into it.
     fn new(bed: &'a Bed, user: &TestUser) -> UserWorld<'a> {
         std::fs::set_permissions(bed.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod bed");
@@ -485,7 +496,7 @@ impl<'a> UserWorld<'a> {
         }
         let bin = bed.path().join("bin");
         std::fs::create_dir(&bin).expect("bin dir");
-        for tool in ["fp-build", "fp-switch", "fp-rollback"] {
+        for tool in ["fp-build", "fp-switch", "fp-rollback", "fp-generations"] {
             std::fs::copy(fp_testkit::bin(tool), bin.join(tool)).expect("copy tool");
         }
         let nix_config = format!(
