@@ -101,7 +101,7 @@ with_nix() {
   dir=$(root_dir "$version")
   target=${CARGO_TARGET_DIR:-$repo/target}
   as_root unshare --mount --propagation private -- bash -euc '
-    root=$1 repo=$2 target=$3 cwd=$4; shift 4
+    root=$1 repo=$2 target=$3 roots=$4 cwd=$5; shift 5
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount -t tmpfs tmpfs "$root/tmp"
@@ -111,11 +111,17 @@ with_nix() {
       mkdir -p "$root$p"
       mount --bind "$p" "$root$p"
     done
+    # The roots themselves, read-only: tests start other machines from them (overlays).
+    mkdir -p "$root$roots"
+    mount --bind "$roots" "$root$roots"
+    mount -o remount,bind,ro "$root$roots"
+    binds+=("$roots")
     set +e
     chroot "$root" /usr/bin/env -i \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM="${TERM:-dumb}" TMPDIR=/tmp \
       CI="${CI:-}" INSTA_WORKSPACE_ROOT="$repo" INSTA_UPDATE="${INSTA_UPDATE:-}" \
+      FP_ROOTS_DIR="$roots" \
       /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
     status=$?
     # Innermost first; the namespace would drop them anyway when its last process ends.
@@ -123,7 +129,7 @@ with_nix() {
     for ((i = ${#binds[@]} - 1; i >= 0; i--)); do umount "$root${binds[i]}" 2>/dev/null || true; done
     umount "$root/tmp" "$root/proc" 2>/dev/null || true
     exit $status
-  ' with-nix "$dir" "$repo" "$target" "$PWD" "$@"
+  ' with-nix "$dir" "$repo" "$target" "$roots_dir" "$PWD" "$@"
 }
 
 # Turns "2.34", "all" or "2.8,2.34" into the list of versions to run, or dies naming the choices.
@@ -142,9 +148,11 @@ select_versions() {
 }
 
 # Makes sure every version in "$@" can run: the host's own Nix, or a root made and emptied.
+# The roots of every version the host lacks are made in any case: tests start remote machines
+# from them (with a Nix other than the one under test).
 prepare_versions() {
   local v pids=()
-  for v in "$@"; do
+  for v in "${nix_versions[@]}"; do
     if ! host_has_nix "$v"; then
       ensure_root "$v" &
       pids+=($!)
