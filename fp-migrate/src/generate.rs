@@ -3,7 +3,7 @@
 //! Pure: no nix, no files, so every rule here is tested without Nix and the same manifest
 //! always gives the same flake, byte for byte.
 
-use fp_common::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
+use crate::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
 use fp_common::nix_expr::{self, NulError};
 use fp_common::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -706,7 +706,7 @@ pub fn input_base_name(original_url: &str) -> String {
         "github" | "gitlab" | "sourcehut" if segments.len() >= 2 => segments[1],
         _ => segments.last().copied().unwrap_or(""),
     };
-    let mut name = fp_common::manifest::percent_decode(raw);
+    let mut name = crate::manifest::percent_decode(raw);
     for suffix in [
         ".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar",
     ] {
@@ -825,7 +825,7 @@ mod tests {
     }
 
     fn parse(json: &str) -> Manifest {
-        fp_common::manifest::parse_json(json, "test").expect("valid manifest")
+        crate::manifest::parse_json(json, "test").expect("valid manifest")
     }
 
     const HELLO: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-hello-1.0";

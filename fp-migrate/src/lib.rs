@@ -7,13 +7,14 @@
 //! nothing on stdout.
 
 pub mod generate;
+pub mod manifest;
 
 use clap::Parser;
 use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::manifest::{self, Manifest};
 use fp_common::{Error, Result, Ui};
+use manifest::Manifest;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{evaluate, fixture, stub_tree, Installed};
-use fp_common::manifest::{self, Manifest, Outputs};
+use fp_migrate::manifest::{self, Manifest, Outputs};
 use fp_migrate::{migrate, Options};
 use fp_testkit::Bed;
 use proptest::prelude::*;
