@@ -6,6 +6,8 @@
 //! as `fp-migrate: warning:` lines and into the flake as comments. Invalid input is exit 2 with
 //! nothing on stdout.
 
+pub mod attr_path;
+pub mod flake_ref;
 pub mod generate;
 pub mod manifest;
 
@@ -108,12 +110,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             );
         }
     }
-    let options = Options {
+    let mut options = Options {
         system: cli.system.clone(),
         host_system: host_system(),
         unlocked: cli.unlocked,
         lib_url: cli.lib_url.clone(),
+        existing: None,
     };
+    options.existing = ask_which_paths_exist(ui, &generate::questions(&manifest, &options));
     let migration = migrate(&manifest, &options)?;
     for warning in &migration.warnings {
         ui.warn(warning);
@@ -172,6 +176,37 @@ fn declared_by_flakey_profile(profile: &std::path::Path) -> Option<Declared> {
     })
 }
 
+/// Asks Nix, in one evaluation, which readings of the ambiguous attribute paths exist in their
+/// flakes. `None` when there is nothing to ask or Nix cannot answer (the flake cannot be
+/// fetched, say): the migration then takes the likeliest reading and says so.
+fn ask_which_paths_exist(
+    ui: &Ui,
+    questions: &[attr_path::Question],
+) -> Option<std::collections::BTreeSet<(String, Vec<String>)>> {
+    if questions.is_empty() {
+        return None;
+    }
+    let expr = attr_path::exists_expr(questions).ok()?;
+    let answer = fp_common::nix::NixCommand::nix()
+        .args(["eval", "--impure", "--json", "--expr", &expr])
+        .output(ui, fp_common::nix::Stderr::Capture)
+        .map_err(|e| {
+            ui.verbose(&format!(
+                "Nix could not say which attribute paths exist: {}",
+                e.message()
+            ))
+        })
+        .ok()?;
+    let existing = attr_path::parse_answer(&answer, questions)?;
+    Some(
+        questions
+            .iter()
+            .zip(existing)
+            .flat_map(|(q, paths)| paths.into_iter().map(|p| (q.url.clone(), p)))
+            .collect(),
+    )
+}
+
 /// `1 input`, `2 inputs`.
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -208,7 +243,7 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                     ),
                 );
             }
-            manifest::parse_json(&text, "stdin")
+            manifest::parse_document(&text, "stdin")
         }
         Some(file) => {
             let path = std::path::Path::new(file);
@@ -220,7 +255,7 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                 .with_hint(format!(
                     "to read a profile, use: fp-migrate --profile {file}"
                 ))),
-                Ok(_) => manifest::parse_json(&manifest::read_text(path)?, file),
+                Ok(_) => manifest::parse_document(&manifest::read_text(path)?, file),
             }
         }
     }

@@ -66,9 +66,9 @@ fn wrong_shape_says_where() {
     refused(
         &bed,
         &format!(
-            r#"{{"version":3,"elements":{{"hello":{{"active":true,"storePaths":["{HELLO}"],"url":"github:a/b/c","attrPath":"x"}}}}}}"#
+            r#"{{"version":3,"elements":{{"hello":{{"active":true,"storePaths":["{HELLO}"],"url":"github:a/b/c","originalUrl":"flake:b"}}}}}}"#
         ),
-        r#"stdin: .elements["hello"].originalUrl: missing"#,
+        r#"stdin: .elements["hello"].attrPath: missing"#,
     );
     refused(
         &bed,
