@@ -682,17 +682,17 @@ impl<'a> Migrator<'a> {
         seen.insert(key, element.name.clone());
         let (had, comment) = if nix_env {
             (
-                "nix-env had",
+                ": nix-env had",
                 "from nix-env; the attribute is a guess by name",
             )
         } else {
             (
-                "has no flake source, only",
+                " has no flake source, only",
                 "no flake source; the attribute is a guess by name",
             )
         };
         self.warnings.push(format!(
-            "{label}: {had} {installed}; guessed to be the nixpkgs attribute {attr:?} by its name (check it)"
+            "{label}{had} {installed}; guessed to be the nixpkgs attribute {attr:?} by its name (check it)"
         ));
         let guess = format!("{}: {comment}", nix_expr::comment(&installed));
         let guessed = Element {
