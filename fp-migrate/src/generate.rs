@@ -460,7 +460,7 @@ impl<'a> Migrator<'a> {
             });
         if let Some(input) = chosen {
             let comment = format!(
-                "pkgs (for buildEnv) is the input {}: {} of the {} from flakes come from it.",
+                "pkgs (for buildEnv) is the input {}, the source of {} of the {} from flakes.",
                 input.name,
                 input.packages,
                 plural(total, "package")
@@ -800,9 +800,9 @@ impl<'a> Migrator<'a> {
             out.push_str("#\n# The inputs are the references the profile was installed from (--unlocked), so the\n# first build takes their newest revisions.\n");
         } else if !unpinned.is_empty() {
             let text = format!(
-                "The inputs are locked to the revisions the profile had, except {}: the profile did not lock {}, so {} packages may differ from the profile's. `nix flake update` moves them on.",
+                "The inputs are locked to the revisions the profile had, except {}: {} not locked, so {} packages may differ from the profile's. `nix flake update` moves them on.",
                 unpinned.join(", "),
-                if unpinned.len() == 1 { "it" } else { "them" },
+                if unpinned.len() == 1 { "it is" } else { "they are" },
                 if unpinned.len() == 1 { "its" } else { "their" },
             );
             out.push_str("#\n");
@@ -850,7 +850,7 @@ impl<'a> Migrator<'a> {
             "      system = {};",
             nix_expr::string(&self.system).map_err(bad_text)?
         );
-        for line in wrap(&self.pkgs.1, 84) {
+        for line in wrap(&self.pkgs.1, 92) {
             let _ = writeln!(out, "      # {line}");
         }
         let _ = writeln!(out, "      pkgs = {pkgs_input}.legacyPackages.${{system}};");
@@ -992,8 +992,12 @@ fn outputs_key(outputs: &Outputs) -> String {
 
 /// What an input for this flake reference is called: the id of an indirect reference
 /// (`flake:nixpkgs`, `nixpkgs/nixos-23.05`), the repository of a github/gitlab/sourcehut one,
-/// else the last path segment without `.git` or an archive suffix.
+/// the name of a store path (`source` for `path:/nix/store/<hash>-source`), else the last path
+/// segment without `.git` or an archive suffix.
 pub fn input_base_name(original_url: &str) -> String {
+    if let Some(path) = flake_ref::store_path_of(original_url) {
+        return sanitize_input_name(parse_drv_name(path.name()).0);
+    }
     let base = original_url
         .split(['?', '#'])
         .next()
