@@ -1209,6 +1209,73 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_paths_take_what_nix_found_else_the_likeliest() {
+        let m = parse(
+            r#"{"version":2,"elements":[{"active":true,"attrPath":"legacyPackages.x86_64-linux.a.b.a.b","originalUrl":"path:/f","url":"path:/f?narHash=x","storePaths":["/nix/store/0123456789abcdfghijklmnpqrsvwxyz-a.b-1.0"]}]}"#,
+        );
+        let q = questions(&m, &options());
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].url, "path:/f?narHash=x");
+        let path = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let likeliest = path(&["legacyPackages", "x86_64-linux", "a", "b", "a.b"]);
+        let other = path(&["legacyPackages", "x86_64-linux", "a.b", "a", "b"]);
+        assert_eq!(q[0].readings, [likeliest, other.clone()]);
+        let with = |existing: &[Vec<String>]| {
+            let options = Options {
+                existing: Some(
+                    existing
+                        .iter()
+                        .map(|p| ("path:/f?narHash=x".to_string(), p.clone()))
+                        .collect(),
+                ),
+                ..options()
+            };
+            migrate(&m, &options).unwrap()
+        };
+        let found = with(&[other]);
+        assert!(
+            found
+                .flake
+                .contains("f.legacyPackages.${system}.\"a.b\".a.b\n"),
+            "{}",
+            found.flake
+        );
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        let none = with(&[]);
+        assert!(
+            none.flake
+                .contains("f.legacyPackages.${system}.a.b.\"a.b\"\n"),
+            "{}",
+            none.flake
+        );
+        assert_eq!(
+            none.warnings,
+            ["element \"b\": none of the 2 readings of the attribute path \"legacyPackages.x86_64-linux.a.b.a.b\" exists in \"path:/f?narHash=x\"; took the likeliest, legacyPackages.x86_64-linux.a.b.\"a.b\" (check it)"]
+        );
+    }
+
+    #[test]
+    fn store_path_names_give_package_and_output() {
+        let p = |name: &str| {
+            package_of(
+                &StorePath::parse(&format!(
+                    "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}"
+                ))
+                .unwrap(),
+            )
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(p("openssl-3.0.12-bin"), pair("openssl", "bin"));
+        assert_eq!(p("hello-2.12"), pair("hello", "out"));
+        assert_eq!(p("motd-man"), pair("motd", "man"));
+        assert_eq!(p("motd"), pair("motd", "out"));
+        assert_eq!(
+            p("python3.11-requests-2.31.0"),
+            pair("python3.11-requests", "out")
+        );
+    }
+
+    #[test]
     fn empty_profile_gives_an_empty_list() {
         let migration = migrate(&parse(r#"{"version":3,"elements":{}}"#), &options()).unwrap();
         assert!(

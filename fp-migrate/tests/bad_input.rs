@@ -201,3 +201,34 @@ fn a_nul_character_cannot_become_nix() {
     )
     .stderr_has("NUL character");
 }
+
+#[test]
+fn a_manifest_nix_that_does_not_parse_is_bad_input() {
+    let bed = Bed::new();
+    let profile = bed.path().join("profiles/broken-env");
+    std::fs::create_dir_all(&profile).expect("dir");
+    std::fs::write(profile.join("manifest.nix"), "[ { name = \"x\"; ").expect("write");
+    migrate(&bed, &["--profile", profile.to_str().expect("path")], None)
+        .code(2)
+        .no_stdout()
+        .stderr_has(&format!(
+            "fp-migrate: error: {}: not a manifest.nix that Nix can read: ",
+            profile.join("manifest.nix").display()
+        ))
+        .stderr_has("error: syntax error");
+}
+
+#[test]
+fn broken_text_of_nix_profile_list_says_the_line() {
+    let bed = Bed::new();
+    refused(
+        &bed,
+        "0 flake:nixpkgs#legacyPackages.x86_64-linux.hello\n",
+        "stdin: line 1: too few columns (expected `INDEX ORIGINAL#ATTR LOCKED#ATTR STORE-PATH...`",
+    );
+    refused(
+        &bed,
+        &format!("0 - - {HELLO}\n1 - - /tmp/hello\n"),
+        "stdin: line 2: \"/tmp/hello\" is not in the Nix store",
+    );
+}

@@ -63,6 +63,67 @@ fn redact_value(text: &str, key: &str, with: &str) -> String {
     out
 }
 
+/// The `nix profile` subcommand that adds packages: `add` from Nix 2.30 (which kept `install` as
+/// a deprecated alias), `install` before.
+fn profile_add(bed: &Bed) -> &'static str {
+    let out = bed.command("nix").arg("--version").run().success().stdout;
+    let version = fp_common::nix::NixVersion::parse(&out).expect("nix --version");
+    if version.at_least(2, 30) {
+        "add"
+    } else {
+        "install"
+    }
+}
+
+#[test]
+fn dotted_attribute_names_round_trip_to_the_same_store_paths() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/dotted");
+    bed.command("nix")
+        .args(["profile", profile_add(&bed), "--profile"])
+        .arg(&profile)
+        .arg(format!("path:{}#\"my.tool\"", nixpkgs.display()))
+        .arg(format!("path:{}#\"my.tool\".man", nixpkgs.display()))
+        .arg(format!("path:{}#hello", nixpkgs.display()))
+        .run()
+        .success();
+    // Nix records the attribute path unquoted, whatever its version.
+    let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
+    let recorded = format!("\"legacyPackages.{}.my.tool", fp_testkit::system());
+    assert!(manifest.contains(&recorded), "{manifest}");
+
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+        ],
+        None,
+    )
+    .success();
+    assert_parses(&bed, &run.stdout);
+    assert!(
+        run.stdout
+            .contains("nixpkgs.legacyPackages.${system}.\"my.tool\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("(check it)"), "{}", run.stderr);
+
+    let dir = write_flake(&bed, "migrated", &run.stdout);
+    let built = bed.tool("fp-build").arg(&dir).run().success();
+    let expected = references(&bed, &profile);
+    assert!(
+        expected.iter().any(|p| p.ends_with("-my.tool-0.1")),
+        "{expected:?}"
+    );
+    assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
+}
+
 #[test]
 fn nix_profile_round_trip_gives_the_same_store_paths() {
     let bed = Bed::new();
@@ -70,7 +131,7 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
     let extra = package_set(&bed, 2, "other/extra");
     let profile = bed.path().join("profiles/np");
     bed.command("nix")
-        .args(["profile", "install", "--profile"])
+        .args(["profile", profile_add(&bed), "--profile"])
         .arg(&profile)
         .arg(format!("path:{}#hello", nixpkgs.display()))
         .arg(format!("path:{}#hello.man", nixpkgs.display()))
@@ -115,7 +176,7 @@ fn unlocked_round_trip_builds_too() {
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let profile = bed.path().join("profiles/np");
     bed.command("nix")
-        .args(["profile", "install", "--profile"])
+        .args(["profile", profile_add(&bed), "--profile"])
         .arg(&profile)
         .arg(format!("path:{}#tree", nixpkgs.display()))
         .run()
@@ -224,7 +285,7 @@ fn a_generation_link_or_store_path_is_a_profile_too() {
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let profile = bed.path().join("profiles/np");
     bed.command("nix")
-        .args(["profile", "install", "--profile"])
+        .args(["profile", profile_add(&bed), "--profile"])
         .arg(&profile)
         .arg(format!("path:{}#tree", nixpkgs.display()))
         .run()

@@ -402,3 +402,59 @@ fn a_local_nixpkgs_checkout_does_not_take_the_name_of_most_packages_nixpkgs() {
     insta::assert_snapshot!("local_nixpkgs_flake", flake);
     insta::assert_snapshot!("local_nixpkgs_warnings", warnings);
 }
+
+/// A manifest with one element from the flake at `url` whose recorded attribute path can be
+/// read two ways: the package `"a.b"` appears twice in `legacyPackages.<system>.a.b.a.b`.
+fn ambiguous_manifest(url: &str) -> String {
+    serde_json::json!({
+        "version": 2,
+        "elements": [{
+            "active": true,
+            "attrPath": format!("legacyPackages.{}.a.b.a.b", fp_testkit::system()),
+            "originalUrl": url,
+            "url": url,
+            "storePaths": ["/nix/store/0123456789abcdfghijklmnpqrsvwxyz-a.b-1.0"],
+        }],
+    })
+    .to_string()
+}
+
+#[test]
+fn an_ambiguous_dotted_path_is_settled_by_asking_nix() {
+    let bed = Bed::new();
+    // A flake where only the less likely reading exists: `"a.b".a.b`, not `a.b."a.b"`.
+    let dir = bed.path().join("ambiguous");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("flake.nix"),
+        format!(
+            "{{ outputs = {{ self }}: {{ legacyPackages.{}.\"a.b\".a.b = {{ }}; }}; }}\n",
+            fp_testkit::system()
+        ),
+    )
+    .expect("flake.nix");
+    let url = format!("path:{}", dir.display());
+    let run = migrate(&bed, &[], Some(&ambiguous_manifest(&url))).success();
+    assert!(
+        run.stdout
+            .contains("ambiguous.legacyPackages.${system}.\"a.b\".a.b\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("check it"), "{}", run.stderr);
+
+    // A flake Nix cannot fetch: the likeliest reading, said aloud.
+    let gone = format!("path:{}", bed.path().join("gone").display());
+    let run = migrate(&bed, &[], Some(&ambiguous_manifest(&gone))).success();
+    assert!(
+        run.stdout
+            .contains("gone.legacyPackages.${system}.a.b.\"a.b\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("can be read 2 ways and Nix could not be asked which exists; took the likeliest, legacyPackages."),
+        "{}",
+        run.stderr
+    );
+}
