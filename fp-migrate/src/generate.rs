@@ -435,6 +435,12 @@ impl<'a> Migrator<'a> {
         }
     }
 
+    /// Keeps an element only as a comment in `paths`, and tells why in a warning.
+    fn skip(&mut self, warning: String, comment: String) {
+        self.warnings.push(warning);
+        self.entries.push(Entry::Comment(vec![comment]));
+    }
+
     /// Whether some installed element has no flake source, so its package is guessed to be a
     /// nixpkgs attribute.
     fn has_guesses(&self) -> bool {
@@ -558,13 +564,13 @@ impl<'a> Migrator<'a> {
         let installable =
             nix_expr::comment(&format!("{}#{}", source.original_url, source.attr_path));
         if !element.active {
-            self.warnings.push(format!(
-                "{label} is inactive in the profile; kept as a comment, not installed"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: inactive in the profile, not installed: {installable}",
-                nix_expr::comment(&element.name)
-            )]));
+            self.skip(
+                format!("{label} is inactive in the profile; kept as a comment, not installed"),
+                format!(
+                    "{}: inactive in the profile, not installed: {installable}",
+                    nix_expr::comment(&element.name)
+                ),
+            );
             return Ok(());
         }
         let input = self.inputs[self.input_by_key[input_url(source, self.options.unlocked)]]
@@ -575,14 +581,16 @@ impl<'a> Migrator<'a> {
         let outputs = outputs_key(&element.outputs);
         let duplicate_key = format!("{reference}^{outputs}");
         if let Some(first) = seen.get(&duplicate_key) {
-            self.warnings.push(format!(
-                "{label} installs the same package as element {first:?}; kept as a comment"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: the same package as {}: {installable}",
-                nix_expr::comment(&element.name),
-                nix_expr::comment(first)
-            )]));
+            self.skip(
+                format!(
+                    "{label} installs the same package as element {first:?}; kept as a comment"
+                ),
+                format!(
+                    "{}: the same package as {}: {installable}",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(first)
+                ),
+            );
             return Ok(());
         }
         seen.insert(duplicate_key, element.name.clone());
@@ -622,24 +630,26 @@ impl<'a> Migrator<'a> {
             .collect::<Vec<_>>()
             .join(", ");
         if is_home_manager_env(element) {
-            self.warnings.push(format!(
+            self.skip(
+            format!(
                 "{label} is home-manager's env ({installed}), which holds every package home-manager manages: switching to the migrated flake drops them all; keep home-manager on its own profile, or move its packages into the flake"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
+            ),
+            format!(
                 "{}: home-manager's packages, not carried over (keep home-manager on its own profile, or list them here)",
                 nix_expr::comment(&installed)
-            )]));
+            ),
+            );
             return Ok(());
         }
         if !element.active {
-            self.warnings.push(format!(
-                "{label} is inactive in {place}; kept as a comment, not installed"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: inactive in {place}, not installed ({})",
-                nix_expr::comment(&element.name),
-                nix_expr::comment(&installed)
-            )]));
+            self.skip(
+                format!("{label} is inactive in {place}; kept as a comment, not installed"),
+                format!(
+                    "{}: inactive in {place}, not installed ({})",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(&installed)
+                ),
+            );
             return Ok(());
         }
         let guess = if nix_env {
@@ -651,13 +661,13 @@ impl<'a> Migrator<'a> {
             guess_from_store_paths(&element.store_paths)
         };
         let Some((attr, outputs)) = guess else {
-            self.warnings.push(format!(
-                "{label} has no flake source and no store paths; nothing to carry over"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: no flake source and no store paths, not carried over",
-                nix_expr::comment(&element.name)
-            )]));
+            self.skip(
+                format!("{label} has no flake source and no store paths; nothing to carry over"),
+                format!(
+                    "{}: no flake source and no store paths, not carried over",
+                    nix_expr::comment(&element.name)
+                ),
+            );
             return Ok(());
         };
         let components = vec![
@@ -668,15 +678,17 @@ impl<'a> Migrator<'a> {
         let reference = reference(&self.pkgs.0, &components).map_err(bad_text)?;
         let key = format!("{reference}^{}", outputs_key(&outputs));
         if let Some(first) = seen.get(&key) {
-            self.warnings.push(format!(
+            self.skip(
+                format!(
                 "{label} ({installed}) maps to the same attribute as {first:?}; kept as a comment"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: the same attribute as {} ({})",
-                nix_expr::comment(&element.name),
-                nix_expr::comment(first),
-                nix_expr::comment(&installed)
-            )]));
+            ),
+                format!(
+                    "{}: the same attribute as {} ({})",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(first),
+                    nix_expr::comment(&installed)
+                ),
+            );
             return Ok(());
         }
         seen.insert(key, element.name.clone());

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_parses, migrate};
-use fp_testkit::{copy_dir, Bed};
+use fp_testkit::{copy_dir, Bed, Run};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,32 @@ fn redact_value(text: &str, key: &str, with: &str) -> String {
     out
 }
 
+/// fp-migrate `--profile PROFILE` (and `extra`) with the bed's flakey-profile library as
+/// `--lib-url`; checks that it succeeds and that Nix parses the flake.
+fn migrate_profile(bed: &Bed, profile: &Path, extra: &[&str]) -> Run {
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let mut args = vec![
+        "--profile",
+        profile.to_str().expect("path"),
+        "--lib-url",
+        &lib,
+    ];
+    args.extend_from_slice(extra);
+    let run = migrate(bed, &args, None).success();
+    assert_parses(bed, &run.stdout);
+    run
+}
+
+/// Builds the migrated flake with fp-build (and `extra` arguments) and returns the env it made
+/// and the env's direct references.
+fn build_migrated(bed: &Bed, flake: &str, extra: &[String]) -> (PathBuf, BTreeSet<String>) {
+    let dir = write_flake(bed, "migrated", flake);
+    let built = bed.tool("fp-build").arg(&dir).args(extra).run().success();
+    let env = PathBuf::from(built.stdout_line());
+    let refs = references(bed, &env);
+    (env, refs)
+}
+
 /// The `nix profile` subcommand that adds packages: `add` from Nix 2.30 (which kept `install` as
 /// a deprecated alias), `install` before.
 fn profile_add(bed: &Bed) -> &'static str {
@@ -93,19 +119,7 @@ fn dotted_attribute_names_round_trip_to_the_same_store_paths() {
     let recorded = format!("\"legacyPackages.{}.my.tool", fp_testkit::system());
     assert!(manifest.contains(&recorded), "{manifest}");
 
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
-    assert_parses(&bed, &run.stdout);
+    let run = migrate_profile(&bed, &profile, &[]);
     assert!(
         run.stdout
             .contains("nixpkgs.legacyPackages.${system}.\"my.tool\"\n"),
@@ -114,14 +128,12 @@ fn dotted_attribute_names_round_trip_to_the_same_store_paths() {
     );
     assert!(!run.stderr.contains("(check it)"), "{}", run.stderr);
 
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed.tool("fp-build").arg(&dir).run().success();
     let expected = references(&bed, &profile);
     assert!(
         expected.iter().any(|p| p.ends_with("-my.tool-0.1")),
         "{expected:?}"
     );
-    assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
+    assert_eq!(build_migrated(&bed, &run.stdout, &[]).1, expected);
 }
 
 #[test]
@@ -145,28 +157,14 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
         "Nix 2.8 writes v2: {manifest}"
     );
 
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
-    assert_parses(&bed, &run.stdout);
+    let run = migrate_profile(&bed, &profile, &[]);
     insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
     insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
 
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed.tool("fp-build").arg(&dir).run().success();
-    let env = PathBuf::from(built.stdout_line());
+    let (env, built) = build_migrated(&bed, &run.stdout, &[]);
     let expected = references(&bed, &profile);
     assert_eq!(expected.len(), 4, "{expected:?}");
-    assert_eq!(references(&bed, &env), expected);
+    assert_eq!(built, expected);
     assert!(env.join("bin/jq").exists() && env.join("share/man/man1/hello.1").exists());
 }
 
@@ -181,19 +179,7 @@ fn unlocked_round_trip_builds_too() {
         .arg(format!("path:{}#tree", nixpkgs.display()))
         .run()
         .success();
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--unlocked",
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
+    let run = migrate_profile(&bed, &profile, &["--unlocked"]);
     assert!(
         run.stdout.contains(&format!(
             "    nixpkgs.url = \"path:{}\";\n",
@@ -202,10 +188,8 @@ fn unlocked_round_trip_builds_too() {
         "{}",
         run.stdout
     );
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed.tool("fp-build").arg(&dir).run().success();
     assert_eq!(
-        references(&bed, Path::new(built.stdout_line())),
+        build_migrated(&bed, &run.stdout, &[]).1,
         references(&bed, &profile)
     );
 }
@@ -240,32 +224,17 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
     env(&["--set-flag", "priority", "3", "tree"]);
     assert!(!profile.join("manifest.json").exists());
 
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
-    assert_parses(&bed, &run.stdout);
+    let run = migrate_profile(&bed, &profile, &[]);
     insta::assert_snapshot!("nix_env_flake", redact(&bed, &run.stdout));
     insta::assert_snapshot!("nix_env_warnings", redact(&bed, &run.stderr));
 
     // The guessed nixpkgs is overridden with the package set the profile came from.
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed
-        .tool("fp-build")
-        .arg(&dir)
-        .arg("--override-input")
-        .arg("nixpkgs")
-        .arg(format!("path:{}", nixpkgs.display()))
-        .run()
-        .success();
+    let override_nixpkgs = [
+        "--override-input".to_string(),
+        "nixpkgs".to_string(),
+        format!("path:{}", nixpkgs.display()),
+    ];
+    let (_, built) = build_migrated(&bed, &run.stdout, &override_nixpkgs);
     // nix-env's user environment also references its own manifest.nix; the packages are the rest.
     let expected: BTreeSet<String> = references(&bed, &profile)
         .into_iter()
@@ -276,7 +245,7 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
         4,
         "hello, hello-man, tree, motd: {expected:?}"
     );
-    assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
+    assert_eq!(built, expected);
 }
 
 #[test]
