@@ -24,9 +24,10 @@ pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS
 
 /// Turn a nix profile into a flake.nix for flakey-profile, printed on stdout.
 ///
-/// INPUT is `nix profile list --json` output or a profile's manifest.json (version 1, 2 or 3),
-/// read from a file, or from stdin when INPUT is `-` or absent. `--profile PATH` reads the
-/// profile's manifest.json, or a nix-env profile's manifest.nix, instead.
+/// INPUT is `nix profile list --json` output, a profile's manifest.json (version 1, 2 or 3), or
+/// the text `nix profile list` printed before Nix 2.17, read from a file, or from stdin when
+/// INPUT is `-` or absent. `--profile PATH` reads the profile's manifest.json, or a nix-env
+/// profile's manifest.nix, instead.
 #[derive(Debug, Parser)]
 #[command(
     name = "fp-migrate",
@@ -41,11 +42,13 @@ pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS
         "Exit codes:\n",
         "  0  success\n",
         "  1  the operation failed (nix failed, a file could not be read)\n",
-        "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, not a profile)"
+        "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, a manifest.nix\n",
+        "     Nix cannot read, not a profile)"
     )
 )]
 pub struct Cli {
-    /// A manifest.json or `nix profile list --json` output; `-` or absent: stdin.
+    /// A manifest.json, `nix profile list --json` output or the text of an older `nix profile
+    /// list`; `-` or absent: stdin.
     #[arg(value_name = "INPUT", conflicts_with = "profile")]
     pub input: Option<String>,
 

@@ -6,9 +6,9 @@
 //! - the text of `nix profile list` before 2.17 ([`parse_list_text`]), one line per element;
 //! - a nix-env profile's `manifest.nix`, evaluated with `nix-instantiate` ([`read_profile`]).
 //!
-//! The rules follow Nix's own reader (NIX-FACTS.md section 1): `active` and `storePaths` are
-//! required, `priority` and `outputs` optional; an element has a flake source only when its
-//! locked url is a non-empty string, and then needs the original url and the attribute path;
+//! The rules follow Nix's own reader (`ProfileManifest` in `src/nix/profile.cc`): `active`
+//! and `storePaths` are required, `priority` and `outputs` optional; an element has a flake
+//! source only when its locked url is a non-empty string, and then needs the attribute path;
 //! array elements are named the way Nix names them (`getNameFromURL`), with `-1`, `-2`, ... on
 //! collisions. Unknown keys are ignored. Every problem is an [`Error::usage`] (exit 2) saying
 //! where: the line and column for a JSON syntax error, the JSON path for a wrong shape.
