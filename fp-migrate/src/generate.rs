@@ -976,6 +976,8 @@ fn source_comment(source: &Source, input: &Input, unlocked: bool) -> String {
             "the profile had it locked to {}, in the Nix store, which garbage collection empties",
             nix_expr::comment(&source.url)
         )
+    } else if source.original_url == source.url {
+        "the profile recorded only this reference".to_string()
     } else if unlocked {
         format!(
             "the profile had it locked at {}",

@@ -286,8 +286,18 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Manifest> {
 /// --json`) or the text of `nix profile list` of Nix 2.4-2.16, told apart by the first
 /// character: a digit starts a text line (its index), anything else is read as JSON.
 pub fn parse_document(text: &str, origin: &str) -> Result<Manifest> {
-    if text.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+    let start = text.trim_start();
+    if start.starts_with(|c: char| c.is_ascii_digit()) {
         parse_list_text(text, origin)
+    } else if start.starts_with('{') || start.starts_with('[') {
+        parse_json(text, origin)
+    } else if text.contains("Flake attribute:") || text.contains("Store paths:") {
+        // Nix 2.17+ prints blocks (`Name:`, `Flake attribute:`, ...) with terminal escapes
+        // even into a pipe, and has `--json` for reading it.
+        Err(Error::usage(format!(
+            "{origin}: this is the text `nix profile list` prints since Nix 2.17, which fp-migrate does not read"
+        ))
+        .with_hint("nix profile list --json | fp-migrate > flake.nix"))
     } else {
         parse_json(text, origin)
     }

@@ -232,3 +232,21 @@ fn broken_text_of_nix_profile_list_says_the_line() {
         "stdin: line 2: \"/tmp/hello\" is not in the Nix store",
     );
 }
+
+#[test]
+fn the_text_of_a_newer_nix_profile_list_points_at_json() {
+    let bed = Bed::new();
+    // Nix 2.20+ text, as quoted in NixOS/nix#10098 (the name in bold on a terminal).
+    let text = "Name:               gdb\nFlake attribute:    legacyPackages.x86_64-linux.gdb\nOriginal flake URL: flake:nixpkgs\nLocked flake URL:   github:NixOS/nixpkgs/7b38b03d76ab71bdc8dc325e3f6338d984cc35ca\nStore paths:        /nix/store/indzcw5wvlhx6vwk7k4iq29q15chvr3d-gdb-11.1\n";
+    refused(
+        &bed,
+        text,
+        "stdin: this is the text `nix profile list` prints since Nix 2.17, which fp-migrate does not read",
+    )
+    .stderr_has("hint: nix profile list --json | fp-migrate > flake.nix");
+    refused(
+        &bed,
+        &format!("\u{1b}[1mIndex:\u{1b}[0m              0\n{}", &text[24..]),
+        "stdin: this is the text `nix profile list` prints since Nix 2.17",
+    );
+}

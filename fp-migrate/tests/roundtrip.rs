@@ -89,12 +89,16 @@ fn build_migrated(bed: &Bed, flake: &str, extra: &[String]) -> (PathBuf, BTreeSe
     (env, refs)
 }
 
+/// The version of the Nix the tests run.
+fn nix_version(bed: &Bed) -> fp_common::nix::NixVersion {
+    let out = bed.command("nix").arg("--version").run().success().stdout;
+    fp_common::nix::NixVersion::parse(&out).expect("nix --version")
+}
+
 /// The `nix profile` subcommand that adds packages: `add` from Nix 2.30 (which kept `install` as
 /// a deprecated alias), `install` before.
 fn profile_add(bed: &Bed) -> &'static str {
-    let out = bed.command("nix").arg("--version").run().success().stdout;
-    let version = fp_common::nix::NixVersion::parse(&out).expect("nix --version");
-    if version.at_least(2, 30) {
+    if nix_version(bed).at_least(2, 30) {
         "add"
     } else {
         "install"
@@ -151,10 +155,16 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
         .arg(format!("path:{}#jq", extra.display()))
         .run()
         .success();
+    // Nix 2.8-2.19 write manifest version 2, 2.20 and later version 3.
     let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
+    let version = if nix_version(&bed).at_least(2, 20) {
+        3
+    } else {
+        2
+    };
     assert!(
-        manifest.ends_with(r#""version":2}"#),
-        "Nix 2.8 writes v2: {manifest}"
+        manifest.ends_with(&format!("\"version\":{version}}}")),
+        "version {version}: {manifest}"
     );
 
     let run = migrate_profile(&bed, &profile, &[]);
