@@ -15,7 +15,6 @@ pub mod error;
 pub mod generate;
 pub mod generation;
 pub mod limits;
-pub mod manifest;
 pub mod nix;
 pub mod nix_expr;
 pub mod path_info;

@@ -4,7 +4,6 @@
 //! The property tests run a fixed number of cases (`PROPTEST_CASES` raises it), so CI runs
 //! the same amount of fuzzing every time.
 
-use fp_common::manifest;
 use fp_common::nix_expr;
 use fp_common::registry::Registry;
 use fp_testkit::Bed;
@@ -54,31 +53,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A manifest-like document: a known or unknown version and arbitrary elements.
-fn manifest_like() -> impl Strategy<Value = Value> {
-    (
-        prop_oneof![Just(1), Just(2), Just(3), any::<i64>()],
-        json_value(),
-    )
-        .prop_map(|(v, e)| serde_json::json!({"version": v, "elements": e}))
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
-    #[test]
-    fn manifest_parser_never_panics_on_text(text in "\\PC{0,200}") {
-        if let Err(e) = manifest::parse_json(&text, "fuzz") {
-            prop_assert!(e.code() == 2, "{}", e.message());
-        }
-    }
-
-    #[test]
-    fn manifest_parser_never_panics_on_shapes(doc in manifest_like()) {
-        if let Err(e) = manifest::parse_json(&doc.to_string(), "fuzz") {
-            prop_assert!(e.code() == 2, "{}", e.message());
-        }
-    }
 
     #[test]
     fn registry_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200), doc in json_value()) {
@@ -94,7 +70,6 @@ proptest! {
 fn deeply_nested_json_is_an_error_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
     let doc = format!("{{\"version\": 2, \"elements\": {deep}}}");
-    assert_eq!(manifest::parse_json(&doc, "deep").unwrap_err().code(), 2);
     assert_eq!(
         Registry::parse(doc.as_bytes(), Path::new("r.json"))
             .unwrap_err()
@@ -111,23 +86,7 @@ fn invalid_utf8_and_nul_are_errors() {
             .code(),
         2
     );
-    assert_eq!(
-        manifest::parse_json("{\"version\":2,\"elements\":[\u{0}]}", "nul")
-            .unwrap_err()
-            .code(),
-        2
-    );
     assert!(nix_expr::string("a\0b").is_err());
-}
-
-#[test]
-fn a_huge_manifest_file_is_refused_in_bounded_memory() {
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("manifest.json");
-    std::fs::write(&file, vec![b' '; 100 * 1024 * 1024]).expect("write");
-    let err = manifest::read_text(&file).unwrap_err();
-    assert_eq!(err.code(), 2);
-    assert!(err.message().contains("larger than"), "{}", err.message());
 }
 
 /// Strings with everything Nix source treats specially, and unicode.

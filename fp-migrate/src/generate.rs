@@ -1,12 +1,17 @@
 //! The migration itself: a [`Manifest`] in, the text of a flake.nix and the warnings out.
 //!
 //! Pure: no nix, no files, so every rule here is tested without Nix and the same manifest
-//! always gives the same flake, byte for byte.
+//! always gives the same flake, byte for byte. The one question only Nix can answer (which
+//! reading of a dotted attribute path exists) is asked by the caller beforehand
+//! ([`questions`]) and its answer passed in [`Options::existing`].
 
-use fp_common::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
+use crate::attr_path::{self, Question};
+use crate::flake_ref;
+use crate::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
 use fp_common::nix_expr::{self, NulError};
+use fp_common::store_path::{parse_drv_name, StorePath};
 use fp_common::{Error, Result};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// The flakey-profile URL used when `--lib-url` is not given.
@@ -17,17 +22,15 @@ pub const DEFAULT_LIB_URL: &str = "github:flakey-profile/flakey-profile";
 /// `pkgs` that mkProfile needs for `buildEnv`).
 pub const DEFAULT_NIXPKGS_URL: &str = "github:NixOS/nixpkgs/nixpkgs-unstable";
 
-/// The first attribute of a flake attribute path after which the system comes.
-const PER_SYSTEM_OUTPUTS: &[&str] = &[
-    "packages",
-    "legacyPackages",
-    "defaultPackage",
-    "apps",
-    "checks",
-    "devShells",
-    "devShell",
-    "formatter",
+/// The output names a store path's name may end with (`openssl-3.0.12-bin`), as nixpkgs names
+/// outputs; a store path without one of them is the `out` output.
+const OUTPUT_SUFFIXES: &[&str] = &[
+    "bin", "dev", "man", "doc", "devdoc", "info", "lib", "static", "debug", "modules", "terminfo",
+    "python", "examples",
 ];
+
+/// The end of the store path name of home-manager's env, which holds all its packages.
+const HOME_MANAGER_ENV: &str = "home-manager-path";
 
 /// Names the generated code itself binds, which an input (a function argument of `outputs`)
 /// must not take: `let` would shadow it, or it would shadow what the code uses.
@@ -59,6 +62,10 @@ pub struct Options {
     pub unlocked: bool,
     /// The url of the flakey-profile input.
     pub lib_url: String,
+    /// Nix's answer to [`questions`]: the (input url, attribute path) pairs that exist. `None`
+    /// when Nix was not asked or could not answer; then an ambiguous attribute path takes its
+    /// likeliest reading, with a warning.
+    pub existing: Option<BTreeSet<(String, Vec<String>)>>,
 }
 
 /// What a migration produced.
@@ -89,6 +96,10 @@ struct Input {
     comments: Vec<String>,
     /// Whether some element's attribute path starts with `legacyPackages`.
     nixpkgs_like: bool,
+    /// How many installed elements come from it.
+    packages: usize,
+    /// Whether its url pins no revision (the header must not promise the same store paths).
+    unpinned: bool,
 }
 
 /// One entry of the `paths` list.
@@ -107,13 +118,120 @@ pub fn migrate(manifest: &Manifest, options: &Options) -> Result<Migration> {
     Migrator::new(manifest, options).run()
 }
 
+/// The url an element's input gets: the locked one, or with `--unlocked` the original one;
+/// and the original one too when the locked one points into the Nix store (garbage collection
+/// removes it) and the original one does not.
+pub fn input_url(source: &Source, unlocked: bool) -> &str {
+    let prefer_original = unlocked
+        || (flake_ref::store_path_of(&source.url).is_some()
+            && flake_ref::store_path_of(&source.original_url).is_none());
+    if prefer_original && !source.original_url.is_empty() {
+        &source.original_url
+    } else {
+        &source.url
+    }
+}
+
+/// The package names with a dot among a manifest's store paths, each once, in order: the
+/// evidence for reading dotted attribute paths.
+fn dotted_names(paths: &[StorePath]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for path in paths {
+        let name = package_of(path).0;
+        if name.contains('.') && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The readings of an element's attribute path ([`attr_path::readings`]), with the dotted
+/// names of its own store paths first and those of the whole manifest after.
+fn element_readings(source: &Source, element: &Element, all: &[String]) -> Vec<Vec<String>> {
+    attr_path::readings(&source.attr_path, &dotted_names(&element.store_paths), all)
+}
+
+/// The questions for Nix: each active element whose attribute path has several readings,
+/// with the url of its input.
+pub fn questions(manifest: &Manifest, options: &Options) -> Vec<Question> {
+    let all = dotted_names(&all_store_paths(manifest));
+    let mut out: Vec<Question> = Vec::new();
+    for element in manifest.elements.iter().filter(|e| e.active) {
+        let Some(source) = &element.source else {
+            continue;
+        };
+        let readings = element_readings(source, element, &all);
+        let question = Question {
+            url: input_url(source, options.unlocked).to_string(),
+            readings,
+        };
+        if question.readings.len() > 1 && !out.contains(&question) {
+            out.push(question);
+        }
+    }
+    out
+}
+
+/// Every store path of the manifest, in order.
+fn all_store_paths(manifest: &Manifest) -> Vec<StorePath> {
+    manifest
+        .elements
+        .iter()
+        .flat_map(|e| e.store_paths.iter().cloned())
+        .collect()
+}
+
+/// The package name and output of a store path: `openssl-3.0.12-bin` is (`openssl`, `bin`),
+/// `hello-2.12` is (`hello`, `out`), `motd-man` is (`motd`, `man`).
+pub fn package_of(path: &StorePath) -> (String, String) {
+    let (name, version) = parse_drv_name(path.name());
+    let suffix_of = |text: &str| {
+        OUTPUT_SUFFIXES
+            .iter()
+            .find(|o| text.ends_with(&format!("-{o}")))
+            .map(|o| o.to_string())
+    };
+    match (version.is_empty(), suffix_of(version), suffix_of(name)) {
+        (false, Some(output), _) => (name.to_string(), output),
+        (true, _, Some(output)) => (name[..name.len() - output.len() - 1].to_string(), output),
+        _ => (name.to_string(), "out".to_string()),
+    }
+}
+
+/// The nixpkgs attribute and outputs a source-less element's store paths suggest: the package
+/// name of the first, and the outputs of all (the default ones when that is only `out`).
+pub fn guess_from_store_paths(paths: &[StorePath]) -> Option<(String, Outputs)> {
+    let (attr, _) = package_of(paths.first()?);
+    let mut outputs: Vec<String> = Vec::new();
+    for path in paths {
+        let (_, output) = package_of(path);
+        if !outputs.contains(&output) {
+            outputs.push(output);
+        }
+    }
+    let outputs = if outputs == ["out"] {
+        Outputs::Default
+    } else {
+        Outputs::Names(outputs)
+    };
+    Some((attr, outputs))
+}
+
+/// Whether an element is home-manager's env: every package home-manager manages, in one.
+fn is_home_manager_env(element: &Element) -> bool {
+    element
+        .store_paths
+        .iter()
+        .any(|p| p.name().ends_with(HOME_MANAGER_ENV))
+}
+
 /// The state of one migration.
 struct Migrator<'a> {
     manifest: &'a Manifest,
     options: &'a Options,
     system: String,
     inputs: Vec<Input>,
-    /// Input index by its key (locked or original url).
+    /// Input index by its url.
     input_by_key: HashMap<String, usize>,
     warnings: Vec<String>,
     entries: Vec<Entry>,
@@ -123,6 +241,10 @@ struct Migrator<'a> {
     other_systems: BTreeMap<String, usize>,
     /// Comment lines above `system = ...`.
     system_comments: Vec<String>,
+    /// The dotted package names of all the manifest's store paths.
+    dotted: Vec<String>,
+    /// The input that provides `pkgs` and the guessed packages, and the comment above `pkgs`.
+    pkgs: (String, String),
 }
 
 impl<'a> Migrator<'a> {
@@ -138,24 +260,25 @@ impl<'a> Migrator<'a> {
             system,
             inputs: Vec::new(),
             input_by_key: HashMap::new(),
-            warnings: Vec::new(),
+            warnings: manifest.warnings.clone(),
             entries: Vec::new(),
             uses_priority: false,
             uses_all_outputs: false,
             other_systems: BTreeMap::new(),
             system_comments: Vec::new(),
+            dotted: dotted_names(&all_store_paths(manifest)),
+            pkgs: (String::new(), String::new()),
         }
     }
 
     fn run(mut self) -> Result<Migration> {
         self.make_inputs();
-        let nix_env = self.manifest.format == Format::NixEnv;
+        self.pkgs = self.pkgs_input();
         let mut seen: HashMap<String, String> = HashMap::new();
         for element in &self.manifest.elements {
-            if nix_env {
-                self.nix_env_element(element, &mut seen)?;
-            } else {
-                self.element(element, &mut seen)?;
+            match &element.source {
+                Some(source) => self.element(element, source, &mut seen)?,
+                None => self.storeless_element(element, &mut seen)?,
             }
         }
         for (system, n) in &self.other_systems {
@@ -172,9 +295,7 @@ impl<'a> Migrator<'a> {
                 self.system
             ));
         }
-        let pkgs_input = self.pkgs_input();
-        let flake = self.render(&pkgs_input)?;
-        let packages = self
+        let packages: usize = self
             .entries
             .iter()
             .map(|e| match e {
@@ -188,6 +309,17 @@ impl<'a> Migrator<'a> {
             .iter()
             .filter(|e| matches!(e, Entry::Comment(_)))
             .count();
+        if packages == 0 {
+            self.warnings.push(if self.manifest.elements.is_empty() {
+                "the flake installs no package: the profile has no elements".to_string()
+            } else {
+                format!(
+                    "the flake installs no package: none of the profile's {} could be carried over (see above)",
+                    plural(self.manifest.elements.len(), "element")
+                )
+            });
+        }
+        let flake = self.render()?;
         let mut inputs: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
         inputs.push("flakey-profile".to_string());
         Ok(Migration {
@@ -200,58 +332,75 @@ impl<'a> Migrator<'a> {
         })
     }
 
-    /// The key that decides which elements share an input.
-    fn key(&self, source: &Source) -> String {
-        if self.options.unlocked && !source.original_url.is_empty() {
-            source.original_url.clone()
-        } else {
-            source.url.clone()
-        }
-    }
-
-    /// One input per distinct source flake of the installed elements, named after the flake,
-    /// in the order of first use; then the warnings about flakes with several revisions.
+    /// One input per distinct source flake of the installed elements, named after the flake;
+    /// where several want the same name, the one most packages come from gets it (a local
+    /// checkout named `nixpkgs` does not take the name from the nixpkgs most packages come
+    /// from). Then the warnings about flakes with several revisions, unlocked urls and urls
+    /// into the store.
     fn make_inputs(&mut self) {
-        let mut taken: Vec<String> = Vec::new();
-        let mut revisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for element in &self.manifest.elements {
-            let Some(source) = element.source.as_ref().filter(|_| element.active) else {
+        let unlocked = self.options.unlocked;
+        let mut first_use: Vec<&Source> = Vec::new();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for element in self.manifest.elements.iter().filter(|e| e.active) {
+            let Some(source) = &element.source else {
                 continue;
             };
-            let key = self.key(source);
-            let nixpkgs_like = source.attr_path.starts_with("legacyPackages.");
-            if let Some(&i) = self.input_by_key.get(&key) {
-                self.inputs[i].nixpkgs_like |= nixpkgs_like;
-                let other = if self.options.unlocked {
-                    &source.url
-                } else {
-                    &source.original_url
-                };
-                let comment = self.source_comment(other);
-                if !self.inputs[i].comments.contains(&comment) {
-                    self.inputs[i].comments.push(comment);
-                }
-                continue;
+            let url = input_url(source, unlocked);
+            let n = counts.entry(url).or_default();
+            if *n == 0 {
+                first_use.push(source);
             }
+            *n += 1;
+        }
+        let mut by_count: Vec<&Source> = first_use.clone();
+        by_count.sort_by_key(|s| std::cmp::Reverse(counts[input_url(s, unlocked)]));
+        let mut names: HashMap<&str, String> = HashMap::new();
+        let mut taken: Vec<String> = Vec::new();
+        for source in by_count {
             let name = unique_input_name(&input_base_name(&source.original_url), &taken);
             taken.push(name.clone());
-            let other = if self.options.unlocked {
-                &source.url
-            } else {
-                &source.original_url
-            };
-            let comments = vec![self.source_comment(other)];
+            names.insert(input_url(source, unlocked), name);
+        }
+        let mut revisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for source in first_use {
+            let url = input_url(source, unlocked).to_string();
+            let name = names[url.as_str()].clone();
             revisions
                 .entry(source.original_url.clone())
                 .or_default()
                 .push(name.clone());
-            self.input_by_key.insert(key, self.inputs.len());
+            self.input_by_key.insert(url.clone(), self.inputs.len());
+            let unpinned = !unlocked && !flake_ref::is_locked(&url);
             self.inputs.push(Input {
                 name,
-                url: self.key(source),
-                comments,
-                nixpkgs_like,
+                packages: counts[url.as_str()],
+                url,
+                comments: Vec::new(),
+                nixpkgs_like: false,
+                unpinned,
             });
+        }
+        let mut vanished: Vec<usize> = Vec::new();
+        for element in self.manifest.elements.iter().filter(|e| e.active) {
+            let Some(source) = &element.source else {
+                continue;
+            };
+            let i = self.input_by_key[input_url(source, unlocked)];
+            let input = &mut self.inputs[i];
+            input.nixpkgs_like |= source.attr_path.starts_with("legacyPackages.");
+            let vanishing =
+                input.url != source.url && flake_ref::store_path_of(&source.url).is_some();
+            let comment = source_comment(source, input, unlocked);
+            if !input.comments.contains(&comment) {
+                input.comments.push(comment);
+            }
+            if vanishing && !unlocked && !vanished.contains(&i) {
+                vanished.push(i);
+                self.warnings.push(format!(
+                    "the input {} was locked to {:?}, in the Nix store, which garbage collection empties: it uses the reference the profile was installed from instead, {:?}, which is not locked",
+                    input.name, source.url, input.url
+                ));
+            }
         }
         for (original, names) in revisions {
             if names.len() > 1 {
@@ -262,172 +411,307 @@ impl<'a> Migrator<'a> {
                 ));
             }
         }
-    }
-
-    /// The comment line naming the other url of an input.
-    fn source_comment(&self, url: &str) -> String {
-        if self.options.unlocked {
-            format!("the profile had it locked at {}", nix_expr::comment(url))
-        } else {
-            format!(
-                "{}, locked to the revision the profile had",
-                nix_expr::comment(url)
-            )
+        for (i, input) in self.inputs.iter_mut().enumerate() {
+            if vanished.contains(&i) {
+                continue;
+            }
+            let url = &input.url;
+            let name = &input.name;
+            if flake_ref::store_path_of(url).is_some() {
+                input.comments.push(
+                    "It points into the Nix store: garbage collection removes it.".to_string(),
+                );
+                self.warnings.push(format!(
+                    "the input {name} ({url:?}) points into the Nix store, which garbage collection empties: set it to where the flake really lives"
+                ));
+            } else if input.unpinned {
+                input
+                    .comments
+                    .push("Not locked: the profile recorded no revision for it.".to_string());
+                self.warnings.push(format!(
+                    "the input {name} ({url:?}) is not locked: the profile recorded neither a rev nor a narHash, so the first build takes it as it is then, not as the profile had it"
+                ));
+            }
         }
     }
 
-    /// The input that provides `pkgs` (for `buildEnv`): `nixpkgs`, else the first input whose
-    /// elements come from `legacyPackages`, else a `nixpkgs` input added for it.
-    fn pkgs_input(&mut self) -> String {
-        if let Some(input) = self.inputs.iter().find(|i| i.name == "nixpkgs") {
-            return input.name.clone();
-        }
-        if let Some(input) = self.inputs.iter().find(|i| i.nixpkgs_like) {
-            return input.name.clone();
-        }
-        self.warnings.push(format!(
-            "the profile has no nixpkgs flake, which mkProfile needs for pkgs.buildEnv: added the input nixpkgs = {DEFAULT_NIXPKGS_URL:?} (building fetches it; change it to the nixpkgs you use)"
-        ));
-        self.inputs.push(Input {
-            name: "nixpkgs".to_string(),
-            url: DEFAULT_NIXPKGS_URL.to_string(),
-            comments: vec![
-                "Not from the profile: mkProfile needs a nixpkgs for pkgs.buildEnv.".to_string(),
-            ],
-            nixpkgs_like: true,
-        });
-        "nixpkgs".to_string()
+    /// Keeps an element only as a comment in `paths`, and tells why in a warning.
+    fn skip(&mut self, warning: String, comment: String) {
+        self.warnings.push(warning);
+        self.entries.push(Entry::Comment(vec![comment]));
     }
 
-    /// The input a nix-env package is guessed to come from: `nixpkgs`, added on first use.
-    fn nix_env_input(&mut self) -> String {
-        if self.inputs.is_empty() {
-            self.inputs.push(Input {
-                name: "nixpkgs".to_string(),
-                url: DEFAULT_NIXPKGS_URL.to_string(),
-                comments: vec![
-                    "A guess: nix-env profiles do not record where packages came from;".to_string(),
-                    "set this to the channel the profile was installed from.".to_string(),
-                ],
-                nixpkgs_like: true,
+    /// Whether some installed element has no flake source, so its package is guessed to be a
+    /// nixpkgs attribute.
+    fn has_guesses(&self) -> bool {
+        self.manifest.elements.iter().any(|e| {
+            e.active && e.source.is_none() && !e.store_paths.is_empty() && !is_home_manager_env(e)
+        })
+    }
+
+    /// The input that provides `pkgs` (for `buildEnv`) and the guessed packages, and the comment
+    /// saying so: `nixpkgs`, else the nixpkgs-like input most packages come from, else a
+    /// `nixpkgs` input added for it.
+    fn pkgs_input(&mut self) -> (String, String) {
+        let total: usize = self.inputs.iter().map(|i| i.packages).sum();
+        let chosen = self
+            .inputs
+            .iter()
+            .find(|i| i.name == "nixpkgs")
+            .or_else(|| {
+                self.inputs
+                    .iter()
+                    .filter(|i| i.nixpkgs_like)
+                    .max_by_key(|i| (i.packages, std::cmp::Reverse(i.name.clone())))
             });
-            self.warnings.push(format!(
-                "a nix-env profile does not record where its packages came from: the input nixpkgs is a guess ({DEFAULT_NIXPKGS_URL:?}); set it to the channel you used"
-            ));
+        if let Some(input) = chosen {
+            let comment = format!(
+                "pkgs (for buildEnv) is the input {}, the source of {} of the {} from flakes.",
+                input.name,
+                input.packages,
+                plural(total, "package")
+            );
+            return (input.name.clone(), comment);
         }
-        "nixpkgs".to_string()
+        let name = unique_input_name(
+            "nixpkgs",
+            &self
+                .inputs
+                .iter()
+                .map(|i| i.name.clone())
+                .collect::<Vec<_>>(),
+        );
+        let (comments, warning, why) = if self.has_guesses() {
+            let what = if self.manifest.format == Format::NixEnv {
+                "a nix-env profile does not record where its packages came from"
+            } else {
+                "the profile does not record where its packages without a flake source came from"
+            };
+            (
+                vec![
+                    "A guess: the profile does not record where its packages came from;".to_string(),
+                    "set this to the nixpkgs (or channel) it was installed from.".to_string(),
+                ],
+                format!(
+                    "{what}: the input {name} is a guess ({DEFAULT_NIXPKGS_URL:?}); set it to the nixpkgs or channel you used"
+                ),
+                "which the packages guessed by name come from too".to_string(),
+            )
+        } else {
+            (
+                vec!["Not from the profile: mkProfile needs a nixpkgs for pkgs.buildEnv.".to_string()],
+                format!(
+                    "the profile has no nixpkgs flake, which mkProfile needs for pkgs.buildEnv: added the input {name} = {DEFAULT_NIXPKGS_URL:?} (building fetches it; change it to the nixpkgs you use)"
+                ),
+                "added for it".to_string(),
+            )
+        };
+        self.warnings.push(warning);
+        self.inputs.push(Input {
+            name: name.clone(),
+            url: DEFAULT_NIXPKGS_URL.to_string(),
+            comments,
+            nixpkgs_like: true,
+            packages: 0,
+            unpinned: false,
+        });
+        let comment = format!("pkgs (for buildEnv) is the input {name}, {why}.");
+        (name, comment)
     }
 
-    /// Migrates one element of a `nix profile` manifest.
-    fn element(&mut self, element: &Element, seen: &mut HashMap<String, String>) -> Result<()> {
-        let label = format!("element {:?}", element.name);
-        let Some(source) = &element.source else {
+    /// The attribute path an element is read as: its one reading, else the one Nix said
+    /// exists, else the likeliest with a warning.
+    fn attr_path(&mut self, element: &Element, source: &Source, label: &str) -> Vec<String> {
+        let mut readings = element_readings(source, element, &self.dotted);
+        if readings.len() == 1 {
+            return readings.remove(0);
+        }
+        let url = input_url(source, self.options.unlocked);
+        let shown = |r: &Vec<String>| nix_expr::attr_path(r).unwrap_or_else(|_| r.join("."));
+        let likeliest = shown(&readings[0]);
+        let Some(existing) = &self.options.existing else {
             self.warnings.push(format!(
-                "{label} has no flake source (installed from a store path or converted from nix-env); kept as a comment with its store paths"
+                "{label}: the attribute path {:?} can be read {} ways and Nix could not be asked which exists; took the likeliest, {likeliest} (check it)",
+                source.attr_path,
+                readings.len()
             ));
-            let mut lines = vec![format!(
-                "{}: no flake source, not carried over; its store paths:",
-                nix_expr::comment(&element.name)
-            )];
-            lines.extend(element.store_paths.iter().map(|p| format!("  {p}")));
-            self.entries.push(Entry::Comment(lines));
-            return Ok(());
+            return readings.remove(0);
         };
+        let found = readings
+            .iter()
+            .position(|r| existing.contains(&(url.to_string(), r.clone())));
+        match found {
+            Some(i) => readings.remove(i),
+            None => {
+                self.warnings.push(format!(
+                    "{label}: none of the {} readings of the attribute path {:?} exists in {url:?}; took the likeliest, {likeliest} (check it)",
+                    readings.len(),
+                    source.attr_path
+                ));
+                readings.remove(0)
+            }
+        }
+    }
+
+    /// Migrates one element installed from a flake.
+    fn element(
+        &mut self,
+        element: &Element,
+        source: &Source,
+        seen: &mut HashMap<String, String>,
+    ) -> Result<()> {
+        let label = format!("element {:?}", element.name);
         let installable =
             nix_expr::comment(&format!("{}#{}", source.original_url, source.attr_path));
         if !element.active {
-            self.warnings.push(format!(
-                "{label} is inactive in the profile; kept as a comment, not installed"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: inactive in the profile, not installed: {installable}",
-                nix_expr::comment(&element.name)
-            )]));
+            self.skip(
+                format!("{label} is inactive in the profile; kept as a comment, not installed"),
+                format!(
+                    "{}: inactive in the profile, not installed: {installable}",
+                    nix_expr::comment(&element.name)
+                ),
+            );
             return Ok(());
         }
-        let input = self.inputs[self.input_by_key[&self.key(source)]]
+        let input = self.inputs[self.input_by_key[input_url(source, self.options.unlocked)]]
             .name
             .clone();
-        let components = source.attr_path_components();
+        let components = self.attr_path(element, source, &label);
         let reference = reference(&input, &components).map_err(bad_text)?;
         let outputs = outputs_key(&element.outputs);
         let duplicate_key = format!("{reference}^{outputs}");
         if let Some(first) = seen.get(&duplicate_key) {
-            self.warnings.push(format!(
-                "{label} installs the same package as element {first:?}; kept as a comment"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: the same package as {}: {installable}",
-                nix_expr::comment(&element.name),
-                nix_expr::comment(first)
-            )]));
+            self.skip(
+                format!(
+                    "{label} installs the same package as element {first:?}; kept as a comment"
+                ),
+                format!(
+                    "{}: the same package as {}: {installable}",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(first)
+                ),
+            );
             return Ok(());
         }
         seen.insert(duplicate_key, element.name.clone());
-        if let Some(system) = attr_system(&components) {
+        if let Some(system) = attr_path::system_of(&components) {
             if system != self.system {
                 *self.other_systems.entry(system.to_string()).or_default() += 1;
             }
         }
-        self.package(element, &label, &reference, vec![])
+        let mut comments = Vec::new();
+        if components != source.attr_path_components() {
+            comments.push(format!(
+                "recorded as {}: a name with a dot, which Nix writes unquoted",
+                nix_expr::comment(&source.attr_path)
+            ));
+        }
+        self.package(element, &label, &reference, comments)
     }
 
-    /// Migrates one package of a nix-env profile: a guessed nixpkgs attribute by its name.
-    fn nix_env_element(
+    /// Migrates one element with no flake source (a nix-env package, or a `nix profile`
+    /// element installed from a store path or converted from nix-env): a nixpkgs attribute
+    /// guessed by its name, from the input that provides `pkgs`.
+    fn storeless_element(
         &mut self,
         element: &Element,
         seen: &mut HashMap<String, String>,
     ) -> Result<()> {
-        let label = format!("package {:?}", element.name);
+        let nix_env = self.manifest.format == Format::NixEnv;
+        let (label, place) = if nix_env {
+            (format!("package {:?}", element.name), "the nix-env profile")
+        } else {
+            (format!("element {:?}", element.name), "the profile")
+        };
         let installed = element
             .store_paths
             .iter()
             .map(|p| p.name().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let attr = fp_common::store_path::parse_drv_name(&element.name)
-            .0
-            .to_string();
-        if !element.active {
-            self.warnings.push(format!(
-                "{label} is inactive in the nix-env profile; kept as a comment, not installed"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: inactive in the nix-env profile, not installed ({})",
-                nix_expr::comment(&element.name),
+        if is_home_manager_env(element) {
+            self.skip(
+            format!(
+                "{label} is home-manager's env ({installed}), which holds every package home-manager manages: switching to the migrated flake drops them all; keep home-manager on its own profile, or move its packages into the flake"
+            ),
+            format!(
+                "{}: home-manager's packages, not carried over (keep home-manager on its own profile, or list them here)",
                 nix_expr::comment(&installed)
-            )]));
+            ),
+            );
             return Ok(());
         }
-        let input = self.nix_env_input();
+        if !element.active {
+            self.skip(
+                format!("{label} is inactive in {place}; kept as a comment, not installed"),
+                format!(
+                    "{}: inactive in {place}, not installed ({})",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(&installed)
+                ),
+            );
+            return Ok(());
+        }
+        let guess = if nix_env {
+            Some((
+                parse_drv_name(&element.name).0.to_string(),
+                element.outputs.clone(),
+            ))
+        } else {
+            guess_from_store_paths(&element.store_paths)
+        };
+        let Some((attr, outputs)) = guess else {
+            self.skip(
+                format!("{label} has no flake source and no store paths; nothing to carry over"),
+                format!(
+                    "{}: no flake source and no store paths, not carried over",
+                    nix_expr::comment(&element.name)
+                ),
+            );
+            return Ok(());
+        };
         let components = vec![
             "legacyPackages".to_string(),
             self.system.clone(),
             attr.clone(),
         ];
-        let reference = reference(&input, &components).map_err(bad_text)?;
-        let key = format!("{reference}^{}", outputs_key(&element.outputs));
+        let reference = reference(&self.pkgs.0, &components).map_err(bad_text)?;
+        let key = format!("{reference}^{}", outputs_key(&outputs));
         if let Some(first) = seen.get(&key) {
-            self.warnings.push(format!(
+            self.skip(
+                format!(
                 "{label} ({installed}) maps to the same attribute as {first:?}; kept as a comment"
-            ));
-            self.entries.push(Entry::Comment(vec![format!(
-                "{}: the same attribute as {} ({})",
-                nix_expr::comment(&element.name),
-                nix_expr::comment(first),
-                nix_expr::comment(&installed)
-            )]));
+            ),
+                format!(
+                    "{}: the same attribute as {} ({})",
+                    nix_expr::comment(&element.name),
+                    nix_expr::comment(first),
+                    nix_expr::comment(&installed)
+                ),
+            );
             return Ok(());
         }
         seen.insert(key, element.name.clone());
+        let (had, comment) = if nix_env {
+            (
+                ": nix-env had",
+                "from nix-env; the attribute is a guess by name",
+            )
+        } else {
+            (
+                " has no flake source, only",
+                "no flake source; the attribute is a guess by name",
+            )
+        };
         self.warnings.push(format!(
-            "{label}: nix-env had {installed}; guessed to be the nixpkgs attribute {attr:?} by its name (check it)"
+            "{label}{had} {installed}; guessed to be the nixpkgs attribute {attr:?} by its name (check it)"
         ));
-        let guess = format!(
-            "{}: from nix-env; the attribute is a guess by name",
-            nix_expr::comment(&installed)
-        );
-        self.package(element, &label, &reference, vec![guess])
+        let guess = format!("{}: {comment}", nix_expr::comment(&installed));
+        let guessed = Element {
+            outputs,
+            ..element.clone()
+        };
+        self.package(&guessed, &label, &reference, vec![guess])
     }
 
     /// The lines for one installed package: its outputs and priority carried over.
@@ -505,22 +789,40 @@ impl<'a> Migrator<'a> {
     }
 
     /// Writes the flake.
-    fn render(&mut self, pkgs_input: &str) -> Result<String> {
+    fn render(&mut self) -> Result<String> {
+        let pkgs_input = self.pkgs.0.clone();
+        let pkgs_input = pkgs_input.as_str();
         let mut inputs = self.inputs.clone();
         inputs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out = String::new();
         let origin = match self.manifest.format {
             Format::Json { version } => format!("a nix profile (manifest version {version})"),
             Format::NixEnv => "a nix-env profile (manifest.nix)".to_string(),
+            Format::ListText => "the text of `nix profile list` (Nix 2.4-2.16)".to_string(),
         };
         let _ = writeln!(out, "# Migrated by fp-migrate from {origin}.");
         out.push_str(HEADER);
-        if self.manifest.format != Format::NixEnv {
-            out.push_str(if self.options.unlocked {
-                "#\n# The inputs are the references the profile was installed from (--unlocked), so the\n# first build takes their newest revisions.\n"
-            } else {
-                "#\n# The inputs are locked to the revisions the profile had, so the first build gives the\n# very same store paths; `nix flake update` moves them on.\n"
-            });
+        let flakes = self.inputs.iter().any(|i| i.packages > 0);
+        let unpinned: Vec<&str> = inputs
+            .iter()
+            .filter(|i| i.unpinned)
+            .map(|i| i.name.as_str())
+            .collect();
+        if self.options.unlocked {
+            out.push_str("#\n# The inputs are the references the profile was installed from (--unlocked), so the\n# first build takes their newest revisions.\n");
+        } else if !unpinned.is_empty() {
+            let text = format!(
+                "The inputs are locked to the revisions the profile had, except {}: {} not locked, so {} packages may differ from the profile's. `nix flake update` moves them on.",
+                unpinned.join(", "),
+                if unpinned.len() == 1 { "it is" } else { "they are" },
+                if unpinned.len() == 1 { "its" } else { "their" },
+            );
+            out.push_str("#\n");
+            for line in wrap(&text, 90) {
+                let _ = writeln!(out, "# {line}");
+            }
+        } else if flakes {
+            out.push_str("#\n# The inputs are locked to the revisions the profile had, so the first build gives the\n# very same store paths; `nix flake update` moves them on.\n");
         }
         out.push_str("{\n");
         out.push_str("  description = \"My Nix profile, migrated by fp-migrate\";\n\n");
@@ -560,6 +862,9 @@ impl<'a> Migrator<'a> {
             "      system = {};",
             nix_expr::string(&self.system).map_err(bad_text)?
         );
+        for line in wrap(&self.pkgs.1, 92) {
+            let _ = writeln!(out, "      # {line}");
+        }
         let _ = writeln!(out, "      pkgs = {pkgs_input}.legacyPackages.${{system}};");
         if self.uses_priority {
             out.push_str("      # A package with the priority the profile gave it (lower wins; the default is 5).\n");
@@ -635,19 +940,11 @@ fn bad_text(err: NulError) -> Error {
     Error::usage(format!("cannot write a flake: {err}"))
 }
 
-/// The system named by an attribute path (`legacyPackages.<system>.hello`), if any.
-pub fn attr_system(components: &[String]) -> Option<&str> {
-    match components {
-        [first, system, ..] if PER_SYSTEM_OUTPUTS.contains(&first.as_str()) => Some(system),
-        _ => None,
-    }
-}
-
 /// The system most attribute paths of the manifest name (ties: the first in sort order).
 fn most_common_system(manifest: &Manifest) -> Option<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for source in manifest.elements.iter().filter_map(|e| e.source.as_ref()) {
-        if let Some(system) = attr_system(&source.attr_path_components()) {
+        if let Some(system) = attr_path::system_of(&source.attr_path_components()) {
             *counts.entry(system.to_string()).or_default() += 1;
         }
     }
@@ -655,9 +952,10 @@ fn most_common_system(manifest: &Manifest) -> Option<String> {
     counts.into_iter().find(|(_, n)| *n == max).map(|(s, _)| s)
 }
 
-/// `input.a.${system}.b`: the attribute path under an input, the system part as `${system}`.
+/// `input.a.${system}.b`: the attribute path under an input, the system part (wherever it
+/// stands) as `${system}`.
 pub fn reference(input: &str, components: &[String]) -> Result<String, NulError> {
-    let system_at = attr_system(components).map(|_| 1);
+    let system_at = attr_path::system_index(components);
     let mut out = input.to_string();
     for (i, c) in components.iter().enumerate() {
         out.push('.');
@@ -668,6 +966,31 @@ pub fn reference(input: &str, components: &[String]) -> Result<String, NulError>
         }
     }
     Ok(out)
+}
+
+/// The comment line of an element's input naming its other url: the original one, or with
+/// `--unlocked` the locked one, or the store path the profile had it locked to.
+fn source_comment(source: &Source, input: &Input, unlocked: bool) -> String {
+    if input.url != source.url && flake_ref::store_path_of(&source.url).is_some() {
+        format!(
+            "the profile had it locked to {}, in the Nix store, which garbage collection empties",
+            nix_expr::comment(&source.url)
+        )
+    } else if source.original_url == source.url {
+        "the profile recorded only this reference".to_string()
+    } else if unlocked {
+        format!(
+            "the profile had it locked at {}",
+            nix_expr::comment(&source.url)
+        )
+    } else if input.unpinned || source.original_url == input.url {
+        nix_expr::comment(&source.original_url)
+    } else {
+        format!(
+            "{}, locked to the revision the profile had",
+            nix_expr::comment(&source.original_url)
+        )
+    }
 }
 
 /// `reference.<output>`.
@@ -683,8 +1006,12 @@ fn outputs_key(outputs: &Outputs) -> String {
 
 /// What an input for this flake reference is called: the id of an indirect reference
 /// (`flake:nixpkgs`, `nixpkgs/nixos-23.05`), the repository of a github/gitlab/sourcehut one,
-/// else the last path segment without `.git` or an archive suffix.
+/// the name of a store path (`source` for `path:/nix/store/<hash>-source`), else the last path
+/// segment without `.git` or an archive suffix.
 pub fn input_base_name(original_url: &str) -> String {
+    if let Some(path) = flake_ref::store_path_of(original_url) {
+        return sanitize_input_name(parse_drv_name(path.name()).0);
+    }
     let base = original_url
         .split(['?', '#'])
         .next()
@@ -706,7 +1033,7 @@ pub fn input_base_name(original_url: &str) -> String {
         "github" | "gitlab" | "sourcehut" if segments.len() >= 2 => segments[1],
         _ => segments.last().copied().unwrap_or(""),
     };
-    let mut name = fp_common::manifest::percent_decode(raw);
+    let mut name = crate::manifest::percent_decode(raw);
     for suffix in [
         ".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar",
     ] {
@@ -746,6 +1073,23 @@ pub fn sanitize_input_name(raw: &str) -> String {
         name = format!("{name}-flake");
     }
     name
+}
+
+/// Splits text at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 /// `1 package`, `2 packages`.
@@ -821,11 +1165,12 @@ mod tests {
             host_system: "x86_64-linux".into(),
             unlocked: false,
             lib_url: DEFAULT_LIB_URL.into(),
+            existing: None,
         }
     }
 
     fn parse(json: &str) -> Manifest {
-        fp_common::manifest::parse_json(json, "test").expect("valid manifest")
+        crate::manifest::parse_json(json, "test").expect("valid manifest")
     }
 
     const HELLO: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-hello-1.0";
@@ -878,6 +1223,73 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_paths_take_what_nix_found_else_the_likeliest() {
+        let m = parse(
+            r#"{"version":2,"elements":[{"active":true,"attrPath":"legacyPackages.x86_64-linux.a.b.a.b","originalUrl":"path:/f","url":"path:/f?narHash=x","storePaths":["/nix/store/0123456789abcdfghijklmnpqrsvwxyz-a.b-1.0"]}]}"#,
+        );
+        let q = questions(&m, &options());
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].url, "path:/f?narHash=x");
+        let path = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let likeliest = path(&["legacyPackages", "x86_64-linux", "a", "b", "a.b"]);
+        let other = path(&["legacyPackages", "x86_64-linux", "a.b", "a", "b"]);
+        assert_eq!(q[0].readings, [likeliest, other.clone()]);
+        let with = |existing: &[Vec<String>]| {
+            let options = Options {
+                existing: Some(
+                    existing
+                        .iter()
+                        .map(|p| ("path:/f?narHash=x".to_string(), p.clone()))
+                        .collect(),
+                ),
+                ..options()
+            };
+            migrate(&m, &options).unwrap()
+        };
+        let found = with(&[other]);
+        assert!(
+            found
+                .flake
+                .contains("f.legacyPackages.${system}.\"a.b\".a.b\n"),
+            "{}",
+            found.flake
+        );
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        let none = with(&[]);
+        assert!(
+            none.flake
+                .contains("f.legacyPackages.${system}.a.b.\"a.b\"\n"),
+            "{}",
+            none.flake
+        );
+        assert_eq!(
+            none.warnings,
+            ["element \"b\": none of the 2 readings of the attribute path \"legacyPackages.x86_64-linux.a.b.a.b\" exists in \"path:/f?narHash=x\"; took the likeliest, legacyPackages.x86_64-linux.a.b.\"a.b\" (check it)"]
+        );
+    }
+
+    #[test]
+    fn store_path_names_give_package_and_output() {
+        let p = |name: &str| {
+            package_of(
+                &StorePath::parse(&format!(
+                    "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}"
+                ))
+                .unwrap(),
+            )
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(p("openssl-3.0.12-bin"), pair("openssl", "bin"));
+        assert_eq!(p("hello-2.12"), pair("hello", "out"));
+        assert_eq!(p("motd-man"), pair("motd", "man"));
+        assert_eq!(p("motd"), pair("motd", "out"));
+        assert_eq!(
+            p("python3.11-requests-2.31.0"),
+            pair("python3.11-requests", "out")
+        );
+    }
+
+    #[test]
     fn empty_profile_gives_an_empty_list() {
         let migration = migrate(&parse(r#"{"version":3,"elements":{}}"#), &options()).unwrap();
         assert!(
@@ -901,7 +1313,15 @@ mod tests {
         );
         assert_eq!(
             reference("f", &c(&["lib", "x86_64-linux", "a b"])).unwrap(),
-            "f.lib.x86_64-linux.\"a b\""
+            "f.lib.${system}.\"a b\""
+        );
+        assert_eq!(
+            reference("f", &c(&["evalCatalog", "aarch64-darwin", "stable", "rg"])).unwrap(),
+            "f.evalCatalog.${system}.stable.rg"
+        );
+        assert_eq!(
+            reference("f", &c(&["packages", "default"])).unwrap(),
+            "f.packages.default"
         );
     }
 }

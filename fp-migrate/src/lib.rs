@@ -6,14 +6,17 @@
 //! as `fp-migrate: warning:` lines and into the flake as comments. Invalid input is exit 2 with
 //! nothing on stdout.
 
+pub mod attr_path;
+pub mod flake_ref;
 pub mod generate;
+pub mod manifest;
 
 use clap::Parser;
 use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::manifest::{self, Manifest};
 use fp_common::{Error, Result, Ui};
+use manifest::Manifest;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -21,9 +24,10 @@ pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS
 
 /// Turn a nix profile into a flake.nix for flakey-profile, printed on stdout.
 ///
-/// INPUT is `nix profile list --json` output or a profile's manifest.json (version 1, 2 or 3),
-/// read from a file, or from stdin when INPUT is `-` or absent. `--profile PATH` reads the
-/// profile's manifest.json, or a nix-env profile's manifest.nix, instead.
+/// INPUT is `nix profile list --json` output, a profile's manifest.json (version 1, 2 or 3), or
+/// the text `nix profile list` printed before Nix 2.17, read from a file, or from stdin when
+/// INPUT is `-` or absent. `--profile PATH` reads the profile's manifest.json, or a nix-env
+/// profile's manifest.nix, instead.
 #[derive(Debug, Parser)]
 #[command(
     name = "fp-migrate",
@@ -38,11 +42,13 @@ pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS
         "Exit codes:\n",
         "  0  success\n",
         "  1  the operation failed (nix failed, a file could not be read)\n",
-        "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, not a profile)"
+        "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, a manifest.nix\n",
+        "     Nix cannot read, not a profile)"
     )
 )]
 pub struct Cli {
-    /// A manifest.json or `nix profile list --json` output; `-` or absent: stdin.
+    /// A manifest.json, `nix profile list --json` output or the text of an older `nix profile
+    /// list`; `-` or absent: stdin.
     #[arg(value_name = "INPUT", conflicts_with = "profile")]
     pub input: Option<String>,
 
@@ -107,12 +113,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             );
         }
     }
-    let options = Options {
+    let mut options = Options {
         system: cli.system.clone(),
         host_system: host_system(),
         unlocked: cli.unlocked,
         lib_url: cli.lib_url.clone(),
+        existing: None,
     };
+    options.existing = ask_which_paths_exist(ui, &generate::questions(&manifest, &options));
     let migration = migrate(&manifest, &options)?;
     for warning in &migration.warnings {
         ui.warn(warning);
@@ -171,6 +179,37 @@ fn declared_by_flakey_profile(profile: &std::path::Path) -> Option<Declared> {
     })
 }
 
+/// Asks Nix, in one evaluation, which readings of the ambiguous attribute paths exist in their
+/// flakes. `None` when there is nothing to ask or Nix cannot answer (the flake cannot be
+/// fetched, say): the migration then takes the likeliest reading and says so.
+fn ask_which_paths_exist(
+    ui: &Ui,
+    questions: &[attr_path::Question],
+) -> Option<std::collections::BTreeSet<(String, Vec<String>)>> {
+    if questions.is_empty() {
+        return None;
+    }
+    let expr = attr_path::exists_expr(questions).ok()?;
+    let answer = fp_common::nix::NixCommand::nix()
+        .args(["eval", "--impure", "--json", "--expr", &expr])
+        .output(ui, fp_common::nix::Stderr::Capture)
+        .map_err(|e| {
+            ui.verbose(&format!(
+                "Nix could not say which attribute paths exist: {}",
+                e.message()
+            ))
+        })
+        .ok()?;
+    let existing = attr_path::parse_answer(&answer, questions)?;
+    Some(
+        questions
+            .iter()
+            .zip(existing)
+            .flat_map(|(q, paths)| paths.into_iter().map(|p| (q.url.clone(), p)))
+            .collect(),
+    )
+}
+
 /// `1 input`, `2 inputs`.
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -207,7 +246,7 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                     ),
                 );
             }
-            manifest::parse_json(&text, "stdin")
+            manifest::parse_document(&text, "stdin")
         }
         Some(file) => {
             let path = std::path::Path::new(file);
@@ -219,7 +258,7 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                 .with_hint(format!(
                     "to read a profile, use: fp-migrate --profile {file}"
                 ))),
-                Ok(_) => manifest::parse_json(&manifest::read_text(path)?, file),
+                Ok(_) => manifest::parse_document(&manifest::read_text(path)?, file),
             }
         }
     }

@@ -66,9 +66,9 @@ fn wrong_shape_says_where() {
     refused(
         &bed,
         &format!(
-            r#"{{"version":3,"elements":{{"hello":{{"active":true,"storePaths":["{HELLO}"],"url":"github:a/b/c","attrPath":"x"}}}}}}"#
+            r#"{{"version":3,"elements":{{"hello":{{"active":true,"storePaths":["{HELLO}"],"url":"github:a/b/c","originalUrl":"flake:b"}}}}}}"#
         ),
-        r#"stdin: .elements["hello"].originalUrl: missing"#,
+        r#"stdin: .elements["hello"].attrPath: missing"#,
     );
     refused(
         &bed,
@@ -200,4 +200,53 @@ fn a_nul_character_cannot_become_nix() {
         "cannot write a flake: ",
     )
     .stderr_has("NUL character");
+}
+
+#[test]
+fn a_manifest_nix_that_does_not_parse_is_bad_input() {
+    let bed = Bed::new();
+    let profile = bed.path().join("profiles/broken-env");
+    std::fs::create_dir_all(&profile).expect("dir");
+    std::fs::write(profile.join("manifest.nix"), "[ { name = \"x\"; ").expect("write");
+    migrate(&bed, &["--profile", profile.to_str().expect("path")], None)
+        .code(2)
+        .no_stdout()
+        .stderr_has(&format!(
+            "fp-migrate: error: {}: not a manifest.nix that Nix can read: ",
+            profile.join("manifest.nix").display()
+        ))
+        .stderr_has("error: syntax error");
+}
+
+#[test]
+fn broken_text_of_nix_profile_list_says_the_line() {
+    let bed = Bed::new();
+    refused(
+        &bed,
+        "0 flake:nixpkgs#legacyPackages.x86_64-linux.hello\n",
+        "stdin: line 1: too few columns (expected `INDEX ORIGINAL#ATTR LOCKED#ATTR STORE-PATH...`",
+    );
+    refused(
+        &bed,
+        &format!("0 - - {HELLO}\n1 - - /tmp/hello\n"),
+        "stdin: line 2: \"/tmp/hello\" is not in the Nix store",
+    );
+}
+
+#[test]
+fn the_text_of_a_newer_nix_profile_list_points_at_json() {
+    let bed = Bed::new();
+    // Nix 2.20+ text, as quoted in NixOS/nix#10098 (the name in bold on a terminal).
+    let text = "Name:               gdb\nFlake attribute:    legacyPackages.x86_64-linux.gdb\nOriginal flake URL: flake:nixpkgs\nLocked flake URL:   github:NixOS/nixpkgs/7b38b03d76ab71bdc8dc325e3f6338d984cc35ca\nStore paths:        /nix/store/indzcw5wvlhx6vwk7k4iq29q15chvr3d-gdb-11.1\n";
+    refused(
+        &bed,
+        text,
+        "stdin: this is the text `nix profile list` prints since Nix 2.17, which fp-migrate does not read",
+    )
+    .stderr_has("hint: nix profile list --json | fp-migrate > flake.nix");
+    refused(
+        &bed,
+        &format!("\u{1b}[1mIndex:\u{1b}[0m              0\n{}", &text[24..]),
+        "stdin: this is the text `nix profile list` prints since Nix 2.17",
+    );
 }

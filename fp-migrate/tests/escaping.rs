@@ -4,8 +4,9 @@
 mod common;
 
 use common::{evaluate, fixture, stub_tree, Installed};
-use fp_common::manifest::{self, Manifest, Outputs};
-use fp_migrate::{migrate, Options};
+use fp_common::store_path::parse_drv_name;
+use fp_migrate::manifest::{self, Element, Manifest, Outputs};
+use fp_migrate::{migrate, Options, DEFAULT_NIXPKGS_URL};
 use fp_testkit::Bed;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -20,40 +21,47 @@ fn options() -> Options {
         host_system: "x86_64-linux".to_string(),
         unlocked: false,
         lib_url: LIB_URL.to_string(),
+        existing: None,
     }
 }
 
 /// What the flake must install, computed from the manifest independently of the generator:
 /// each active element with a source, the first of several with the same url, attribute and
-/// outputs; every output named (`out` and `man` for `*`, which the stubs have).
-fn expected(manifest: &Manifest) -> (BTreeSet<String>, Vec<Installed>) {
+/// outputs; every output named (`out` and `man` for `*`, which the stubs have). An active
+/// element with only store paths is the nixpkgs attribute named by its first store path's
+/// package name, from the input that provides `pkgs` (`pkgs_url`).
+fn expected(manifest: &Manifest, pkgs_url: &str) -> (BTreeSet<String>, Vec<Installed>) {
     let mut urls = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut installed = Vec::new();
-    for element in &manifest.elements {
-        let Some(source) = element.source.as_ref().filter(|_| element.active) else {
-            continue;
+    for element in manifest.elements.iter().filter(|e| e.active) {
+        // A source-less element's outputs are those of its store paths: here always `out`.
+        let (url, path, outputs) = match &element.source {
+            Some(source) => (
+                source.url.clone(),
+                source.attr_path_components(),
+                element.outputs.clone(),
+            ),
+            None => match guessed_path(element) {
+                Some(path) => (pkgs_url.to_string(), path, Outputs::Default),
+                None => continue,
+            },
         };
-        let path = source.attr_path_components();
-        if !seen.insert((
-            source.url.clone(),
-            path.clone(),
-            format!("{:?}", element.outputs),
-        )) {
+        if !seen.insert((url.clone(), path.clone(), format!("{outputs:?}"))) {
             continue;
         }
-        urls.insert(source.url.clone());
+        urls.insert(url.clone());
         let priority = element.priority.filter(|p| *p != 5);
         let mut add = |extra: Option<&str>| {
             let mut path = path.clone();
             path.extend(extra.map(str::to_string));
             installed.push(Installed {
-                url: source.url.clone(),
+                url: url.clone(),
                 path,
                 priority,
             });
         };
-        match &element.outputs {
+        match &outputs {
             Outputs::Default => add(None),
             Outputs::Names(names) => names.iter().for_each(|n| add(Some(n))),
             Outputs::All => ["out", "man"].iter().for_each(|n| add(Some(n))),
@@ -62,15 +70,29 @@ fn expected(manifest: &Manifest) -> (BTreeSet<String>, Vec<Installed>) {
     (urls, installed)
 }
 
+/// The attribute path a source-less element is guessed to be: `legacyPackages.x86_64-linux.`
+/// and the package name of its first store path (every store path here is an `out` output).
+fn guessed_path(element: &Element) -> Option<Vec<String>> {
+    let first = element.store_paths.first()?;
+    let name = parse_drv_name(first.name()).0;
+    Some(vec![
+        "legacyPackages".to_string(),
+        "x86_64-linux".to_string(),
+        name.to_string(),
+    ])
+}
+
 /// The stub tree for a manifest: every element's attribute path, with its outputs.
 fn tree_for(manifest: &Manifest) -> Value {
     stub_tree(manifest.elements.iter().filter_map(|e| {
-        let source = e.source.as_ref()?;
         let outputs = match &e.outputs {
             Outputs::Names(names) => names.clone(),
             _ => vec![],
         };
-        Some((source.attr_path_components(), outputs))
+        match &e.source {
+            Some(source) => Some((source.attr_path_components(), outputs)),
+            None => Some((guessed_path(e)?, outputs)),
+        }
     }))
 }
 
@@ -78,7 +100,9 @@ fn tree_for(manifest: &Manifest) -> Value {
 fn check(bed: &Bed, manifest: &Manifest) -> Result<Value, String> {
     let migration = migrate(manifest, &options()).map_err(|e| e.message().to_string())?;
     let (value, installed) = evaluate(bed, &migration.flake, &tree_for(manifest));
-    let (want_urls, mut want) = expected(manifest);
+    let pkgs_input = value["follows"].as_str().expect("follows");
+    let pkgs_url = value["urls"][pkgs_input].as_str().expect("pkgs url");
+    let (want_urls, mut want) = expected(manifest, pkgs_url);
     let mut got = installed;
     got.sort();
     want.sort();
@@ -92,8 +116,10 @@ fn check(bed: &Bed, manifest: &Manifest) -> Result<Value, String> {
         .as_object()
         .expect("urls")
         .iter()
-        .filter(|(name, _)| {
-            *name != "flakey-profile" && !(*name == "nixpkgs" && want_urls.is_empty())
+        .filter(|(name, url)| {
+            // The nixpkgs added for pkgs alone installs nothing, so it is not expected.
+            *name != "flakey-profile"
+                && (*url != DEFAULT_NIXPKGS_URL || want_urls.contains(DEFAULT_NIXPKGS_URL))
         })
         .map(|(_, url)| url.as_str().expect("url").to_string())
         .collect();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_parses, migrate};
-use fp_testkit::{copy_dir, nix_profile_manifest_version, Bed};
+use fp_testkit::{copy_dir, nix_profile_manifest_version, Bed, Run};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,67 @@ fn redact_value(text: &str, key: &str, with: &str) -> String {
     out
 }
 
+/// fp-migrate `--profile PROFILE` (and `extra`) with the bed's flakey-profile library as
+/// `--lib-url`; checks that it succeeds and that Nix parses the flake.
+fn migrate_profile(bed: &Bed, profile: &Path, extra: &[&str]) -> Run {
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let mut args = vec![
+        "--profile",
+        profile.to_str().expect("path"),
+        "--lib-url",
+        &lib,
+    ];
+    args.extend_from_slice(extra);
+    let run = migrate(bed, &args, None).success();
+    assert_parses(bed, &run.stdout);
+    run
+}
+
+/// Builds the migrated flake with fp-build (and `extra` arguments) and returns the env it made
+/// and the env's direct references.
+fn build_migrated(bed: &Bed, flake: &str, extra: &[String]) -> (PathBuf, BTreeSet<String>) {
+    let dir = write_flake(bed, "migrated", flake);
+    let built = bed.tool("fp-build").arg(&dir).args(extra).run().success();
+    let env = PathBuf::from(built.stdout_line());
+    let refs = references(bed, &env);
+    (env, refs)
+}
+
+#[test]
+fn dotted_attribute_names_round_trip_to_the_same_store_paths() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/dotted");
+    bed.nix_profile_add(
+        &profile,
+        [
+            format!("path:{}#\"my.tool\"", nixpkgs.display()),
+            format!("path:{}#\"my.tool\".man", nixpkgs.display()),
+            format!("path:{}#hello", nixpkgs.display()),
+        ],
+    );
+    // Nix records the attribute path unquoted, whatever its version.
+    let manifest = std::fs::read_to_string(profile.join("manifest.json")).expect("manifest");
+    let recorded = format!("\"legacyPackages.{}.my.tool", fp_testkit::system());
+    assert!(manifest.contains(&recorded), "{manifest}");
+
+    let run = migrate_profile(&bed, &profile, &[]);
+    assert!(
+        run.stdout
+            .contains("nixpkgs.legacyPackages.${system}.\"my.tool\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("(check it)"), "{}", run.stderr);
+
+    let expected = references(&bed, &profile);
+    assert!(
+        expected.iter().any(|p| p.ends_with("-my.tool-0.1")),
+        "{expected:?}"
+    );
+    assert_eq!(build_migrated(&bed, &run.stdout, &[]).1, expected);
+}
+
 #[test]
 fn nix_profile_round_trip_gives_the_same_store_paths() {
     let bed = Bed::new();
@@ -88,33 +149,19 @@ fn nix_profile_round_trip_gives_the_same_store_paths() {
         fp_testkit::nix_version()
     );
 
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
-    assert_parses(&bed, &run.stdout);
+    let run = migrate_profile(&bed, &profile, &[]);
     // Version 3 keys elements by name (so they come sorted), version 2 keeps install order.
     insta::with_settings!({ snapshot_suffix => format!("manifest-v{version}") }, {
         insta::assert_snapshot!("nix_profile_flake", redact(&bed, &run.stdout));
         insta::assert_snapshot!("nix_profile_warnings", redact(&bed, &run.stderr));
     });
 
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed.tool("fp-build").arg(&dir).run().success();
-    let env = PathBuf::from(built.stdout_line());
+    let (env, built) = build_migrated(&bed, &run.stdout, &[]);
     // What this Nix installed: `#hello.man` is hello's man output on Nix 2.8, while newer
     // Nix installs the derivation's default outputs for it, so the profile has 3 or 4 paths.
     let expected = references(&bed, &profile);
     assert!(expected.len() >= 3, "{expected:?}");
-    assert_eq!(references(&bed, &env), expected);
+    assert_eq!(built, expected);
     assert!(env.join("bin/jq").exists());
     let man = "share/man/man1/hello.1";
     assert_eq!(env.join(man).exists(), profile.join(man).exists());
@@ -126,19 +173,7 @@ fn unlocked_round_trip_builds_too() {
     let nixpkgs = package_set(&bed, 1, "nixpkgs");
     let profile = bed.path().join("profiles/np");
     bed.nix_profile_add(&profile, [format!("path:{}#tree", nixpkgs.display())]);
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--unlocked",
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
+    let run = migrate_profile(&bed, &profile, &["--unlocked"]);
     assert!(
         run.stdout.contains(&format!(
             "    nixpkgs.url = \"path:{}\";\n",
@@ -147,10 +182,8 @@ fn unlocked_round_trip_builds_too() {
         "{}",
         run.stdout
     );
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed.tool("fp-build").arg(&dir).run().success();
     assert_eq!(
-        references(&bed, Path::new(built.stdout_line())),
+        build_migrated(&bed, &run.stdout, &[]).1,
         references(&bed, &profile)
     );
 }
@@ -185,32 +218,17 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
     env(&["--set-flag", "priority", "3", "tree"]);
     assert!(!profile.join("manifest.json").exists());
 
-    let lib = format!("path:{}", bed.lib_flake().display());
-    let run = migrate(
-        &bed,
-        &[
-            "--profile",
-            profile.to_str().expect("path"),
-            "--lib-url",
-            &lib,
-        ],
-        None,
-    )
-    .success();
-    assert_parses(&bed, &run.stdout);
+    let run = migrate_profile(&bed, &profile, &[]);
     insta::assert_snapshot!("nix_env_flake", redact(&bed, &run.stdout));
     insta::assert_snapshot!("nix_env_warnings", redact(&bed, &run.stderr));
 
     // The guessed nixpkgs is overridden with the package set the profile came from.
-    let dir = write_flake(&bed, "migrated", &run.stdout);
-    let built = bed
-        .tool("fp-build")
-        .arg(&dir)
-        .arg("--override-input")
-        .arg("nixpkgs")
-        .arg(format!("path:{}", nixpkgs.display()))
-        .run()
-        .success();
+    let override_nixpkgs = [
+        "--override-input".to_string(),
+        "nixpkgs".to_string(),
+        format!("path:{}", nixpkgs.display()),
+    ];
+    let (_, built) = build_migrated(&bed, &run.stdout, &override_nixpkgs);
     // nix-env's user environment also references its own manifest.nix; the packages are the rest.
     let expected: BTreeSet<String> = references(&bed, &profile)
         .into_iter()
@@ -221,7 +239,7 @@ fn nix_env_profile_migrates_by_guessing_nixpkgs_attributes() {
         4,
         "hello, hello-man, tree, motd: {expected:?}"
     );
-    assert_eq!(references(&bed, Path::new(built.stdout_line())), expected);
+    assert_eq!(built, expected);
 }
 
 #[test]

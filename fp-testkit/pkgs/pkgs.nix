@@ -126,6 +126,8 @@ let
     hello = mkPackage { pname = "hello"; version = if revision == 1 then "1.0" else "1.1"; withMan = true; };
     tree = mkPackage { pname = "tree"; version = "2.1"; };
     motd = mkPackage { pname = "motd"; };
+    # An attribute name with a dot, which `nix profile` records unquoted (`...my.tool`).
+    "my.tool" = mkPackage { pname = "my.tool"; version = "0.1"; withMan = true; };
   } // (if revision == 1 then {
     cowsay = mkPackage { pname = "cowsay"; version = "3.7.0"; };
   } else {

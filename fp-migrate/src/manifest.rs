@@ -3,19 +3,24 @@
 //! - `manifest.json` of a `nix profile` profile, versions 1 (Nix 2.4-2.7: `uri`/`originalUri`),
 //!   2 (2.8, and 2.9-2.19 with `priority` and `outputs`) and 3 (2.20+, elements keyed by name);
 //! - the output of `nix profile list --json` (2.17+), which is the same document;
+//! - the text of `nix profile list` before 2.17 ([`parse_list_text`]), one line per element;
 //! - a nix-env profile's `manifest.nix`, evaluated with `nix-instantiate` ([`read_profile`]).
 //!
-//! The rules follow Nix's own reader (NIX-FACTS.md section 1): `active` and `storePaths` are
-//! required, `priority` and `outputs` optional; an element has a flake source only when its
-//! locked url is a non-empty string, and then needs the original url and the attribute path;
+//! The rules follow Nix's own reader (`ProfileManifest` in `src/nix/profile.cc`): `active`
+//! and `storePaths` are required, `priority` and `outputs` optional; an element has a flake
+//! source only when its locked url is a non-empty string, and then needs the attribute path;
 //! array elements are named the way Nix names them (`getNameFromURL`), with `-1`, `-2`, ... on
 //! collisions. Unknown keys are ignored. Every problem is an [`Error::usage`] (exit 2) saying
 //! where: the line and column for a JSON syntax error, the JSON path for a wrong shape.
+//!
+//! Real profiles are read more leniently than Nix reads them where the meaning is still clear:
+//! an element with a locked url but no original url takes the locked one, and a version 1
+//! element spelling the original url `originalUrl` (as some Nix of that era wrote it) is read.
+//! Each such case is told in [`Manifest::warnings`], never a refusal of the whole profile.
 
-use crate::error::{Error, Result};
-use crate::nix::{NixCommand, Stderr};
-use crate::store_path::{parse_drv_name, StorePath};
-use crate::ui::Ui;
+use fp_common::nix::{NixCommand, Stderr};
+use fp_common::store_path::{parse_drv_name, StorePath};
+use fp_common::{Error, Result, Ui};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::Path;
@@ -36,6 +41,8 @@ pub enum Format {
     },
     /// A nix-env profile's `manifest.nix`: no flake sources at all.
     NixEnv,
+    /// The text of `nix profile list` of Nix 2.4-2.16: one line per element, no priorities.
+    ListText,
 }
 
 /// A profile's contents: its elements in the manifest's order.
@@ -45,6 +52,8 @@ pub struct Manifest {
     pub format: Format,
     /// The elements, in the order of the file (for version 3, sorted by name as Nix writes it).
     pub elements: Vec<Element>,
+    /// What was read leniently (a missing or misspelt field), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// One installed element of a profile.
@@ -229,15 +238,17 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Manifest> {
             "{origin}: unsupported manifest version {version} (supported: 1, 2 and 3)"
         )));
     }
-    let (url_key, original_key) = if version == 1 {
-        ("uri", "originalUri")
+    let (url_key, original_key, other_original) = if version == 1 {
+        ("uri", "originalUri", "originalUrl")
     } else {
-        ("url", "originalUrl")
+        ("url", "originalUrl", "originalUri")
     };
-    let keys = Keys {
+    let mut keys = Keys {
         origin,
         url: url_key,
         original: original_key,
+        other_original,
+        warnings: Vec::new(),
     };
     let mut elements = Vec::new();
     match top.get("elements") {
@@ -267,14 +278,123 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Manifest> {
     Ok(Manifest {
         format: Format::Json { version },
         elements,
+        warnings: keys.warnings,
     })
 }
 
-/// The keys of one manifest version, and the origin for messages.
+/// Reads a manifest from text that is either JSON (a `manifest.json`, `nix profile list
+/// --json`) or the text of `nix profile list` of Nix 2.4-2.16, told apart by the first
+/// character: a digit starts a text line (its index), anything else is read as JSON.
+pub fn parse_document(text: &str, origin: &str) -> Result<Manifest> {
+    let start = text.trim_start();
+    if start.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_list_text(text, origin)
+    } else if start.starts_with('{') || start.starts_with('[') {
+        parse_json(text, origin)
+    } else if text.contains("Flake attribute:") || text.contains("Store paths:") {
+        // Nix 2.17+ prints blocks (`Name:`, `Flake attribute:`, ...) with terminal escapes
+        // even into a pipe, and has `--json` for reading it.
+        Err(Error::usage(format!(
+            "{origin}: this is the text `nix profile list` prints since Nix 2.17, which fp-migrate does not read"
+        ))
+        .with_hint("nix profile list --json | fp-migrate > flake.nix"))
+    } else {
+        parse_json(text, origin)
+    }
+}
+
+/// Reads the text `nix profile list` printed before it had `--json` (Nix 2.4-2.16): one line
+/// per element, `INDEX ORIGINAL#ATTR LOCKED#ATTR STORE-PATH...`, where 2.9-2.16 append the
+/// outputs to both attribute paths (`^*`, `^bin,man`; nothing for the default ones) and an
+/// element with no flake source has `-` for both references. Every element is active (the
+/// text does not say otherwise) and has no recorded priority.
+pub fn parse_list_text(text: &str, origin: &str) -> Result<Manifest> {
+    let mut elements = Vec::new();
+    let mut taken = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |what: &str| {
+            Error::usage(format!(
+                "{origin}: line {}: {what} (expected `INDEX ORIGINAL#ATTR LOCKED#ATTR STORE-PATH...`, as `nix profile list` prints)",
+                i + 1
+            ))
+        };
+        let mut words = line.split_whitespace();
+        let Some(index) = words.next() else {
+            continue;
+        };
+        if !index.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(at(&format!("{index:?} is not an index")));
+        }
+        let (Some(original), Some(locked)) = (words.next(), words.next()) else {
+            return Err(at("too few columns"));
+        };
+        let store_paths = words
+            .map(|w| StorePath::parse(w).map_err(|e| at(e.message())))
+            .collect::<Result<Vec<_>>>()?;
+        let (source, outputs) = match (original, locked) {
+            ("-", "-") => (None, Outputs::Default),
+            _ => {
+                let (original_url, _) = split_installable(original)
+                    .ok_or_else(|| at(&format!("{original:?} has no `#` attribute path")))?;
+                let (url, (attr_path, outputs)) = split_installable(locked)
+                    .ok_or_else(|| at(&format!("{locked:?} has no `#` attribute path")))?;
+                let source = Source {
+                    original_url: original_url.to_string(),
+                    url: url.to_string(),
+                    attr_path: attr_path.to_string(),
+                };
+                (Some(source), outputs)
+            }
+        };
+        let name = match &source {
+            Some(s) => name_from_source(&s.original_url, &s.attr_path),
+            None => name_from_store_paths(&store_paths),
+        };
+        elements.push(Element {
+            name: unique_name(&mut taken, &name),
+            active: true,
+            priority: None,
+            outputs,
+            store_paths,
+            source,
+        });
+    }
+    if elements.is_empty() {
+        return Err(Error::usage(format!(
+            "{origin}: no elements: the text of `nix profile list` has one line per element"
+        )));
+    }
+    Ok(Manifest {
+        format: Format::ListText,
+        elements,
+        warnings: Vec::new(),
+    })
+}
+
+/// Splits `URL#ATTR^OUTPUTS` of a `nix profile list` line into the url, the attribute path
+/// and the outputs (`^*` all, `^a,b` those, none the default ones); `None` without a `#`.
+fn split_installable(text: &str) -> Option<(&str, (&str, Outputs))> {
+    let (url, fragment) = text.split_once('#')?;
+    let (attr, outputs) = match fragment.rsplit_once('^') {
+        Some((attr, "*")) => (attr, Outputs::All),
+        Some((attr, "")) => (attr, Outputs::Default),
+        Some((attr, names)) => (
+            attr,
+            Outputs::Names(names.split(',').map(str::to_string).collect()),
+        ),
+        None => (fragment, Outputs::Default),
+    };
+    Some((url, (attr, outputs)))
+}
+
+/// The keys of one manifest version, the origin for messages, and what was read leniently.
 struct Keys<'a> {
     origin: &'a str,
     url: &'a str,
     original: &'a str,
+    /// The original url's key of the other versions, read when `original` is missing.
+    other_original: &'a str,
+    warnings: Vec<String>,
 }
 
 impl Keys<'_> {
@@ -284,7 +404,7 @@ impl Keys<'_> {
 
     /// Reads one element at JSON path `path`; its name is Nix's derived name (the caller makes
     /// it unique or replaces it with the object key).
-    fn element(&self, item: &Value, path: &str) -> Result<Element> {
+    fn element(&mut self, item: &Value, path: &str) -> Result<Element> {
         let obj = item.as_object().ok_or_else(|| {
             self.error(
                 path,
@@ -326,7 +446,7 @@ impl Keys<'_> {
             None
         } else {
             Some(Source {
-                original_url: self.string(obj, self.original, path)?,
+                original_url: self.original_url(obj, url, path)?,
                 url: url.to_string(),
                 attr_path: self.string(obj, "attrPath", path)?,
             })
@@ -343,6 +463,28 @@ impl Keys<'_> {
             store_paths,
             source,
         })
+    }
+
+    /// The original url: its own key, else the other versions' spelling, else the locked `url`
+    /// itself; the last two are told in the warnings.
+    fn original_url(&mut self, obj: &Map<String, Value>, url: &str, path: &str) -> Result<String> {
+        if obj.contains_key(self.original) {
+            return self.string(obj, self.original, path);
+        }
+        let (found, how) = if obj.contains_key(self.other_original) {
+            (
+                self.string(obj, self.other_original, path)?,
+                format!("spelt {:?}: read as it", self.other_original),
+            )
+        } else {
+            (
+                url.to_string(),
+                format!("missing: the locked {:?} stands in for it", self.url),
+            )
+        };
+        self.warnings
+            .push(format!("{}: {path}.{} {how}", self.origin, self.original));
+        Ok(found)
     }
 
     fn string(&self, obj: &Map<String, Value>, key: &str, path: &str) -> Result<String> {
@@ -553,6 +695,7 @@ pub fn parse_nix_env_json(text: &str, origin: &str) -> Result<Manifest> {
     Ok(Manifest {
         format: Format::NixEnv,
         elements,
+        warnings: Vec::new(),
     })
 }
 
@@ -578,7 +721,9 @@ pub fn read_profile(ui: &Ui, profile: &Path) -> Result<Manifest> {
     if nix.exists() {
         let absolute = std::fs::canonicalize(&nix)
             .map_err(|e| Error::failed(format!("cannot resolve {}: {e}", nix.display())))?;
-        let out = nix_env_command(&absolute).output(ui, Stderr::Capture)?;
+        let out = nix_env_command(&absolute)
+            .output(ui, Stderr::Capture)
+            .map_err(|e| unreadable_manifest_nix(&nix, e))?;
         return parse_nix_env_json(&out, &nix.display().to_string());
     }
     Err(Error::usage(format!(
@@ -586,9 +731,23 @@ pub fn read_profile(ui: &Ui, profile: &Path) -> Result<Manifest> {
     )))
 }
 
+/// The error for a `manifest.nix` that nix-instantiate could not evaluate: bad input (exit 2),
+/// naming the file and with nix's message. Nix that cannot be run at all stays a failure
+/// (exit 1): the file may be fine.
+fn unreadable_manifest_nix(file: &Path, err: Error) -> Error {
+    if err.code() != 1 || err.message().starts_with("cannot run ") {
+        return err;
+    }
+    Error::usage(format!(
+        "{}: not a manifest.nix that Nix can read: {}",
+        file.display(),
+        err.message()
+    ))
+}
+
 /// Reads a file as UTF-8 text; unreadable is exit 1, not UTF-8 is exit 2.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = crate::limits::read_file(path)
+    let bytes = fp_common::limits::read_file(path)
         .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))??;
     String::from_utf8(bytes)
         .map_err(|e| Error::usage(format!("{} is not UTF-8 text: {e}", path.display())))
@@ -695,8 +854,78 @@ mod tests {
         assert!(msg(&format!(
             r#"{{"version":3,"elements":{{"a b":{{"active":true,"storePaths":["{H1}"],"url":"x"}}}}}}"#
         ))
-        .contains(r#".elements["a b"].originalUrl: missing"#));
+        .contains(r#".elements["a b"].attrPath: missing"#));
         assert_eq!(parse_json("", "in").unwrap_err().code(), 2);
+    }
+
+    #[test]
+    fn missing_or_misspelt_original_urls_are_read_and_told() {
+        let m = parse_json(
+            &format!(
+                r#"{{"version":3,"elements":{{"a":{{"active":true,"attrPath":"x","storePaths":["{H1}"],"url":"github:o/r/1"}}}}}}"#
+            ),
+            "in",
+        )
+        .unwrap();
+        assert_eq!(
+            m.elements[0].source.as_ref().unwrap().original_url,
+            "github:o/r/1"
+        );
+        assert_eq!(
+            m.warnings,
+            [r#"in: .elements["a"].originalUrl missing: the locked "url" stands in for it"#]
+        );
+        let m = parse_json(
+            &format!(
+                r#"{{"version":1,"elements":[{{"active":true,"attrPath":"x","originalUrl":"flake:n","storePaths":["{H1}"],"uri":"github:o/n/1"}}]}}"#
+            ),
+            "in",
+        )
+        .unwrap();
+        assert_eq!(
+            m.elements[0].source.as_ref().unwrap().original_url,
+            "flake:n"
+        );
+        assert_eq!(m.elements[0].name, "x");
+        assert_eq!(
+            m.warnings,
+            [r#"in: .elements[0].originalUri spelt "originalUrl": read as it"#]
+        );
+    }
+
+    #[test]
+    fn list_text_of_nix_2_4_to_2_16() {
+        let text = format!(
+            "0 flake:nixpkgs#legacyPackages.x86_64-linux.hello github:NixOS/nixpkgs/abc#legacyPackages.x86_64-linux.hello {H1}\n1 flake:nixpkgs#legacyPackages.x86_64-linux.hello^man,out github:NixOS/nixpkgs/abc#legacyPackages.x86_64-linux.hello^man,out {H2} {H1}\n\n2 - - {H1}\n3 path:/p#packages.x86_64-linux.default^* path:/p?narHash=x#packages.x86_64-linux.default^* \n"
+        );
+        let m = parse_document(&text, "t").unwrap();
+        assert_eq!(m.format, Format::ListText);
+        let names: Vec<_> = m.elements.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["hello", "hello-1", "hello-2", "p"]);
+        let s = m.elements[1].source.as_ref().unwrap();
+        assert_eq!(s.url, "github:NixOS/nixpkgs/abc");
+        assert_eq!(s.original_url, "flake:nixpkgs");
+        assert_eq!(s.attr_path, "legacyPackages.x86_64-linux.hello");
+        assert_eq!(
+            m.elements[1].outputs,
+            Outputs::Names(vec!["man".into(), "out".into()])
+        );
+        assert_eq!(m.elements[1].store_paths.len(), 2);
+        assert!(m.elements[2].source.is_none());
+        assert_eq!(m.elements[3].outputs, Outputs::All);
+        assert!(m.elements[3].store_paths.is_empty());
+        let err = |t: &str| parse_document(t, "t").unwrap_err();
+        assert!(err("0 flake:nixpkgs#x\n")
+            .message()
+            .contains("line 1: too few columns"));
+        assert!(err("0 - - /tmp/x\n").message().contains("line 1: "));
+        assert!(err("0 a b\n")
+            .message()
+            .contains("\"a\" has no `#` attribute path"));
+        assert!(err("0 - - \nx - -")
+            .message()
+            .contains("line 2: \"x\" is not an index"));
+        assert_eq!(err("0 a b\n").code(), 2);
     }
 
     #[test]
