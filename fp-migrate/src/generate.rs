@@ -217,6 +217,27 @@ pub fn guess_from_store_paths(paths: &[StorePath]) -> Option<(String, Outputs)> 
     Some((attr, outputs))
 }
 
+/// The output named by the last component of an element's attribute path (`hello.man`) when
+/// the element installed the default outputs instead: outputs not given, and none of its store
+/// paths is that output. Newer Nix records `pkg.man` so when it installed `pkg`'s default
+/// outputs; the element then is `pkg`.
+fn installed_as_default_outputs(element: &Element, components: &[String]) -> Option<String> {
+    let last = components.last()?;
+    let is_output = OUTPUT_SUFFIXES.contains(&last.as_str()) || last == "out";
+    // A store path of that output, or a package of that very name (`legacyPackages.<system>.
+    // tools.dev` may be a package called `dev`), means the path meant what it says.
+    let installed_it = element.store_paths.iter().any(|p| {
+        let (package, output) = package_of(p);
+        output == *last || package == *last
+    });
+    (components.len() > 3
+        && is_output
+        && element.outputs == Outputs::Default
+        && !element.store_paths.is_empty()
+        && !installed_it)
+        .then(|| last.clone())
+}
+
 /// Whether an element is home-manager's env: every package home-manager manages, in one.
 fn is_home_manager_env(element: &Element) -> bool {
     element
@@ -576,7 +597,18 @@ impl<'a> Migrator<'a> {
         let input = self.inputs[self.input_by_key[input_url(source, self.options.unlocked)]]
             .name
             .clone();
-        let components = self.attr_path(element, source, &label);
+        let mut components = self.attr_path(element, source, &label);
+        let mut comments = Vec::new();
+        if let Some(output) = installed_as_default_outputs(element, &components) {
+            // Nix before 2.20 installs `pkg.man` as the man output; newer Nix installs the
+            // default outputs of the derivation `pkg.man` belongs to, and records the
+            // attribute path unchanged. The store paths say which happened.
+            components.pop();
+            comments.push(format!(
+                "recorded as {}: Nix installed the package's default outputs for it, not {output}",
+                nix_expr::comment(&source.attr_path)
+            ));
+        }
         let reference = reference(&input, &components).map_err(bad_text)?;
         let outputs = outputs_key(&element.outputs);
         let duplicate_key = format!("{reference}^{outputs}");
@@ -599,8 +631,7 @@ impl<'a> Migrator<'a> {
                 *self.other_systems.entry(system.to_string()).or_default() += 1;
             }
         }
-        let mut comments = Vec::new();
-        if components != source.attr_path_components() {
+        if comments.is_empty() && components != source.attr_path_components() {
             comments.push(format!(
                 "recorded as {}: a name with a dot, which Nix writes unquoted",
                 nix_expr::comment(&source.attr_path)
@@ -1286,6 +1317,40 @@ mod tests {
         assert_eq!(
             p("python3.11-requests-2.31.0"),
             pair("python3.11-requests", "out")
+        );
+    }
+
+    #[test]
+    fn an_output_path_that_installed_the_default_outputs_is_the_package() {
+        let element = |attr: &str, path: &str| {
+            let json = format!(
+                r#"{{"version":3,"elements":{{"e":{{"active":true,"attrPath":"{attr}","originalUrl":"flake:nixpkgs","url":"path:/p?narHash=sha256-x","outputs":null,"priority":5,"storePaths":["/nix/store/00000000000000000000000000000000-{path}"]}}}}}}"#
+            );
+            parse(&json).elements.remove(0)
+        };
+        let parts = |attr: &str| attr.split('.').map(str::to_string).collect::<Vec<_>>();
+        // Nix 2.20 and later: `hello.man` installed hello's default outputs (out).
+        let new = element("legacyPackages.x86_64-linux.hello.man", "hello-1.0");
+        assert_eq!(
+            installed_as_default_outputs(&new, &parts("legacyPackages.x86_64-linux.hello.man")),
+            Some("man".to_string())
+        );
+        // Nix 2.8: the man output itself.
+        let old = element("legacyPackages.x86_64-linux.hello.man", "hello-1.0-man");
+        assert_eq!(
+            installed_as_default_outputs(&old, &parts("legacyPackages.x86_64-linux.hello.man")),
+            None
+        );
+        // A package that is called like an output.
+        let named = element("legacyPackages.x86_64-linux.tools.dev", "dev-2.0");
+        assert_eq!(
+            installed_as_default_outputs(&named, &parts("legacyPackages.x86_64-linux.tools.dev")),
+            None
+        );
+        let short = element("legacyPackages.x86_64-linux.man", "man-db-2.12");
+        assert_eq!(
+            installed_as_default_outputs(&short, &parts("legacyPackages.x86_64-linux.man")),
+            None
         );
     }
 
