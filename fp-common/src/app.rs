@@ -28,7 +28,7 @@ pub trait Tool: Parser {
 /// the hidden `--generate-completions SHELL` and `--generate-man` print what packaging needs.
 pub fn main<T: Tool>() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(code) = crate::generate::handle::<T>(T::NAME, &args) {
+    if let Some(code) = crate::completions::handle::<T>(T::NAME, &args) {
         return code;
     }
     let cli = match T::try_parse_from(&args) {

@@ -13,9 +13,9 @@
 //! where: the line and column for a JSON syntax error, the JSON path for a wrong shape.
 
 use crate::error::{Error, Result};
-use crate::nix::{NixCommand, Stderr};
-use crate::store_path::{parse_drv_name, StorePath};
 use crate::ui::Ui;
+use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::store_path::{parse_drv_name, StorePath};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::Path;
@@ -588,7 +588,7 @@ pub fn read_profile(ui: &Ui, profile: &Path) -> Result<Manifest> {
 
 /// Reads a file as UTF-8 text; unreadable is exit 1, not UTF-8 is exit 2.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = crate::limits::read_file(path)
+    let bytes = fp_nix::limits::read_file(path)
         .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))??;
     String::from_utf8(bytes)
         .map_err(|e| Error::usage(format!("{} is not UTF-8 text: {e}", path.display())))

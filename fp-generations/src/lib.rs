@@ -10,10 +10,11 @@ use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::{self, format_local_time, format_rfc3339_utc, Generation};
-use fp_common::nix::{NixCommand, Stderr};
-use fp_common::profile::{Profile, ProfileLock};
-use fp_common::{nix, path_info, Error, Result, Ui};
+use fp_common::{print_json, write_stdout, Error, Result, Ui};
+use fp_nix::command::Stderr;
+use fp_nix::generation::{self, format_local_time, format_rfc3339_utc, Generation};
+use fp_nix::path_info;
+use fp_nix::profile::Profile;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
@@ -123,7 +124,7 @@ pub struct DeleteJson {
 /// Runs fp-generations.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
-    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    let profile = config.resolve_profile(ui, cli.profile.profile)?;
     let generations = profile.generations()?;
     match cli.command {
         None => list(ui, &profile, &generations, cli.json),
@@ -147,9 +148,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
                 })
                 .collect(),
         };
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::failed(format!("cannot encode the listing: {e}")))?;
-        return fp_common::write_stdout(&text);
+        return print_json(&doc);
     }
     if generations.is_empty() {
         ui.info(&format!(
@@ -159,7 +158,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         return Ok(());
     }
     let counts = package_counts(ui, generations);
-    fp_common::write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
+    write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 
 /// How many packages each generation has, asked of the store in one call; `None` where the
@@ -171,7 +170,7 @@ fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
             .iter()
             .map(|g| {
                 info.get(&g.store_path).map(|i| {
-                    fp_common::diff::packages_from_references(
+                    fp_nix::diff::packages_from_references(
                         &g.store_path,
                         i.references.iter().map(String::as_str),
                     )
@@ -334,12 +333,9 @@ fn delete(
         ));
     } else {
         profile.check_writable()?;
-        let _lock = ProfileLock::acquire(ui, profile)?;
-        NixCommand::nix_env()
-            .arg("--profile")
-            .arg(profile.path())
-            .arg("--delete-generations")
-            .args(doomed.iter().map(u64::to_string))
+        let _lock = profile.lock(ui)?;
+        profile
+            .delete_command(&doomed)
             .output(ui, Stderr::Capture)?;
         ui.info(&format!(
             "deleted generations {} (kept {})",
@@ -355,9 +351,7 @@ fn delete(
             deleted: doomed,
             kept,
         };
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
-        fp_common::write_stdout(&text)?;
+        print_json(&doc)?;
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! always gives the same flake, byte for byte.
 
 use fp_common::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
-use fp_common::nix_expr::{self, NulError};
 use fp_common::{Error, Result};
+use fp_nix::nix_expr::{self, NulError};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -385,7 +385,7 @@ impl<'a> Migrator<'a> {
             .map(|p| p.name().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let attr = fp_common::store_path::parse_drv_name(&element.name)
+        let attr = fp_nix::store_path::parse_drv_name(&element.name)
             .0
             .to_string();
         if !element.active {

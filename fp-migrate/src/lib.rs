@@ -153,10 +153,10 @@ struct Declared {
 /// What flakey-profile declared in this profile: the env itself when it is one of ours, else
 /// the newest generation made by flakey-profile. `None` for profiles it never touched.
 fn declared_by_flakey_profile(profile: &std::path::Path) -> Option<Declared> {
-    use fp_common::env_marker;
+    use fp_nix::env_marker;
     let (origin, marker) = match env_marker::read(profile) {
         Some(marker) => ("the current generation".to_string(), marker),
-        None => fp_common::generation::list(profile)
+        None => fp_nix::generation::list(profile)
             .ok()?
             .iter()
             .rev()
@@ -193,9 +193,9 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                     "fp-migrate --profile ~/.nix-profile > flake.nix, or: nix profile list --json | fp-migrate > flake.nix",
                 ));
             }
-            let bytes = fp_common::limits::read_limited(
+            let bytes = fp_nix::limits::read_limited(
                 stdin.lock(),
-                fp_common::limits::MAX_DOCUMENT_BYTES,
+                fp_nix::limits::MAX_DOCUMENT_BYTES,
                 "stdin",
             )?;
             let text = String::from_utf8(bytes)

@@ -411,7 +411,7 @@ fn extra_switch_args_are_quoted_for_the_shell() {
         bed.path().display()
     ));
     std::fs::create_dir_all(profile.parent().expect("parent")).expect("parents");
-    let nix_string = fp_common::nix_expr::string(&profile.display().to_string()).expect("no NUL");
+    let nix_string = fp_nix::nix_expr::string(&profile.display().to_string()).expect("no NUL");
     let flake = bed.profile_flake_with(
         "quoted",
         1,

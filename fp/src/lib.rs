@@ -3,7 +3,8 @@
 //! and the exit code are the tool's own. The tools stay separate binaries.
 
 use clap::{Arg, Command};
-use fp_common::error::{EXIT_CODES_HELP, EXIT_USAGE};
+use fp_common::completions;
+use fp_common::error::{EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,9 @@ pub fn main() -> ExitCode {
 /// to a tool.
 pub fn run(args: &[OsString]) -> ExitCode {
     let tools = find_tools();
+    if let Some(code) = completions::handle_command("fp", || command(&tools), args) {
+        return code;
+    }
     let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
     match first.as_deref() {
         None => {
@@ -118,9 +122,6 @@ pub fn run(args: &[OsString]) -> ExitCode {
         Some("-V" | "--version") => {
             let _ = fp_common::write_stdout(&format!("fp {}", env!("CARGO_PKG_VERSION")));
             ExitCode::SUCCESS
-        }
-        Some(flag @ (fp_common::generate::COMPLETIONS_FLAG | fp_common::generate::MAN_FLAG)) => {
-            generate(flag, args.get(2), &tools)
         }
         Some(flag) if flag.starts_with('-') => {
             eprintln!("fp: error: unexpected option {flag:?}; fp takes a tool name first");
@@ -143,43 +144,5 @@ fn exec(path: &Path, args: &[OsString]) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(path).args(args).exec();
     eprintln!("fp: error: cannot run {}: {err}", path.display());
-    ExitCode::from(fp_common::error::EXIT_FAILED)
-}
-
-/// `--generate-completions SHELL` and `--generate-man` for `fp` itself.
-fn generate(flag: &str, shell: Option<&OsString>, tools: &BTreeMap<String, PathBuf>) -> ExitCode {
-    let mut cmd = command(tools);
-    let mut out: Vec<u8> = Vec::new();
-    if flag == fp_common::generate::MAN_FLAG {
-        return match clap_mangen_render(cmd, &mut out) {
-            Ok(()) => write_out(&out),
-            Err(e) => {
-                eprintln!("fp: error: {e}");
-                ExitCode::from(fp_common::error::EXIT_FAILED)
-            }
-        };
-    }
-    let shell = shell
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match fp_common::generate::completions_for(&mut cmd, "fp", &shell, &mut out) {
-        Ok(()) => write_out(&out),
-        Err(e) => {
-            eprintln!("fp: error: {e}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}
-
-/// Writes generated text to stdout; a closed pipe is not an error worth a panic.
-fn write_out(bytes: &[u8]) -> ExitCode {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
-    ExitCode::SUCCESS
-}
-
-/// Renders the man page of `cmd`.
-fn clap_mangen_render(cmd: Command, out: &mut dyn std::io::Write) -> Result<(), String> {
-    fp_common::generate::man_page_for(cmd, out)
+    ExitCode::from(EXIT_FAILED)
 }

@@ -1,9 +1,9 @@
 //! Nix store paths: parsing, validation, following `./result`-style links, and the
 //! `builtins.parseDrvName` split of a name into package name and version.
 
+use crate::command::NixCommand;
 use crate::error::{Error, Result};
-use crate::nix::NixCommand;
-use crate::ui::Ui;
+use crate::Log;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -91,22 +91,23 @@ impl StorePath {
     pub fn name(&self) -> &str {
         &self.base_name()[HASH_LEN + 1..]
     }
-
-    /// Whether the store knows this path as valid (`nix-store --check-validity`).
-    pub fn is_valid(&self, ui: &Ui) -> Result<bool> {
-        if std::fs::symlink_metadata(&self.path).is_err() {
-            return Ok(false);
-        }
-        NixCommand::nix_store()
-            .args(["--check-validity", self.as_str()])
-            .succeeds(ui)
-    }
 }
 
 impl fmt::Display for StorePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Whether the store knows `path` as valid (`nix-store --check-validity`): registered, and not
+/// still being built. A path that is not even on disk is not asked about.
+pub fn is_valid(log: &dyn Log, path: &StorePath) -> Result<bool> {
+    if std::fs::symlink_metadata(path.as_path()).is_err() {
+        return Ok(false);
+    }
+    NixCommand::nix_store()
+        .args(["--check-validity", path.as_str()])
+        .succeeds(log)
 }
 
 /// Checks `<hash>-<name>` against Nix's rules, saying what is wrong.
