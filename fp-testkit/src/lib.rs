@@ -1,7 +1,7 @@
 //! The test bed of flakey-profile's integration tests.
 //!
 //! Every test makes a [`Bed`]: its own temporary HOME, XDG directories, profile path and
-//! NIX_CONFIG (SPEC section 10), so no test touches the machine's real profiles, registry or
+//! NIX_CONFIG, so no test touches the machine's real profiles, registry or
 //! channels, and nothing is downloaded. The bed writes the offline package set (two revisions),
 //! a copy of this repository's Nix library, and profile flakes that use both; it runs the real
 //! tool binaries and real nix with that environment.

@@ -231,7 +231,8 @@ fn the_library_needs_only_the_allowed_pkgs_functions() {
         1,
         "paths = [ pkgs.hello ];\n        pinned.nixpkgs = nixpkgs;",
     );
-    // Replace `inherit pkgs;` with a package set holding only what SPEC section 9 allows.
+    // Replace `inherit pkgs;` with a package set holding only the functions `lib.mkProfile` may
+    // use (README's list), so an offline or minimal package set works.
     let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake");
     let text = text.replacen(
         "inherit pkgs;",
