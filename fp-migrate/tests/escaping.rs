@@ -12,6 +12,9 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_MIGRATE: &str = env!("CARGO_BIN_EXE_fp-migrate");
+
 const LIB_URL: &str = "path:/tmp/lib \"${x}\" \\ ünï\n";
 
 fn options() -> Options {
@@ -124,7 +127,7 @@ fn tricky_names_and_urls_come_back_exactly() {
     );
     // The binary gives the same flake, and warns with the names escaped on one line each.
     let run = bed
-        .tool("fp-migrate")
+        .tool(FP_MIGRATE)
         .args(["--lib-url", LIB_URL])
         .arg(fixture("escaping.json"))
         .run()

@@ -5,6 +5,9 @@ use fp_testkit::{kill, Bed, Random};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
+
 fn registry(bed: &Bed) -> PathBuf {
     bed.config_home().join("nix/registry.json")
 }
@@ -23,7 +26,7 @@ fn source(bed: &Bed, revision: u32) -> String {
 }
 
 fn pin(bed: &Bed, source: &str) -> fp_testkit::Cmd {
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
         .arg(format!("nixpkgs={source}"))
 }
@@ -66,7 +69,7 @@ fn killed_at_random_moments_the_registry_is_old_or_new() {
     pin(&bed, &sources[1]).run().success();
     assert_eq!(pinned_path(&bed), sources[1]);
     pin(&bed, &sources[0]).run().success();
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .args(["--revert", "--registry", "user"])
         .run()
         .success();
@@ -113,7 +116,7 @@ fn hostile_pin_names_are_refused_and_run_nothing() {
         "-x",
     ] {
         let run = bed
-            .tool("fp-pin")
+            .tool(FP_PIN)
             .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
             .arg(format!("{name}={src}"))
             .run()
