@@ -4,7 +4,6 @@
 //! stdout, so `fp-build | fp-switch` is safe; nix's progress streams to stderr live.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -49,18 +48,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-build";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// What `fp-build --json` prints.

@@ -2,7 +2,6 @@
 //! adding the change in closure size. The same diff code as fp-switch.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -41,18 +40,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-diff";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// One side of the diff.

@@ -6,7 +6,6 @@
 //! choice of what to delete is ours and tested, and the deletion itself is Nix's.
 
 use clap::{Args, Parser, Subcommand};
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -67,18 +66,6 @@ pub struct DeleteArgs {
     /// Print what would be deleted and delete nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-generations";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// One generation in `--json`.

@@ -9,7 +9,6 @@
 pub mod generate;
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::manifest::{self, Manifest};
@@ -68,18 +67,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-migrate";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// Reads the profile, writes the flake.nix to stdout and the warnings to stderr.

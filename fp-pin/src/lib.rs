@@ -15,7 +15,6 @@ mod revert;
 
 use channels::{ChannelsOrigin, ChannelsSource, LinkState, Location};
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -99,18 +98,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-pin";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// One registry entry in a report.

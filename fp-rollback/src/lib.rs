@@ -4,7 +4,6 @@
 //! itself is `nix-env --switch-generation`, so Nix keeps the locking and GC roots.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -33,18 +32,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-rollback";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// Rolls the profile back.

@@ -4,7 +4,6 @@
 //! `fp-build --json`), shows the package diff against the current generation, then switches.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
@@ -38,18 +37,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-switch";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// Switches the profile to the given env.
