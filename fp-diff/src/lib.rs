@@ -108,7 +108,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let info = path_info::query(ui, &paths, cli.closure)?;
     let packages = |p: &str| {
         info.get(p)
-            .map(|i| diff::packages_from_references(p, i.references.iter().map(String::as_str)))
+            .map(|i| diff::packages_from_info(p, i))
             .unwrap_or_default()
     };
     let d = diff::diff(&packages(&from.store_path), &packages(&to.store_path));

@@ -156,13 +156,8 @@ fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
         Ok(info) => generations
             .iter()
             .map(|g| {
-                info.get(&g.store_path).map(|i| {
-                    fp_nix::diff::packages_from_references(
-                        &g.store_path,
-                        i.references.iter().map(String::as_str),
-                    )
-                    .len()
-                })
+                info.get(&g.store_path)
+                    .map(|i| fp_nix::diff::packages_from_info(&g.store_path, i).len())
             })
             .collect(),
         Err(e) => {

@@ -22,12 +22,9 @@ pub const DEFAULT_MODE: u32 = 0o644;
 pub fn real_target(path: &Path) -> Result<PathBuf> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        match std::fs::read_link(&current) {
-            Ok(target) => {
-                let dir = current.parent().unwrap_or(Path::new("/"));
-                current = dir.join(target);
-            }
-            Err(_) => return Ok(current),
+        match locations::link_target(&current) {
+            Some(target) => current = target,
+            None => return Ok(current),
         }
     }
     Err(Error::failed(format!(

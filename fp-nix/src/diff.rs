@@ -4,7 +4,7 @@
 
 use crate::env_marker;
 use crate::error::Result;
-use crate::path_info;
+use crate::path_info::{self, PathInfo};
 use crate::store_path::{parse_drv_name, StorePath};
 use crate::Log;
 use serde::Serialize;
@@ -74,11 +74,15 @@ pub fn packages_of_many(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String
         }
     }
     for (path, info) in path_info::query(log, &ask, false)? {
-        let refs = info.references.iter().map(String::as_str);
-        let packages = packages_from_references(&path, refs);
+        let packages = packages_from_info(&path, &info);
         result.insert(path, packages);
     }
     Ok(result)
+}
+
+/// The packages of the store path `own`, from what `nix path-info` says of it.
+pub fn packages_from_info(own: &str, info: &PathInfo) -> Vec<Package> {
+    packages_from_references(own, info.references.iter().map(String::as_str))
 }
 
 /// Turns reference store paths into packages, leaving out `own` (a path refers to itself when

@@ -73,14 +73,31 @@ pub fn default_channels(version: NixVersion, user: &User) -> Result<PathBuf> {
     Ok(profiles_dir(version, user)?.join("channels"))
 }
 
-/// The link nix-env makes to the user's profile: `~/.nix-profile`, or
-/// `$XDG_STATE_HOME/nix/profile` on Nix 2.14 and later with `use-xdg-base-directories`.
+/// The link nix-env makes to the user's profile: [`home_profile_link`], or
+/// [`xdg_profile_link`] on Nix 2.14 and later with `use-xdg-base-directories`.
 pub fn user_profile_link(version: NixVersion) -> PathBuf {
     if version.at_least(2, 14) && uses_xdg_base_directories() {
-        state_home().join("nix/profile")
+        xdg_profile_link()
     } else {
-        home_dir().join(".nix-profile")
+        home_profile_link()
     }
+}
+
+/// `~/.nix-profile`.
+pub fn home_profile_link() -> PathBuf {
+    home_dir().join(".nix-profile")
+}
+
+/// `$XDG_STATE_HOME/nix/profile`, the user's profile link under `use-xdg-base-directories`.
+pub fn xdg_profile_link() -> PathBuf {
+    state_home().join("nix/profile")
+}
+
+/// Where the symlink `link` points, a relative target taken from the link's directory; `None`
+/// when `link` is not a symlink.
+pub fn link_target(link: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(link).ok()?;
+    Some(link.parent().unwrap_or(Path::new("/")).join(target))
 }
 
 /// The directory whose entries `<nixpkgs>` is looked up in: `~/.nix-defexpr`, or

@@ -55,12 +55,12 @@ impl Profile {
         if let Some(p) = std::env::var_os("NIX_PROFILE").filter(|p| !p.is_empty()) {
             return Ok((Profile::new(Path::new(&p))?, Some("NIX_PROFILE")));
         }
-        let xdg_link = locations::state_home().join("nix").join("profile");
-        let home_link = locations::home_dir().join(".nix-profile");
-        for link in [&home_link, &xdg_link] {
-            if let Ok(target) = std::fs::read_link(link) {
-                let base = link.parent().unwrap_or(Path::new("/"));
-                return Ok((Profile::new(&base.join(target))?, None));
+        for link in [
+            locations::home_profile_link(),
+            locations::xdg_profile_link(),
+        ] {
+            if let Some(target) = locations::link_target(&link) {
+                return Ok((Profile::new(&target)?, None));
             }
         }
         let version = version()?;

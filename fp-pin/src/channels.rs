@@ -9,6 +9,7 @@ use fp_nix::locations::{self, User};
 use fp_nix::nix_expr;
 use fp_nix::profile::Profile;
 use fp_nix::store_path::{store_dir, StorePath};
+use fp_nix::Log;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -55,9 +56,7 @@ impl Location {
     pub fn resolve(ui: &Ui, flag: Option<&Path>) -> Result<Location> {
         let link = locations::defexpr_dir(|| nix_version(ui))?.join("channels");
         let current = std::fs::symlink_metadata(&link).ok();
-        let target = std::fs::read_link(&link)
-            .ok()
-            .map(|t| link.parent().unwrap_or(Path::new("/")).join(t));
+        let target = locations::link_target(&link);
         if let Some(flag) = flag {
             let profile = Profile::new(flag)?;
             let link_state = match (&current, &target) {
@@ -129,26 +128,29 @@ impl Location {
         }
     }
 
-    /// Warns when `<nixpkgs>` will not be looked up through this profile: the link points
-    /// elsewhere, or `NIX_PATH` is set and names neither the link nor the profile.
-    pub fn warn_if_not_used(&self, ui: &Ui) {
+    /// Why `<nixpkgs>` will not be looked up through this profile, if it will not: the link
+    /// points elsewhere, or `NIX_PATH` (given as `nix_path`) is set and names neither the link
+    /// nor the profile. One warning for people each.
+    pub fn not_used_because(&self, nix_path: Option<&str>) -> Vec<String> {
+        let mut warnings = Vec::new();
         if let LinkState::Elsewhere(other) = &self.link_state {
-            ui.warn(&format!(
+            warnings.push(format!(
                 "{} points to {}, not to {}: <nixpkgs> will not see this pin",
                 self.link.display(),
                 other.display(),
                 self.profile.path().display()
             ));
         }
-        if let Some(nix_path) = std::env::var("NIX_PATH").ok().filter(|p| !p.is_empty()) {
+        if let Some(nix_path) = nix_path.filter(|p| !p.is_empty()) {
             let link = self.link.to_string_lossy();
             let profile = self.profile.path().to_string_lossy();
             if !nix_path.contains(link.as_ref()) && !nix_path.contains(profile.as_ref()) {
-                ui.warn(&format!(
+                warnings.push(format!(
                     "NIX_PATH is set ({nix_path}) and names neither {link} nor {profile}: <nixpkgs> will not see this pin unless NIX_PATH is unset or includes {link}"
                 ));
             }
         }
+        warnings
     }
 }
 
@@ -186,19 +188,19 @@ impl ChannelsSource {
     }
 
     /// The store path this gives, without building it (`nix eval --raw ...outPath`).
-    pub fn out_path(&self, ui: &Ui) -> Result<StorePath> {
+    pub fn out_path(&self, log: &dyn Log) -> Result<StorePath> {
         let text = match self {
             ChannelsSource::Given(path) => return Ok(path.clone()),
             ChannelsSource::Flake(installable) => NixCommand::nix()
                 .args(["eval", "--raw", &format!("{installable}.outPath")])
-                .output(ui, Stderr::Capture)
+                .output(log, Stderr::Capture)
                 .map_err(|e| {
                     e.with_hint("the profile has no pins.channels (is it made with lib.mkProfile?); skip the channels with --no-channels")
                 })?,
             ChannelsSource::Expression(expr) => NixCommand::nix()
                 .args(["eval", "--impure", "--raw", "--expr"])
                 .arg(format!("({expr}).outPath"))
-                .output(ui, Stderr::Capture)?,
+                .output(log, Stderr::Capture)?,
         };
         StorePath::parse(text.trim()).map_err(|e| {
             Error::failed(format!(
@@ -210,7 +212,7 @@ impl ChannelsSource {
     }
 
     /// Builds the store path (`nix build --no-link --json`), streaming nix's progress.
-    pub fn build(&self, ui: &Ui) -> Result<StorePath> {
+    pub fn build(&self, log: &dyn Log) -> Result<StorePath> {
         let cmd = match self {
             ChannelsSource::Given(path) => return Ok(path.clone()),
             ChannelsSource::Flake(installable) => {
@@ -220,7 +222,7 @@ impl ChannelsSource {
                 .args(["build", "--no-link", "--json", "--impure", "--expr"])
                 .arg(expr),
         };
-        let out = cmd.output(ui, Stderr::Stream)?;
+        let out = cmd.output(log, Stderr::Stream)?;
         let (path, _) = parse_build_json(&out)?;
         StorePath::parse(&path).map_err(|e| e.context("nix build"))
     }
@@ -336,6 +338,35 @@ mod tests {
         assert_eq!(nix_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(nix_string("${x} $y"), "\"\\${x} $y\"");
         assert_eq!(nix_string("l1\nl2"), "\"l1\\nl2\"");
+    }
+
+    #[test]
+    fn warns_when_nixpkgs_is_looked_up_elsewhere() {
+        let location = Location {
+            profile: Profile::new(Path::new("/p/channels")).unwrap(),
+            link: PathBuf::from("/home/a/.nix-defexpr/channels"),
+            link_state: LinkState::Ok,
+            origin: ChannelsOrigin::DefexprLink,
+        };
+        assert!(location.not_used_because(None).is_empty());
+        assert!(location.not_used_because(Some("")).is_empty());
+        assert!(location
+            .not_used_because(Some("nixpkgs=/home/a/.nix-defexpr/channels/nixpkgs"))
+            .is_empty());
+        let w = location.not_used_because(Some("nixpkgs=/elsewhere"));
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("NIX_PATH is set (nixpkgs=/elsewhere)"),
+            "{}",
+            w[0]
+        );
+        let elsewhere = Location {
+            link_state: LinkState::Elsewhere(PathBuf::from("/other")),
+            ..location
+        };
+        let w = elsewhere.not_used_because(None);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("points to /other"), "{}", w[0]);
     }
 
     #[test]

@@ -305,7 +305,10 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     };
     show_plan(ui, &report, cli.dry_run);
     if let Some(p) = &plan {
-        p.location.warn_if_not_used(ui);
+        let nix_path = std::env::var("NIX_PATH").ok();
+        for warning in p.location.not_used_because(nix_path.as_deref()) {
+            ui.warn(&warning);
+        }
     }
 
     if cli.dry_run {
