@@ -2,17 +2,18 @@
 //! fp-rollback: show the diff, honour `--dry-run`, change the profile through nix-env only, and
 //! report what happened in the `--json` document both tools print.
 //!
-//! [`plan`] decides from the generations alone; [`switch`] prints and acts around it.
+//! What the switch does is decided from the generations alone ([`plan_switch`]); [`switch`]
+//! prints and acts around it.
 
 use crate::cli::SwitchArgs;
 use crate::render;
 use crate::ui::{Style, Ui};
-use crate::{Error, Result};
+use crate::Result;
 use fp_nix::command::shell_quote;
 use fp_nix::diff::{self, Package, PackageDiff};
 use fp_nix::env_marker;
-use fp_nix::generation::{self, Generation, GenerationRef};
-use fp_nix::profile::{Profile, Target};
+use fp_nix::generation::GenerationRef;
+use fp_nix::profile::{plan_switch, Profile, SwitchPlan, Target};
 use serde::Serialize;
 use std::path::Path;
 
@@ -69,52 +70,6 @@ pub struct MadeOutside {
     pub dropped: Vec<Package>,
 }
 
-/// What switching to a target means for a profile with these generations, decided before
-/// anything is printed or run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// The generation current now, if any.
-    pub previous: Option<GenerationRef>,
-    /// The store path the profile will point to.
-    pub store_path: String,
-    /// The generation that will be current: predicted by Nix's numbering rule for a store path.
-    pub generation: u64,
-    /// Whether the current generation changes.
-    pub changed: bool,
-}
-
-/// Decides what switching to `target` does: an unknown generation number is an error (exit 1);
-/// the target is unchanged when the current generation already is it.
-pub fn plan(generations: &[Generation], target: &Target) -> Result<Plan> {
-    let current = generation::current(generations);
-    let (store_path, number) = match target {
-        Target::StorePath(p) => (
-            p.as_str().to_string(),
-            generation::next_number(generations, p.as_str()),
-        ),
-        Target::Generation(n) => {
-            let g = generations
-                .iter()
-                .find(|g| g.generation == *n)
-                .ok_or_else(|| Error::failed(format!("generation {n} does not exist")))?;
-            (g.store_path.clone(), *n)
-        }
-    };
-    let unchanged = current.is_some_and(|g| match target {
-        Target::StorePath(_) => g.store_path == store_path,
-        Target::Generation(n) => g.generation == *n,
-    });
-    Ok(Plan {
-        previous: current.map(GenerationRef::from),
-        store_path,
-        generation: match current {
-            Some(g) if unchanged => g.generation,
-            _ => number,
-        },
-        changed: !unchanged,
-    })
-}
-
 /// Switches `profile` to `target`, printing the diff to stderr first.
 pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Result<Report> {
     // Held from reading the generations to the switch, so the report is about what happened.
@@ -123,7 +78,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
     } else {
         Some(profile.lock(ui)?)
     };
-    let plan = plan(&profile.generations()?, target)?;
+    let plan = plan_switch(&profile.generations()?, target)?;
     let mut report = Report {
         profile: profile.path().display().to_string(),
         dry_run: opts.dry_run,
@@ -193,7 +148,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
 }
 
 /// The package diff from the current generation (none: nothing) to the planned store path.
-fn package_diff(ui: &Ui, plan: &Plan) -> Result<PackageDiff> {
+fn package_diff(ui: &Ui, plan: &SwitchPlan) -> Result<PackageDiff> {
     let mut paths = vec![plan.store_path.as_str()];
     paths.extend(plan.previous.as_ref().map(|g| g.store_path.as_str()));
     let packages = diff::packages_of_many(ui, &paths)?;
@@ -245,54 +200,6 @@ fn warn_made_outside(ui: &Ui, profile: &Profile, outside: &MadeOutside) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
-
-    /// Generations 1, 2, ... holding `paths`, generation `current` the current one.
-    fn history(paths: &[&str], current: u64) -> Vec<Generation> {
-        (1..)
-            .zip(paths)
-            .map(|(n, p)| Generation {
-                generation: n,
-                store_path: p.to_string(),
-                created: SystemTime::UNIX_EPOCH,
-                current: n == current,
-            })
-            .collect()
-    }
-
-    fn store_path(name: &str) -> fp_nix::store_path::StorePath {
-        fp_nix::store_path::StorePath::parse(&format!(
-            "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn plan_of_a_new_store_path() {
-        let a = store_path("a");
-        let b = store_path("b");
-        let gens = history(&[a.as_str(), b.as_str()], 1);
-        let p = plan(&gens, &Target::StorePath(b.clone())).unwrap();
-        // Nix reuses the highest generation when it holds the same path.
-        assert_eq!((p.generation, p.changed), (2, true));
-        assert_eq!(p.previous.unwrap().generation, 1);
-        let p = plan(&gens, &Target::StorePath(a)).unwrap();
-        assert_eq!((p.generation, p.changed), (1, false));
-        let p = plan(&[], &Target::StorePath(b)).unwrap();
-        assert_eq!((p.generation, p.changed, p.previous), (1, true, None));
-    }
-
-    #[test]
-    fn plan_of_a_generation() {
-        let gens = history(&["/a", "/b"], 2);
-        let p = plan(&gens, &Target::Generation(1)).unwrap();
-        assert_eq!(
-            (p.generation, p.store_path.as_str(), p.changed),
-            (1, "/a", true)
-        );
-        assert!(!plan(&gens, &Target::Generation(2)).unwrap().changed);
-        assert_eq!(plan(&gens, &Target::Generation(9)).unwrap_err().code(), 1);
-    }
 
     #[test]
     fn dropped_leaves_out_the_nix_env_manifest() {
@@ -308,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn report_has_the_spec_fields() {
+    fn report_has_the_documented_fields() {
         let r = Report {
             profile: "/p".into(),
             dry_run: false,

@@ -4,7 +4,7 @@
 
 use crate::command::{shell_quote, NixCommand, NixVersion, Stderr};
 use crate::error::{Error, Result};
-use crate::generation::{self, Generation};
+use crate::generation::{self, Generation, GenerationRef};
 use crate::locations::{self, User};
 use crate::lock::DirLock;
 use crate::store_path::StorePath;
@@ -172,9 +172,56 @@ impl Profile {
     }
 }
 
+/// What switching a profile with these generations to a target does, as nix-env does it:
+/// decided before anything is printed or run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchPlan {
+    /// The generation current now, if any.
+    pub previous: Option<GenerationRef>,
+    /// The store path the profile will point to.
+    pub store_path: String,
+    /// The generation that will be current: predicted by Nix's numbering rule for a store path.
+    pub generation: u64,
+    /// Whether the current generation changes.
+    pub changed: bool,
+}
+
+/// Decides what switching to `target` does: an unknown generation number is an error (exit 1);
+/// the target is unchanged when the current generation already is it.
+pub fn plan_switch(generations: &[Generation], target: &Target) -> Result<SwitchPlan> {
+    let current = generation::current(generations);
+    let (store_path, number) = match target {
+        Target::StorePath(p) => (
+            p.as_str().to_string(),
+            generation::next_number(generations, p.as_str()),
+        ),
+        Target::Generation(n) => {
+            let g = generations
+                .iter()
+                .find(|g| g.generation == *n)
+                .ok_or_else(|| Error::failed(format!("generation {n} does not exist")))?;
+            (g.store_path.clone(), *n)
+        }
+    };
+    let unchanged = current.is_some_and(|g| match target {
+        Target::StorePath(_) => g.store_path == store_path,
+        Target::Generation(n) => g.generation == *n,
+    });
+    Ok(SwitchPlan {
+        previous: current.map(GenerationRef::from),
+        store_path,
+        generation: match current {
+            Some(g) if unchanged => g.generation,
+            _ => number,
+        },
+        changed: !unchanged,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     #[test]
     fn missing_directory_gets_the_fix() {
@@ -221,5 +268,57 @@ mod tests {
     fn relative_profiles_become_absolute() {
         let p = Profile::new(Path::new("some/profile")).unwrap();
         assert!(p.path().is_absolute());
+    }
+
+    /// Generations 1, 2, ... holding `paths`, generation `current` the current one.
+    fn history(paths: &[&str], current: u64) -> Vec<Generation> {
+        (1..)
+            .zip(paths)
+            .map(|(n, p)| Generation {
+                generation: n,
+                store_path: p.to_string(),
+                created: SystemTime::UNIX_EPOCH,
+                current: n == current,
+            })
+            .collect()
+    }
+
+    fn store_path(name: &str) -> StorePath {
+        StorePath::parse(&format!(
+            "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_of_a_new_store_path() {
+        let a = store_path("a");
+        let b = store_path("b");
+        let gens = history(&[a.as_str(), b.as_str()], 1);
+        let p = plan_switch(&gens, &Target::StorePath(b.clone())).unwrap();
+        // Nix reuses the highest generation when it holds the same path.
+        assert_eq!((p.generation, p.changed), (2, true));
+        assert_eq!(p.previous.unwrap().generation, 1);
+        let p = plan_switch(&gens, &Target::StorePath(a)).unwrap();
+        assert_eq!((p.generation, p.changed), (1, false));
+        let p = plan_switch(&[], &Target::StorePath(b)).unwrap();
+        assert_eq!((p.generation, p.changed, p.previous), (1, true, None));
+    }
+
+    #[test]
+    fn plan_of_a_generation() {
+        let gens = history(&["/a", "/b"], 2);
+        let p = plan_switch(&gens, &Target::Generation(1)).unwrap();
+        assert_eq!(
+            (p.generation, p.store_path.as_str(), p.changed),
+            (1, "/a", true)
+        );
+        assert!(!plan_switch(&gens, &Target::Generation(2)).unwrap().changed);
+        assert_eq!(
+            plan_switch(&gens, &Target::Generation(9))
+                .unwrap_err()
+                .code(),
+            1
+        );
     }
 }

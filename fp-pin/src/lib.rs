@@ -22,10 +22,10 @@ use fp_common::ui::Style;
 use fp_common::{print_json, Error, Result, Ui};
 use fp_nix::atomic_file;
 use fp_nix::command::nix_version;
-use fp_nix::generation::{self, Generation, GenerationRef};
+use fp_nix::generation::{Generation, GenerationRef};
 use fp_nix::locations;
 use fp_nix::lock::DirLock;
-use fp_nix::profile::Target;
+use fp_nix::profile::{plan_switch, SwitchPlan, Target};
 use fp_nix::store_path::{self, store_dir, StorePath};
 use history::{ChannelsState, Entry, History, RegistryState};
 use pins::Pins;
@@ -233,9 +233,8 @@ struct ChannelsPlan {
     location: Location,
     source: ChannelsSource,
     out_path: StorePath,
-    current: Option<Generation>,
-    number: u64,
-    changed: bool,
+    /// What making `out_path` the profile's generation does.
+    switch: SwitchPlan,
 }
 
 /// Pins: works everything out, shows it, then (unless `--dry-run`) writes history, registry and
@@ -252,57 +251,27 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
         lock(ui, &history)
     };
     let original = Registry::load(&registry_path)?;
-
-    let flake_installable = if cli.no_flake {
-        None
-    } else {
-        Some(profile_installable(ui, cli)?)
-    };
-    let flake_pins = match &flake_installable {
-        Some(installable) => pins::from_flake(ui, installable)?,
-        None => Pins::new(),
-    };
-    let all = merge_pins(ui, &flake_pins, extra);
-    if all.is_empty() {
-        return Err(nothing_to_pin(flake_installable.as_deref()));
-    }
-
+    let wanted = wanted_pins(ui, cli, extra)?;
     let mut registry = original.clone();
-    let entries = set_entries(&mut registry, &all);
+    let entries = set_entries(&mut registry, &wanted.all);
     if registry.is_modified() && !cli.dry_run {
         check_registry_writable(&which, &registry_path)?;
     }
-    pins::check_valid(ui, &all)?;
-
+    pins::check_valid(ui, &wanted.all)?;
     let plan = if cli.no_channels {
         None
     } else {
-        Some(plan_channels(
-            ui,
-            cli,
-            flake_installable.as_deref(),
-            &flake_pins,
-            &all,
-        )?)
+        Some(plan_channels(ui, cli, &wanted)?)
     };
-    let changed = registry.is_modified()
-        || plan
-            .as_ref()
-            .is_some_and(|p| p.changed || p.location.link_state == LinkState::Missing);
 
-    let mut report = PinReport {
-        action: "pin",
-        dry_run: cli.dry_run,
-        changed,
-        registry: RegistryReport {
-            path: registry_path.display().to_string(),
-            kind: which.kind(),
-            changed: registry.is_modified(),
-            entries,
-        },
-        channels: plan.as_ref().map(|p| channels_report(p, &all)),
-        history: None,
-    };
+    let mut report = pin_report(
+        cli.dry_run,
+        &which,
+        &registry,
+        entries,
+        plan.as_ref(),
+        &wanted.all,
+    );
     show_plan(ui, &report, cli.dry_run);
     if let Some(p) = &plan {
         let nix_path = std::env::var("NIX_PATH").ok();
@@ -310,21 +279,25 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
             ui.warn(&warning);
         }
     }
-
     if cli.dry_run {
         ui.info("dry run: nothing was written");
-    } else if !changed {
-        ui.info(&format!(
-            "nothing to do: {} already pinned",
-            if plan.is_some() {
-                "the registry and the channels are"
-            } else {
-                "the registry is"
-            }
-        ));
+    } else if !report.changed {
+        let what = if plan.is_some() {
+            "the registry and the channels are"
+        } else {
+            "the registry is"
+        };
+        ui.info(&format!("nothing to do: {what} already pinned"));
     } else {
-        report.history = apply(ui, &history, &original, &registry, plan.as_ref(), &all)?;
-        let names: Vec<&str> = all.keys().map(String::as_str).collect();
+        report.history = apply(
+            ui,
+            &history,
+            &original,
+            &registry,
+            plan.as_ref(),
+            &wanted.all,
+        )?;
+        let names: Vec<&str> = wanted.all.keys().map(String::as_str).collect();
         let undo = if report.history.is_some() {
             "; undo with: fp-pin --revert"
         } else {
@@ -340,6 +313,67 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
         print_json(&report)?;
     }
     Ok(())
+}
+
+/// The pins a run asks for.
+struct Wanted {
+    /// The profile's `FLAKE#ATTR`, unless `--no-flake`.
+    flake_installable: Option<String>,
+    /// The profile's `pinned`.
+    flake_pins: Pins,
+    /// Those with the `--pin` arguments over them; never empty.
+    all: Pins,
+}
+
+/// Reads the profile's pins (unless `--no-flake`) and puts the `--pin` arguments over them;
+/// no pin at all is a usage error.
+fn wanted_pins(ui: &Ui, cli: &Cli, extra: Pins) -> Result<Wanted> {
+    let flake_installable = if cli.no_flake {
+        None
+    } else {
+        Some(profile_installable(ui, cli)?)
+    };
+    let flake_pins = match &flake_installable {
+        Some(installable) => pins::from_flake(ui, installable)?,
+        None => Pins::new(),
+    };
+    let all = merge_pins(ui, &flake_pins, extra);
+    if all.is_empty() {
+        return Err(nothing_to_pin(flake_installable.as_deref()));
+    }
+    Ok(Wanted {
+        flake_installable,
+        flake_pins,
+        all,
+    })
+}
+
+/// The report of a pin before anything is written (the history entry is filled in after):
+/// it changes something when the registry changes, the channels get a new generation or the
+/// `~/.nix-defexpr/channels` link is created.
+fn pin_report(
+    dry_run: bool,
+    which: &Which,
+    registry: &Registry,
+    entries: Vec<EntryReport>,
+    plan: Option<&ChannelsPlan>,
+    all: &Pins,
+) -> PinReport {
+    let changed = registry.is_modified()
+        || plan.is_some_and(|p| p.switch.changed || p.location.link_state == LinkState::Missing);
+    PinReport {
+        action: "pin",
+        dry_run,
+        changed,
+        registry: RegistryReport {
+            path: registry.path().display().to_string(),
+            kind: which.kind(),
+            changed: registry.is_modified(),
+            entries,
+        },
+        channels: plan.map(|p| channels_report(p, all)),
+        history: None,
+    }
 }
 
 /// The flake's pins with the `--pin` arguments over them (a `--pin` wins over the flake's pin
@@ -400,13 +434,7 @@ fn profile_installable(ui: &Ui, cli: &Cli) -> Result<String> {
 }
 
 /// Works out the channels side: which profile, which store path, and whether it changes.
-fn plan_channels(
-    ui: &Ui,
-    cli: &Cli,
-    flake_installable: Option<&str>,
-    flake_pins: &Pins,
-    all: &Pins,
-) -> Result<ChannelsPlan> {
+fn plan_channels(ui: &Ui, cli: &Cli, wanted: &Wanted) -> Result<ChannelsPlan> {
     let location = Location::resolve(ui, cli.channels_profile.as_deref())?;
     let origin = match location.origin {
         ChannelsOrigin::Flag => "command line",
@@ -417,7 +445,8 @@ fn plan_channels(
         "channels profile = {} (from {origin})",
         location.profile.path().display()
     ));
-    let source = match (&cli.channels_path, flake_installable) {
+    let all = &wanted.all;
+    let source = match (&cli.channels_path, wanted.flake_installable.as_deref()) {
         (Some(given), _) => {
             let path = StorePath::parse(given).map_err(|e| e.context("--channels-path"))?;
             if !store_path::is_valid(ui, &path)? {
@@ -428,29 +457,22 @@ fn plan_channels(
             channels::check_contents(ui, &path, all, "--channels-path")?;
             ChannelsSource::Given(path)
         }
-        (None, Some(installable)) if flake_pins == all => {
+        (None, Some(installable)) if wanted.flake_pins == *all => {
             ChannelsSource::Flake(format!("{installable}.pins.channels"))
         }
         (None, _) => ChannelsSource::Expression(channels::expression(all)),
     };
     ui.verbose(&format!("channels store path from {}", source.describe()));
     let out_path = source.out_path(ui)?;
-    let generations = location.profile.generations()?;
-    let current = generations.iter().find(|g| g.current).cloned();
-    let changed = current
-        .as_ref()
-        .is_none_or(|g| g.store_path != out_path.as_str());
-    let number = match (&current, changed) {
-        (Some(g), false) => g.generation,
-        _ => generation::next_number(&generations, out_path.as_str()),
-    };
+    let switch = plan_switch(
+        &location.profile.generations()?,
+        &Target::StorePath(out_path.clone()),
+    )?;
     Ok(ChannelsPlan {
         location,
         source,
         out_path,
-        current,
-        number,
-        changed,
+        switch,
     })
 }
 
@@ -458,7 +480,7 @@ fn plan_channels(
 fn channels_report(plan: &ChannelsPlan, all: &Pins) -> ChannelsReport {
     ChannelsReport {
         profile: plan.location.profile.path().display().to_string(),
-        changed: plan.changed,
+        changed: plan.switch.changed,
         store_path: plan.out_path.to_string(),
         links: all
             .iter()
@@ -467,8 +489,8 @@ fn channels_report(plan: &ChannelsPlan, all: &Pins) -> ChannelsReport {
                 path: path.to_string(),
             })
             .collect(),
-        previous: plan.current.as_ref().map(GenerationRef::from),
-        generation: plan.number,
+        previous: plan.switch.previous.clone(),
+        generation: plan.switch.generation,
         defexpr_link: plan.location.link.display().to_string(),
         creates_defexpr_link: plan.location.link_state == LinkState::Missing,
     }
@@ -546,7 +568,7 @@ fn apply(
     plan: Option<&ChannelsPlan>,
     all: &Pins,
 ) -> Result<Option<HistoryReport>> {
-    let channels_changing = plan.filter(|p| p.changed);
+    let channels_changing = plan.filter(|p| p.switch.changed);
     let record = registry.is_modified() || channels_changing.is_some();
     // Every check before the first write (the registry's was done by the caller).
     if let Some(p) = channels_changing {
@@ -582,7 +604,7 @@ fn apply(
         },
         channels: channels_changing.map(|p| ChannelsState {
             profile: p.location.profile.path().display().to_string(),
-            previous: p.current.as_ref().map(GenerationRef::from),
+            previous: p.switch.previous.clone(),
             generation: None,
         }),
     };
