@@ -124,7 +124,7 @@ pub fn write(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
 }
 
 /// Removes the file at `path` (following a symlink, so the link's target goes and the dangling
-/// link stays, as with [`write`]) and fsyncs its directory. A missing file is not an error.
+/// link stays, as with [`write()`]) and fsyncs its directory. A missing file is not an error.
 pub fn remove(path: &Path) -> Result<()> {
     let target = real_target(path)?;
     match std::fs::remove_file(&target) {
