@@ -7,6 +7,7 @@ use fp_common::{Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, Stderr};
 use fp_nix::locations::{self, User};
 use fp_nix::nix_expr;
+use fp_nix::path_info;
 use fp_nix::profile::Profile;
 use fp_nix::store_path::{store_dir, StorePath};
 use fp_nix::Log;
@@ -296,10 +297,11 @@ pub fn check_contents(ui: &Ui, path: &StorePath, pins: &Pins, what: &str) -> Res
             "{what} ({path}) has no link for the pin {missing}"
         )));
     }
-    let refs = NixCommand::nix_store()
-        .args(["--query", "--references", path.as_str()])
-        .output(ui, Stderr::Capture)?;
-    let refs: BTreeSet<&str> = refs.lines().map(str::trim).collect();
+    let info = path_info::query(ui, &[path.as_str()], false)?;
+    let refs: BTreeSet<&str> = info
+        .get(path.as_str())
+        .map(|i| i.references.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     if let Some((name, source)) = pins.iter().find(|(_, s)| !refs.contains(s.as_str())) {
         return Err(Error::usage(format!(
             "{what} ({path}) does not reference the source of {name} ({source}), so garbage collection could delete it"
