@@ -112,10 +112,9 @@ pub struct DeleteJson {
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
     let profile = config.resolve_profile(ui, cli.profile.profile)?;
-    let generations = profile.generations()?;
     match cli.command {
-        None => list(ui, &profile, &generations, cli.json),
-        Some(Command::Delete(args)) => delete(ui, &profile, &generations, &args, cli.json),
+        None => list(ui, &profile, &profile.generations()?, cli.json),
+        Some(Command::Delete(args)) => delete(ui, &profile, &args, cli.json),
     }
 }
 
@@ -268,28 +267,30 @@ pub fn select(generations: &[Generation], selection: &Selection) -> Result<Vec<u
     Ok(chosen)
 }
 
-/// `fp-generations delete`.
-fn delete(
-    ui: &Ui,
-    profile: &Profile,
-    generations: &[Generation],
-    args: &DeleteArgs,
-    json: bool,
-) -> Result<()> {
-    let selection = if let Some(n) = args.keep {
+/// What `fp-generations delete` asks for, with `now` as the time `--older-than` counts back from.
+pub fn selection(args: &DeleteArgs, now: SystemTime) -> Result<Selection> {
+    Ok(if let Some(n) = args.keep {
         Selection::Keep(n)
     } else if let Some(text) = &args.older_than {
         let age = parse_duration(text)?;
-        Selection::OlderThan(
-            SystemTime::now()
-                .checked_sub(age)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
-        )
+        Selection::OlderThan(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH))
     } else {
         Selection::Numbers(args.generations.clone())
+    })
+}
+
+/// `fp-generations delete`: decides with [`select`], says what it does, then deletes through
+/// nix-env under the profile's lock (taken before the generations are read).
+fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<()> {
+    let selection = selection(args, SystemTime::now())?;
+    let _lock = if args.dry_run || !profile.dir().is_dir() {
+        None
+    } else {
+        Some(profile.lock(ui)?)
     };
+    let generations = profile.generations()?;
     if let (Selection::Numbers(numbers), Some(current)) =
-        (&selection, generation::current(generations))
+        (&selection, generation::current(&generations))
     {
         if numbers.contains(&current.generation) {
             ui.warn(&format!(
@@ -298,7 +299,7 @@ fn delete(
             ));
         }
     }
-    let doomed = select(generations, &selection)?;
+    let doomed = select(&generations, &selection)?;
     let kept: Vec<u64> = generations
         .iter()
         .map(|g| g.generation)
@@ -315,7 +316,6 @@ fn delete(
         ));
     } else {
         profile.check_writable()?;
-        let _lock = profile.lock(ui)?;
         profile
             .delete_command(&doomed)
             .output(ui, Stderr::Capture)?;
@@ -327,13 +327,12 @@ fn delete(
         ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
     }
     if json {
-        let doc = DeleteJson {
+        print_json(&DeleteJson {
             profile: profile.path().display().to_string(),
             dry_run: args.dry_run,
             deleted: doomed,
             kept,
-        };
-        print_json(&doc)?;
+        })?;
     }
     Ok(())
 }
@@ -399,6 +398,35 @@ mod tests {
         assert_eq!(
             select(&g, &Selection::Numbers(vec![7])).unwrap_err().code(),
             1
+        );
+    }
+
+    #[test]
+    fn selection_from_the_arguments() {
+        let args = |keep, older_than: Option<&str>, generations: Vec<u64>| DeleteArgs {
+            keep,
+            older_than: older_than.map(str::to_string),
+            generations,
+            dry_run: false,
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(30 * 86_400);
+        assert_eq!(
+            selection(&args(Some(2), None, vec![]), now).unwrap(),
+            Selection::Keep(2)
+        );
+        assert_eq!(
+            selection(&args(None, Some("1d"), vec![]), now).unwrap(),
+            Selection::OlderThan(now - Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            selection(&args(None, None, vec![3, 1]), now).unwrap(),
+            Selection::Numbers(vec![3, 1])
+        );
+        assert_eq!(
+            selection(&args(None, Some("soon"), vec![]), now)
+                .unwrap_err()
+                .code(),
+            2
         );
     }
 
