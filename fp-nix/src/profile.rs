@@ -6,7 +6,7 @@ use crate::command::{shell_quote, NixCommand, NixVersion, Stderr};
 use crate::error::{Error, Result};
 use crate::generation::{self, Generation, GenerationRef};
 use crate::locations::{self, User};
-use crate::lock::DirLock;
+use crate::lock::Lock;
 use crate::store_path::StorePath;
 use crate::Log;
 use std::path::{Path, PathBuf};
@@ -86,8 +86,8 @@ impl Profile {
 
     /// Takes the lock of the profile's directory (see [`crate::lock`]), waiting for another
     /// flakey-profile tool that holds it.
-    pub fn lock(&self, log: &dyn Log) -> Result<DirLock> {
-        DirLock::acquire(log, self.dir())
+    pub fn lock(&self, log: &dyn Log) -> Result<Lock> {
+        Lock::directory(log, self.dir())
     }
 
     /// Checks, before anything is changed, that generations can be made here: the directory

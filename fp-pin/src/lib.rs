@@ -24,7 +24,7 @@ use fp_nix::atomic_file;
 use fp_nix::command::nix_version;
 use fp_nix::generation::{Generation, GenerationRef};
 use fp_nix::locations;
-use fp_nix::lock::DirLock;
+use fp_nix::lock::Lock;
 use fp_nix::profile::{plan_switch, SwitchPlan, Target};
 use fp_nix::store_path::{self, store_dir, StorePath};
 use history::{ChannelsState, Entry, History, RegistryState};
@@ -704,12 +704,12 @@ pub(crate) fn file_mode(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
 }
 
-/// Takes fp-pin's lock: the lock of its state directory (the parent of the history), waiting
-/// for another fp-pin that holds it. `None` when that directory cannot be created: such a run
-/// cannot keep a history, so the history check stops it before its first write, and it has
-/// nothing to protect.
-pub(crate) fn lock(ui: &Ui, history: &History) -> Option<DirLock> {
+/// Takes fp-pin's lock, `pin.lock` in its state directory (beside the history), waiting for
+/// another fp-pin that holds it. `None` when that directory cannot be made: such a run cannot
+/// keep a history, so the history check stops it before its first write, and it has nothing to
+/// protect.
+pub(crate) fn lock(ui: &Ui, history: &History) -> Option<Lock> {
     let dir = history.dir().parent().unwrap_or(history.dir());
     std::fs::create_dir_all(dir).ok()?;
-    DirLock::acquire(ui, dir).ok()
+    Lock::file(ui, &dir.join("pin.lock")).ok()
 }

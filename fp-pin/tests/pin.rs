@@ -859,3 +859,20 @@ fn warns_when_nixpkgs_will_not_see_the_pin() {
         .stderr_has("NIX_PATH is set (nixpkgs=/somewhere/else)");
     assert_eq!(channels_target(&bed), None);
 }
+
+#[test]
+fn a_channels_profile_in_fp_pins_state_directory_is_switched_without_waiting_for_itself() {
+    // fp-pin holds its own lock file while it locks the channels profile's directory; with the
+    // channels profile in fp-pin's state directory, a lock on that directory would wait forever.
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let profile = bed.state_home().join("flakey-profile/channels");
+    fp_pin(&bed)
+        .arg(&flake)
+        .arg("--channels-profile")
+        .arg(&profile)
+        .run()
+        .success();
+    let generation = std::fs::read_link(&profile).expect("the channels profile is a link");
+    assert_eq!(generation, Path::new("channels-1-link"));
+}
