@@ -8,7 +8,7 @@
       systems = [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ];
       forAllSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
       pkgsFor = system: nixpkgs.legacyPackages.${system};
-      tools = [ "fp" "fp-build" "fp-switch" "fp-rollback" "fp-pin" "fp-migrate" "fp-generations" "fp-diff" ];
+      tools = builtins.attrNames (import ./nix/tools.nix);
     in
     {
       # lib.mkProfile { pkgs, name ? "flake-profile", pinned ? {}, extraSwitchArgs ? [], fpTools ? ..., ... }
@@ -21,7 +21,7 @@
         description = "A Nix profile declared in a flake, switched with flakey-profile";
       };
 
-      packages = forAllSystems (system: import ./nix/packages.nix { pkgs = pkgsFor system; src = self; });
+      packages = forAllSystems (system: import ./nix/packages.nix { pkgs = pkgsFor system; src = ./.; });
 
       apps = forAllSystems (system: builtins.listToAttrs (map
         (name: {
@@ -32,7 +32,7 @@
 
       # Adds fp-build, fp-switch, ... and flakey-profile (all of them) to a package set.
       overlays.default = final: prev:
-        let tools = import ./nix/packages.nix { pkgs = final; src = self; }; in
+        let tools = import ./nix/packages.nix { pkgs = final; src = ./.; }; in
         (removeAttrs tools [ "default" ]) // { flakey-profile = tools.default; };
 
       devShells = forAllSystems (system:

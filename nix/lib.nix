@@ -1,7 +1,8 @@
 # lib.mkProfile: a profile is a buildEnv with the commands that switch to it attached.
 #
-# Uses nothing of `pkgs` but buildEnv, writeShellScriptBin and linkFarm (plus builtins), so an
-# offline package set can stand in for nixpkgs in the tests.
+# Uses nothing of `pkgs` but buildEnv, writeText, writeShellScriptBin, linkFarm and `system`
+# (plus builtins; no nixpkgs lib), so any package set with those, like the tests' offline one,
+# can stand in for nixpkgs.
 { toolsFor }:
 let
   # Quotes a string for the shell, without nixpkgs' lib.

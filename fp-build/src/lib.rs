@@ -4,12 +4,11 @@
 //! stdout, so `fp-build | fp-switch` is safe; nix's progress streams to stderr live.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
-use fp_common::config::{self, Config};
+use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::nix::{self, NixCommand, NixVersion, Stderr};
-use fp_common::{Error, Result, Ui};
+use fp_common::{print_json, write_stdout, Result, Ui};
+use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
 use serde::Serialize;
 
 /// Build the profile of a flake and print its store path.
@@ -51,18 +50,6 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
-impl Tool for Cli {
-    const NAME: &'static str = "fp-build";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
-}
-
 /// What `fp-build --json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,26 +67,13 @@ pub struct BuildReport {
 /// Builds the profile and prints its store path (or the JSON report).
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
-    let (flake_arg, attr_from_flake) = match cli.flake {
-        Some(f) => match f.split_once('#') {
-            Some((flake, attr)) => (Some(flake.to_string()), Some(attr.to_string())),
-            None => (Some(f), None),
-        },
-        None => (None, None),
-    };
-    let flake = config.flake(flake_arg);
-    let attr = config.attr(cli.attr.or(attr_from_flake));
-    config::explain(ui, "flake", &flake);
-    config::explain(ui, "attr", &attr);
-    if attr.value.is_empty() {
-        return Err(Error::usage("the attribute to build is empty"));
-    }
-    let installable = format!("{}#{}", flake.value, attr.value);
+    let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
+    let (flake, installable) = (target.flake, target.installable);
 
     if cli.update {
-        let version = nix::nix_version(ui)?;
-        ui.info(&format!("updating the lock file of {}", flake.value));
-        update_command(version, &flake.value).output(ui, Stderr::Stream)?;
+        let version = nix_version(ui)?;
+        ui.info(&format!("updating the lock file of {flake}"));
+        update_command(version, &flake).output(ui, Stderr::Stream)?;
     }
 
     ui.info(&format!("building {installable}"));
@@ -110,19 +84,16 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         &cli.nix_args,
     )
     .output(ui, Stderr::Stream)?;
-    let (store_path, drv_path) = nix::parse_build_json(&stdout)?;
+    let (store_path, drv_path) = parse_build_json(&stdout)?;
     if cli.json {
-        let report = BuildReport {
-            flake: flake.value,
+        print_json(&BuildReport {
+            flake,
             installable,
             store_path,
             drv_path,
-        };
-        let text = serde_json::to_string(&report)
-            .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
-        fp_common::write_stdout(&text)
+        })
     } else {
-        fp_common::write_stdout(&store_path)
+        write_stdout(&store_path)
     }
 }
 

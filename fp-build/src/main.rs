@@ -1,4 +1,4 @@
-//! The `fp-build` binary; everything it does is in the library (`fp_build::Cli`).
+//! The `fp-build` binary; everything it does is in the library (`fp_build::run`).
 fn main() -> std::process::ExitCode {
-    fp_common::app::main::<fp_build::Cli>()
+    fp_common::app::main(fp_build::run)
 }

@@ -2,6 +2,9 @@
 
 use fp_testkit::Bed;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_BUILD: &str = env!("CARGO_BIN_EXE_fp-build");
+
 const REV1: &[&str] = &["hello", "cowsay", "tree", "motd"];
 
 fn is_store_path(s: &str) -> bool {
@@ -12,7 +15,7 @@ fn is_store_path(s: &str) -> bool {
 fn prints_only_the_store_path() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, REV1);
-    let run = bed.tool("fp-build").arg(&flake).run().success();
+    let run = bed.tool(FP_BUILD).arg(&flake).run().success();
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert!(is_store_path(run.stdout_line()), "{}", run.stdout);
     assert!(run.stdout_line().ends_with("-flake-profile"));
@@ -28,12 +31,7 @@ fn prints_only_the_store_path() {
 fn json_has_the_spec_fields() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, REV1);
-    let run = bed
-        .tool("fp-build")
-        .arg(&flake)
-        .arg("--json")
-        .run()
-        .success();
+    let run = bed.tool(FP_BUILD).arg(&flake).arg("--json").run().success();
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
     let flake_str = flake.display().to_string();
     assert_eq!(v["flake"], flake_str);
@@ -46,7 +44,7 @@ fn json_has_the_spec_fields() {
 fn defaults_to_the_current_directory_and_profile_attr() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, REV1);
-    let run = bed.tool("fp-build").current_dir(&flake).run().success();
+    let run = bed.tool(FP_BUILD).current_dir(&flake).run().success();
     assert_eq!(run.stdout_line(), bed.build(&flake));
 }
 
@@ -55,7 +53,7 @@ fn attr_flag_and_flake_fragment() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, REV1);
     let channels = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg(&flake)
         .args(["--attr", "profile.pins.channels"])
         .run()
@@ -66,7 +64,7 @@ fn attr_flag_and_flake_fragment() {
         channels.stdout
     );
     let fragment = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg(format!("{}#profile.pins.channels", flake.display()))
         .run()
         .success();
@@ -79,7 +77,7 @@ fn flake_and_attr_from_environment_and_config() {
     let flake = bed.profile_flake("flake1", 1, REV1);
     let expected = bed.build(&flake);
     let env = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg("-v")
         .env("FP_FLAKE", &flake)
         .run()
@@ -97,7 +95,7 @@ fn flake_and_attr_from_environment_and_config() {
     )
     .expect("config");
     let cfg = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg("-v")
         .run()
         .success()
@@ -114,7 +112,7 @@ fn bad_config_file_names_file_line_and_key() {
         "flake = \".\"\nflak = \"typo\"\n",
     )
     .expect("config");
-    let run = bed.tool("fp-build").run().code(2).no_stdout();
+    let run = bed.tool(FP_BUILD).run().code(2).no_stdout();
     insta::assert_snapshot!(bed.redact(&run.stderr));
 }
 
@@ -124,7 +122,7 @@ fn override_input_is_passed_to_nix() {
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
     let pkgs2 = bed.pkgs(2);
     let run = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg(&flake)
         .arg("--override-input")
         .arg("nixpkgs")
@@ -140,14 +138,14 @@ fn override_input_is_passed_to_nix() {
 fn update_relocks_the_inputs() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
-    let first = bed.tool("fp-build").arg(&flake).run().success().stdout;
+    let first = bed.tool(FP_BUILD).arg(&flake).run().success().stdout;
     assert!(flake.join("flake.lock").exists());
     // The package set moves on; the lock file keeps the old one until --update.
     std::fs::write(bed.pkgs(1).join("revision.nix"), "2\n").expect("revision");
-    let locked = bed.tool("fp-build").arg(&flake).run().success().stdout;
+    let locked = bed.tool(FP_BUILD).arg(&flake).run().success().stdout;
     assert_eq!(locked, first);
     let updated = bed
-        .tool("fp-build")
+        .tool(FP_BUILD)
         .arg(&flake)
         .arg("--update")
         .run()
@@ -163,7 +161,7 @@ fn update_relocks_the_inputs() {
 fn arguments_after_double_dash_go_to_nix_build() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, REV1);
-    bed.tool("fp-build")
+    bed.tool(FP_BUILD)
         .arg(&flake)
         .args(["-v", "-L", "--", "--no-write-lock-file"])
         .run()
@@ -186,7 +184,7 @@ fn a_flake_that_fails_to_evaluate_is_exit_1_with_nix_error() {
         "{ outputs = { self }: { packages.x86_64-linux.profile = throw \"this profile is broken\"; packages.aarch64-linux.profile = throw \"this profile is broken\"; }; }\n",
     )
     .expect("flake");
-    let run = bed.tool("fp-build").arg(&dir).run().code(1).no_stdout();
+    let run = bed.tool(FP_BUILD).arg(&dir).run().code(1).no_stdout();
     assert!(
         run.stderr.contains("this profile is broken"),
         "{}",
@@ -204,7 +202,7 @@ fn a_flake_that_fails_to_evaluate_is_exit_1_with_nix_error() {
     );
 
     // Under -q nix's stderr is not streamed, so the error carries it.
-    let quiet = bed.tool("fp-build").arg(&dir).arg("-q").run().code(1);
+    let quiet = bed.tool(FP_BUILD).arg(&dir).arg("-q").run().code(1);
     assert!(
         quiet.stderr.contains("this profile is broken"),
         "{}",
@@ -215,7 +213,7 @@ fn a_flake_that_fails_to_evaluate_is_exit_1_with_nix_error() {
 #[test]
 fn missing_flake_is_exit_1() {
     let bed = Bed::new();
-    bed.tool("fp-build")
+    bed.tool(FP_BUILD)
         .arg(bed.path().join("no-such-flake"))
         .run()
         .code(1)
@@ -226,13 +224,13 @@ fn missing_flake_is_exit_1() {
 #[test]
 fn usage_errors_are_exit_2() {
     let bed = Bed::new();
-    bed.tool("fp-build")
+    bed.tool(FP_BUILD)
         .arg("--bogus")
         .run()
         .code(2)
         .no_stdout()
         .stderr_has("fp-build: error:");
-    bed.tool("fp-build")
+    bed.tool(FP_BUILD)
         .args(["--override-input", "only-one"])
         .run()
         .code(2)
@@ -242,9 +240,9 @@ fn usage_errors_are_exit_2() {
 #[test]
 fn help_documents_exit_codes() {
     let bed = Bed::new();
-    let run = bed.tool("fp-build").arg("--help").run().success();
+    let run = bed.tool(FP_BUILD).arg("--help").run().success();
     assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
-    let version = bed.tool("fp-build").arg("--version").run().success();
+    let version = bed.tool(FP_BUILD).arg("--version").run().success();
     assert!(
         version.stdout.starts_with("fp-build "),
         "{}",

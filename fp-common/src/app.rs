@@ -1,42 +1,42 @@
 //! The shared `main` of every tool: parse the command line, run, turn errors into exit codes.
 //!
-//! Each binary's `main.rs` is one line that calls [`main`] with its `Cli`, so the behaviour on
+//! Each binary's `main.rs` is one line that calls [`main`] with its `run`, so the behaviour on
 //! bad flags, `--help`, `--version` and failures is the same everywhere.
 
 use crate::cli::CommonArgs;
 use crate::error::{Result, EXIT_OK, EXIT_USAGE};
 use crate::ui::Ui;
-use clap::Parser;
+use clap::{FromArgMatches, Parser};
 use std::io::Write;
 use std::process::ExitCode;
 
-/// What a tool's `Cli` provides so the shared [`main`] can run it.
-pub trait Tool: Parser {
-    /// The tool's name, as shown in messages (`fp-switch`).
-    const NAME: &'static str;
-
-    /// The shared flags parsed into this `Cli`.
-    fn common(&self) -> &CommonArgs;
-
-    /// Runs the tool; the error carries the exit code.
-    fn run(self, ui: &Ui) -> Result<()>;
-}
-
-/// Parses `std::env::args`, runs the tool and returns its exit code.
+/// Parses `std::env::args` into the tool's `Cli`, calls `run` with it and returns the exit code
+/// (the error carries it).
 ///
-/// Usage errors from clap exit 2 with `<tool>: error: ...`; `--help` and `--version` exit 0;
-/// the hidden `--generate-completions SHELL` and `--generate-man` print what packaging needs.
-pub fn main<T: Tool>() -> ExitCode {
+/// `T` is the tool's clap parser, named after the tool (`#[command(name = "fp-switch")]`, the
+/// name every message starts with), with [`CommonArgs`] flattened in. Usage errors from clap
+/// exit 2 with `<tool>: error: ...`; `--help` and `--version` exit 0; the hidden
+/// `--generate-completions SHELL` and `--generate-man` print what packaging needs.
+pub fn main<T: Parser>(run: fn(T, &Ui) -> Result<()>) -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(code) = crate::generate::handle::<T>(T::NAME, &args) {
+    let name = T::command().get_name().to_string();
+    if let Some(code) = crate::completions::handle::<T>(&name, &args) {
         return code;
     }
-    let cli = match T::try_parse_from(&args) {
-        Ok(cli) => cli,
-        Err(err) => return clap_exit(T::NAME, &err),
+    let parsed = T::command()
+        .try_get_matches_from(&args)
+        .and_then(|matches| {
+            Ok((
+                CommonArgs::from_arg_matches(&matches)?,
+                T::from_arg_matches(&matches)?,
+            ))
+        });
+    let (common, cli) = match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => return clap_exit(&name, &err),
     };
-    let ui = Ui::new(T::NAME, cli.common());
-    match cli.run(&ui) {
+    let ui = Ui::new(&name, &common);
+    match run(cli, &ui) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(err) => {
             ui.error(&err);

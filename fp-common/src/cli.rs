@@ -1,4 +1,4 @@
-//! Flags every tool shares (SPEC section 2), flattened into each tool's clap `Cli`.
+//! Flags every tool shares, flattened into each tool's clap `Cli`.
 
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -56,14 +56,4 @@ pub struct SwitchArgs {
     /// Print one JSON document describing the switch on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-impl SwitchArgs {
-    /// The switch options these flags ask for.
-    pub fn options(&self) -> crate::switch::Options {
-        crate::switch::Options {
-            dry_run: self.dry_run,
-            diff: !self.no_diff,
-        }
-    }
 }

@@ -1,17 +1,21 @@
 //! Settings from flags, environment and `config.toml`, with where each one came from.
 //!
-//! Precedence (SPEC section 2): flag, then environment (`FP_FLAKE`, `FP_ATTR`, `FP_PROFILE`), then
-//! `$XDG_CONFIG_HOME/flakey-profile/config.toml`, then the built-in default.
+//! Precedence: flag, then environment (`FP_FLAKE`, `FP_ATTR`, `FP_PROFILE`), then
+//! `$XDG_CONFIG_HOME/flakey-profile/config.toml`, then the built-in default (for the profile,
+//! nix-env's own default).
 
 use crate::error::{Error, Result};
 use crate::ui::Ui;
+use fp_nix::command::nix_version;
+use fp_nix::locations::{config_home, home_dir};
+use fp_nix::profile::Profile;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where a setting's value came from, for `-v`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum Origin {
     /// A command-line flag or argument.
     Flag,
     /// An environment variable.
@@ -22,13 +26,13 @@ pub enum Source {
     Default,
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Flag => f.write_str("command line"),
-            Source::Env(var) => write!(f, "${var}"),
-            Source::ConfigFile(p) => write!(f, "{}", p.display()),
-            Source::Default => f.write_str("default"),
+            Origin::Flag => f.write_str("command line"),
+            Origin::Env(var) => write!(f, "${var}"),
+            Origin::ConfigFile(p) => write!(f, "{}", p.display()),
+            Origin::Default => f.write_str("default"),
         }
     }
 }
@@ -39,7 +43,7 @@ pub struct Setting<T> {
     /// The value.
     pub value: T,
     /// Where it came from.
-    pub source: Source,
+    pub source: Origin,
 }
 
 /// The keys `config.toml` may have; any other key is an error.
@@ -126,7 +130,7 @@ impl Config {
     pub fn profile(&self, flag: Option<PathBuf>) -> Option<Setting<PathBuf>> {
         let flag = flag.map(|p| p.to_string_lossy().into_owned());
         let s = self.pick(flag, "FP_PROFILE", self.file.profile.as_ref(), "");
-        if s.source == Source::Default {
+        if s.source == Origin::Default {
             return None;
         }
         Some(Setting {
@@ -146,26 +150,82 @@ impl Config {
         if let Some(value) = flag {
             return Setting {
                 value,
-                source: Source::Flag,
+                source: Origin::Flag,
             };
         }
         if let Some(value) = std::env::var(env).ok().filter(|v| !v.is_empty()) {
             return Setting {
                 value,
-                source: Source::Env(env),
+                source: Origin::Env(env),
             };
         }
         if let Some(value) = file {
             return Setting {
                 value: value.clone(),
-                source: Source::ConfigFile(self.path.clone()),
+                source: Origin::ConfigFile(self.path.clone()),
             };
         }
         Setting {
             value: default.to_string(),
-            source: Source::Default,
+            source: Origin::Default,
         }
     }
+}
+
+impl Config {
+    /// The profile a tool acts on: `--profile`, `$FP_PROFILE`, the config file's `profile`, then
+    /// nix-env's own default ([`Profile::nix_env_default`]). Says under `-v` where it came from.
+    pub fn resolve_profile(&self, ui: &Ui, flag: Option<PathBuf>) -> Result<Profile> {
+        if let Some(setting) = self.profile(flag) {
+            explain(ui, "profile", &setting);
+            return Profile::new(&setting.value);
+        }
+        let (profile, env) = Profile::nix_env_default(|| nix_version(ui))?;
+        let setting = Setting {
+            value: profile.path().to_path_buf(),
+            source: env.map_or(Origin::Default, Origin::Env),
+        };
+        explain(ui, "profile", &setting);
+        Ok(profile)
+    }
+
+    /// The installable `FLAKE#ATTR` to build: a `FLAKE#ATTR` argument sets both, else each comes
+    /// from its flag, environment, config file or default ([`Config::flake`], [`Config::attr`]).
+    /// Says under `-v` where each came from; an empty attribute is a usage error.
+    pub fn installable(
+        &self,
+        ui: &Ui,
+        flake: Option<&str>,
+        attr: Option<String>,
+    ) -> Result<Installable> {
+        let (flake_arg, attr_from_flake) = match flake {
+            Some(f) => match f.split_once('#') {
+                Some((flake, attr)) => (Some(flake.to_string()), Some(attr.to_string())),
+                None => (Some(f.to_string()), None),
+            },
+            None => (None, None),
+        };
+        let flake = self.flake(flake_arg);
+        let attr = self.attr(attr.or(attr_from_flake));
+        explain(ui, "flake", &flake);
+        explain(ui, "attr", &attr);
+        if attr.value.is_empty() {
+            return Err(Error::usage("the profile attribute is empty"));
+        }
+        Ok(Installable {
+            installable: format!("{}#{}", flake.value, attr.value),
+            flake: flake.value,
+        })
+    }
+}
+
+/// A flake and the installable `FLAKE#ATTR` of the profile in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installable {
+    /// The flake, as given (after `~` expansion).
+    pub flake: String,
+    /// `FLAKE#ATTR`.
+    pub installable: String,
 }
 
 /// Tells, under `-v`, what a setting is and where it came from.
@@ -174,32 +234,6 @@ pub fn explain<T: fmt::Debug>(ui: &Ui, name: &str, setting: &Setting<T>) {
         "{name} = {:?} (from {})",
         setting.value, setting.source
     ));
-}
-
-/// The user's home directory (`$HOME`), or `/` when unset.
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
-
-/// `$XDG_CONFIG_HOME`, else `~/.config`.
-pub fn config_home() -> PathBuf {
-    xdg("XDG_CONFIG_HOME", ".config")
-}
-
-/// `$XDG_STATE_HOME`, else `~/.local/state`.
-pub fn state_home() -> PathBuf {
-    xdg("XDG_STATE_HOME", ".local/state")
-}
-
-/// An XDG base directory: the variable when set to an absolute path, else `~/<fallback>`.
-fn xdg(var: &str, fallback: &str) -> PathBuf {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| home_dir().join(fallback))
 }
 
 /// Expands a leading `~` or `~/` to `$HOME`.
@@ -249,10 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn installable_from_a_flake_argument_with_an_attribute() {
+        let c = Config::parse("attr = \"laptop\"\n", "c.toml".into()).unwrap();
+        let ui = Ui::new("fp-test", &Default::default());
+        let i = c.installable(&ui, Some("/f#desk"), None).unwrap();
+        assert_eq!(i.flake, "/f");
+        assert_eq!(i.installable, "/f#desk");
+        let i = c.installable(&ui, Some("/f"), Some("top".into())).unwrap();
+        assert_eq!(i.installable, "/f#top");
+        let err = c.installable(&ui, Some("/f#"), None).unwrap_err();
+        assert_eq!(err.code(), 2);
+    }
+
+    #[test]
     fn flag_wins_over_file() {
         let c = Config::parse("attr = \"laptop\"\n", "c.toml".into()).unwrap();
         let s = c.attr(Some("desktop".into()));
         assert_eq!(s.value, "desktop");
-        assert_eq!(s.source, Source::Flag);
+        assert_eq!(s.source, Origin::Flag);
     }
 }

@@ -1,26 +1,21 @@
-//! Shared library of the flakey-profile tools.
+//! What every flakey-profile tool shares for talking to people, on top of [`fp_nix`] (what Nix
+//! is and does).
 //!
-//! Every tool (`fp-build`, `fp-switch`, `fp-rollback`, ...) is a thin binary over this crate:
-//! running nix ([`nix`]), profiles and generations ([`profile`], [`generation`]), store paths
-//! ([`store_path`]), the package diff ([`diff`]), switching ([`switch`]), settings ([`config`]),
-//! errors with exit codes ([`error`]), the shared flags ([`cli`]) and the shared `main` ([`app`]).
+//! Every tool (`fp-build`, `fp-switch`, `fp-rollback`, ...) is a thin binary over its own crate,
+//! which uses this one for: the shared `main` ([`app`]), the shared flags ([`cli`]), settings
+//! from flags, environment and config file ([`config`]), what is written on stderr ([`ui`]),
+//! rendering diffs and generation lists for people ([`render`]), completions and man pages
+//! ([`completions`]), the switch shared by fp-switch and fp-rollback ([`switch`]), and writing
+//! the product on stdout ([`write_stdout`], [`print_json`]).
+//!
+//! Code for a single tool lives in that tool's crate; facts about Nix live in `fp-nix`.
 
 pub mod app;
-pub mod atomic_file;
 pub mod cli;
+pub mod completions;
 pub mod config;
-pub mod diff;
-pub mod env_marker;
 pub mod error;
-pub mod generate;
-pub mod generation;
-pub mod limits;
-pub mod nix;
-pub mod nix_expr;
-pub mod path_info;
-pub mod profile;
-pub mod registry;
-pub mod store_path;
+pub mod render;
 pub mod switch;
 pub mod ui;
 
@@ -35,4 +30,11 @@ pub fn write_stdout(line: &str) -> Result<()> {
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .map_err(|e| Error::failed(format!("cannot write to stdout: {e}")))
+}
+
+/// Writes `document` as one line of JSON on stdout: the `--json` product of every tool.
+pub fn print_json<T: serde::Serialize>(document: &T) -> Result<()> {
+    let text = serde_json::to_string(document)
+        .map_err(|e| Error::failed(format!("cannot encode the JSON document: {e}")))?;
+    write_stdout(&text)
 }

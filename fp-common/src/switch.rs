@@ -1,26 +1,21 @@
 //! Switching a profile to a store path or to one of its generations, shared by fp-switch and
 //! fp-rollback: show the diff, honour `--dry-run`, change the profile through nix-env only, and
-//! report what happened in the JSON shape of SPEC section 4.
+//! report what happened in the `--json` document both tools print.
+//!
+//! What the switch does is decided from the generations alone ([`plan_switch`]); [`switch`]
+//! prints and acts around it.
 
-use crate::diff::{self, Package, PackageDiff};
-use crate::env_marker;
-use crate::error::{Error, Result};
-use crate::generation::Generation;
-use crate::nix::{NixCommand, Stderr};
-use crate::profile::{Profile, ProfileLock};
-use crate::store_path::StorePath;
+use crate::cli::SwitchArgs;
+use crate::render;
 use crate::ui::{Style, Ui};
+use crate::Result;
+use fp_nix::command::shell_quote;
+use fp_nix::diff::{self, Package, PackageDiff};
+use fp_nix::env_marker;
+use fp_nix::generation::GenerationRef;
+use fp_nix::profile::{plan_switch, Profile, SwitchPlan, Target};
 use serde::Serialize;
 use std::path::Path;
-
-/// Where to switch the profile to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A store path: a new generation with `nix-env --set` (or the last one, if it is the same).
-    StorePath(StorePath),
-    /// An existing generation, by number: `nix-env --switch-generation`.
-    Generation(u64),
-}
 
 /// How to switch.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,14 +26,14 @@ pub struct Options {
     pub diff: bool,
 }
 
-/// A generation as it appears in reports: number and store path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerationRef {
-    /// Generation number.
-    pub generation: u64,
-    /// Its store path.
-    pub store_path: String,
+impl Options {
+    /// The options `--dry-run` and `--no-diff` ask for.
+    pub fn from_args(args: &SwitchArgs) -> Options {
+        Options {
+            dry_run: args.dry_run,
+            diff: !args.no_diff,
+        }
+    }
 }
 
 /// What a switch did (or, with `--dry-run`, would do): the `--json` document of fp-switch and
@@ -81,204 +76,146 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
     let _lock = if opts.dry_run || !profile.dir().is_dir() {
         None
     } else {
-        Some(ProfileLock::acquire(ui, profile)?)
+        Some(profile.lock(ui)?)
     };
-    let generations = profile.generations()?;
-    let current = crate::generation::current(&generations);
-    let previous = current.map(|g| GenerationRef {
-        generation: g.generation,
-        store_path: g.store_path.clone(),
-    });
-    let (store_path, number) = match target {
-        Target::StorePath(p) => (
-            p.as_str().to_string(),
-            next_number(&generations, p.as_str()),
-        ),
-        Target::Generation(n) => {
-            let g = generations
-                .iter()
-                .find(|g| g.generation == *n)
-                .ok_or_else(|| Error::failed(format!("generation {n} does not exist")))?;
-            (g.store_path.clone(), *n)
-        }
+    let plan = plan_switch(&profile.generations()?, target)?;
+    let mut report = Report {
+        profile: profile.path().display().to_string(),
+        dry_run: opts.dry_run,
+        changed: plan.changed,
+        previous: plan.previous.clone(),
+        generation: plan.generation,
+        store_path: plan.store_path.clone(),
+        diff: None,
+        made_outside: None,
     };
-    let unchanged = current.is_some_and(|g| match target {
-        Target::StorePath(_) => g.store_path == store_path,
-        Target::Generation(n) => g.generation == *n,
-    });
-    let profile_name = profile.path().display().to_string();
-    if unchanged {
-        let n = current.map(|g| g.generation).unwrap_or(number);
+    if !plan.changed {
         ui.info(&format!(
-            "profile {profile_name} is already at generation {n} ({store_path}); nothing to do"
+            "profile {} is already at generation {} ({}); nothing to do",
+            report.profile, plan.generation, plan.store_path
         ));
-        return Ok(Report {
-            profile: profile_name,
-            dry_run: opts.dry_run,
-            changed: false,
-            previous: previous.clone(),
-            generation: n,
-            store_path,
-            diff: opts.diff.then(PackageDiff::default),
-            made_outside: None,
-        });
+        report.diff = opts.diff.then(PackageDiff::default);
+        return Ok(report);
     }
 
-    let from = current.map_or("no generation".to_string(), |g| {
-        format!("generation {}", g.generation)
-    });
+    let from = plan
+        .previous
+        .as_ref()
+        .map_or("no generation".to_string(), |g| {
+            format!("generation {}", g.generation)
+        });
     let dry = if opts.dry_run { " (dry run)" } else { "" };
     ui.info(&format!(
-        "{} {profile_name}: {from} -> generation {number}{dry}",
-        ui.paint(Style::Bold, "profile")
+        "{} {}: {from} -> generation {}{dry}",
+        ui.paint(Style::Bold, "profile"),
+        report.profile,
+        plan.generation
     ));
-    let outside = current.filter(|g| !env_marker::is_flakey(Path::new(&g.store_path)));
-    let mut made_outside = None;
-    let diff = if opts.diff || outside.is_some() {
-        let mut paths = vec![store_path.as_str()];
-        paths.extend(current.map(|g| g.store_path.as_str()));
-        let packages = diff::packages_of_many(ui, &paths)?;
-        let old = current
-            .and_then(|g| packages.get(&g.store_path))
-            .cloned()
-            .unwrap_or_default();
-        let new = packages.get(&store_path).cloned().unwrap_or_default();
-        let d = diff::diff(&old, &new);
+    let outside = plan
+        .previous
+        .as_ref()
+        .filter(|g| !env_marker::is_flakey(Path::new(&g.store_path)));
+    if opts.diff || outside.is_some() {
+        let d = package_diff(ui, &plan)?;
         if let Some(g) = outside {
-            made_outside = Some(warn_made_outside(ui, profile, g.generation, &d));
+            let made_outside = MadeOutside {
+                generation: g.generation,
+                dropped: dropped_packages(&d),
+            };
+            warn_made_outside(ui, profile, &made_outside);
+            report.made_outside = Some(made_outside);
         }
         if opts.diff {
-            ui.info(d.render(ui).trim_end());
+            ui.info(render::diff(ui, &d).trim_end());
+            report.diff = Some(d);
         }
-        opts.diff.then_some(d)
-    } else {
-        None
-    };
+    }
 
     if opts.dry_run {
         ui.info("dry run: the profile was not changed");
-        return Ok(Report {
-            profile: profile_name,
-            dry_run: true,
-            changed: true,
-            previous,
-            generation: number,
-            store_path,
-            diff,
-            made_outside,
-        });
+        return Ok(report);
     }
-
-    let command = match target {
-        Target::StorePath(p) => NixCommand::nix_env()
-            .arg("--profile")
-            .arg(profile.path())
-            .args(["--set", p.as_str()]),
-        Target::Generation(n) => NixCommand::nix_env()
-            .arg("--profile")
-            .arg(profile.path())
-            .args(["--switch-generation", &n.to_string()]),
-    };
-    command.output(ui, Stderr::Capture)?;
-    let after = profile.generations()?;
-    let now = crate::generation::current(&after).ok_or_else(|| {
-        Error::failed(format!(
-            "nix-env finished but {profile_name} points to no generation"
-        ))
-    })?;
+    let now = profile.switch(ui, target)?;
     profile.ensure_user_link(ui)?;
     ui.info(&format!(
         "{} to generation {}",
         ui.paint(Style::Green, "switched"),
         now.generation
     ));
-    Ok(Report {
-        profile: profile_name,
-        dry_run: false,
-        changed: true,
-        previous,
-        generation: now.generation,
-        store_path: now.store_path.clone(),
-        diff,
-        made_outside,
-    })
+    report.generation = now.generation;
+    report.store_path = now.store_path;
+    Ok(report)
+}
+
+/// The package diff from the current generation (none: nothing) to the planned store path.
+fn package_diff(ui: &Ui, plan: &SwitchPlan) -> Result<PackageDiff> {
+    let mut paths = vec![plan.store_path.as_str()];
+    paths.extend(plan.previous.as_ref().map(|g| g.store_path.as_str()));
+    let packages = diff::packages_of_many(ui, &paths)?;
+    let old = plan
+        .previous
+        .as_ref()
+        .and_then(|g| packages.get(&g.store_path))
+        .cloned()
+        .unwrap_or_default();
+    let new = packages.get(&plan.store_path).cloned().unwrap_or_default();
+    Ok(diff::diff(&old, &new))
+}
+
+/// The packages a switch away from a generation made outside flakey-profile drops: what the
+/// diff removes, without the manifest nix-env keeps in its envs.
+pub fn dropped_packages(d: &PackageDiff) -> Vec<Package> {
+    d.removed
+        .iter()
+        .filter(|p| !p.name.ends_with("env-manifest.nix"))
+        .cloned()
+        .collect()
 }
 
 /// Warns that the current generation was made outside flakey-profile and names what the
 /// switch drops, with the command that folds those packages into the flake.
-fn warn_made_outside(ui: &Ui, profile: &Profile, generation: u64, d: &PackageDiff) -> MadeOutside {
-    let dropped: Vec<Package> = d
-        .removed
-        .iter()
-        .filter(|p| !p.name.ends_with("env-manifest.nix"))
-        .cloned()
-        .collect();
-    let list = dropped
-        .iter()
-        .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
-        .collect::<Vec<_>>();
-    if list.is_empty() {
+fn warn_made_outside(ui: &Ui, profile: &Profile, outside: &MadeOutside) {
+    let generation = outside.generation;
+    if outside.dropped.is_empty() {
         ui.warn(&format!(
             "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops none of its packages"
         ));
-    } else {
-        ui.warn(&format!(
-            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
-            list.join("\n")
-        ));
-        ui.info(&format!(
-            "hint: to keep them, fold them into your flake first: fp-migrate --profile {}",
-            crate::nix::shell_quote(&profile.path().display().to_string())
-        ));
+        return;
     }
-    MadeOutside {
-        generation,
-        dropped,
-    }
-}
-
-/// The number `nix-env --set PATH` will give: the last generation's when it already holds PATH
-/// (Nix's reuse rule compares with the highest generation, not the current one), else one more
-/// than the highest.
-pub fn next_number(generations: &[Generation], path: &str) -> u64 {
-    match generations.last() {
-        Some(last) if last.store_path == path => last.generation,
-        Some(last) => last.generation + 1,
-        None => 1,
-    }
-}
-
-/// Prints a report as one JSON document on stdout.
-pub fn print_json(report: &Report) -> Result<()> {
-    let text = serde_json::to_string(report)
-        .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
-    crate::write_stdout(&text)
+    let list = outside
+        .dropped
+        .iter()
+        .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
+        .collect::<Vec<_>>();
+    ui.warn(&format!(
+        "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
+        list.join("\n")
+    ));
+    ui.info(&format!(
+        "hint: to keep them, fold them into your flake first: fp-migrate --profile {}",
+        shell_quote(&profile.path().display().to_string())
+    ));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
-    fn gen(n: u64, path: &str) -> Generation {
-        Generation {
-            generation: n,
-            store_path: path.into(),
-            created: SystemTime::UNIX_EPOCH,
-            current: false,
-        }
+    #[test]
+    fn dropped_leaves_out_the_nix_env_manifest() {
+        let d = PackageDiff {
+            removed: vec![
+                Package::new("env-manifest.nix", ""),
+                Package::new("cowsay", "3.7"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(dropped_packages(&d)[0].name, "cowsay");
+        assert_eq!(dropped_packages(&d).len(), 1);
     }
 
     #[test]
-    fn next_number_follows_nix_reuse_rule() {
-        assert_eq!(next_number(&[], "/a"), 1);
-        assert_eq!(next_number(&[gen(1, "/a")], "/a"), 1);
-        assert_eq!(next_number(&[gen(1, "/a"), gen(2, "/b")], "/a"), 3);
-        assert_eq!(next_number(&[gen(1, "/a"), gen(2, "/b")], "/b"), 2);
-    }
-
-    #[test]
-    fn report_has_the_spec_fields() {
+    fn report_has_the_documented_fields() {
         let r = Report {
             profile: "/p".into(),
             dry_run: false,

@@ -120,6 +120,22 @@ impl Ui {
     }
 }
 
+/// What fp-nix reports (nix command lines, waiting for a lock) goes through the same verbosity
+/// rules as the tools' own lines.
+impl fp_nix::Log for Ui {
+    fn info(&self, line: &str) {
+        Ui::info(self, line);
+    }
+
+    fn verbose(&self, line: &str) {
+        Ui::verbose(self, line);
+    }
+
+    fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+}
+
 /// Writes one line (or block) to stderr, ignoring a closed stderr rather than panicking.
 fn write_stderr(text: &str) {
     let mut err = std::io::stderr().lock();

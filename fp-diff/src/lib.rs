@@ -1,16 +1,15 @@
-//! `fp-diff`: which packages changed between two generations or store paths (SPEC section 7),
-//! with `--closure` adding the change in closure size. The same diff code as fp-switch.
+//! `fp-diff`: which packages changed between two generations or store paths, with `--closure`
+//! adding the change in closure size. The same diff code as fp-switch.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
-use fp_common::diff::{self, PackageDiff};
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::{self, Generation};
-use fp_common::profile::Profile;
-use fp_common::store_path::resolve_to_store_path;
-use fp_common::{nix, path_info, Error, Result, Ui};
+use fp_common::{print_json, render, Error, Result, Ui};
+use fp_nix::diff::{self, PackageDiff};
+use fp_nix::generation::{self, Generation};
+use fp_nix::path_info;
+use fp_nix::store_path::resolve_to_store_path;
 use serde::Serialize;
 
 /// Show which packages changed between two generations or store paths.
@@ -41,18 +40,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-diff";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// One side of the diff.
@@ -97,8 +84,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         .any(|side| side.as_ref().is_none_or(|s| is_number(s)));
     let generations = if needs_profile {
         let config = Config::load()?;
-        let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
-        profile.generations()?
+        config
+            .resolve_profile(ui, cli.profile.profile)?
+            .generations()?
     } else {
         Vec::new()
     };
@@ -120,7 +108,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let info = path_info::query(ui, &paths, cli.closure)?;
     let packages = |p: &str| {
         info.get(p)
-            .map(|i| diff::packages_from_references(p, i.references.iter().map(String::as_str)))
+            .map(|i| diff::packages_from_info(p, i))
             .unwrap_or_default()
     };
     let d = diff::diff(&packages(&from.store_path), &packages(&to.store_path));
@@ -142,12 +130,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             diff: d,
             closure_size,
         };
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::failed(format!("cannot encode the diff: {e}")))?;
-        return fp_common::write_stdout(&text);
+        return print_json(&doc);
     }
     let mut text = format!("{} -> {}\n", describe(&from), describe(&to));
-    text.push_str(&d.render(ui));
+    text.push_str(&render::diff(ui, &d));
     if let Some(size) = &closure_size {
         text.push_str(&format!(
             "closure size: {} -> {} ({})\n",

@@ -1,4 +1,4 @@
-//! The `fp-diff` binary; everything it does is in the library (`fp_diff::Cli`).
+//! The `fp-diff` binary; everything it does is in the library (`fp_diff::run`).
 fn main() -> std::process::ExitCode {
-    fp_common::app::main::<fp_diff::Cli>()
+    fp_common::app::main(fp_diff::run)
 }

@@ -2,6 +2,9 @@
 
 use fp_testkit::Bed;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_DIFF: &str = env!("CARGO_BIN_EXE_fp-diff");
+
 fn two_generations() -> (Bed, String, String) {
     let bed = Bed::new();
     let a = bed.build(&bed.profile_flake("a", 1, &["hello", "cowsay", "tree", "motd"]));
@@ -21,7 +24,7 @@ fn two_generations() -> (Bed, String, String) {
 fn defaults_to_previous_and_current() {
     let (bed, _, _) = two_generations();
     let run = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .arg("--profile")
         .arg(bed.profile())
         .run()
@@ -48,7 +51,7 @@ fn same_diff_as_fp_switch_printed() {
         .run()
         .success();
     let diffed = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args([a.as_str(), b.as_str()])
         .run()
         .success();
@@ -66,7 +69,7 @@ fn same_diff_as_fp_switch_printed() {
 fn store_paths_and_generations_mix() {
     let (bed, a, b) = two_generations();
     let run = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args(["2", a.as_str(), "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -91,7 +94,7 @@ fn store_paths_and_generations_mix() {
 fn closure_adds_the_size_change() {
     let (bed, _, _) = two_generations();
     let run = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args(["--closure", "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -107,7 +110,7 @@ fn closure_adds_the_size_change() {
         Some(to as i64 - from as i64)
     );
     let human = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args(["--closure", "--profile"])
         .arg(bed.profile())
         .run()
@@ -121,7 +124,7 @@ fn unchanged_and_versionless_packages() {
     let a = bed.build(&bed.profile_flake("a", 1, &["tree", "motd"]));
     let b = bed.build(&bed.profile_flake("b", 2, &["tree", "motd"]));
     let run = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args([a.as_str(), b.as_str()])
         .run()
         .success();
@@ -132,7 +135,7 @@ fn unchanged_and_versionless_packages() {
     );
     let c = bed.build(&bed.profile_flake("c", 2, &["tree"]));
     let run = bed
-        .tool("fp-diff")
+        .tool(FP_DIFF)
         .args([b.as_str(), c.as_str()])
         .run()
         .success();
@@ -142,20 +145,20 @@ fn unchanged_and_versionless_packages() {
 #[test]
 fn errors() {
     let bed = Bed::new();
-    bed.tool("fp-diff")
+    bed.tool(FP_DIFF)
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .code(1)
         .no_stdout();
     let (bed, _, _) = two_generations();
-    bed.tool("fp-diff")
+    bed.tool(FP_DIFF)
         .args(["7", "--profile"])
         .arg(bed.profile())
         .run()
         .code(1)
         .stderr_has("generation 7 does not exist");
-    bed.tool("fp-diff")
+    bed.tool(FP_DIFF)
         .args(["/etc", "/tmp"])
         .run()
         .code(2)

@@ -6,14 +6,14 @@
 //! choice of what to delete is ours and tested, and the deletion itself is Nix's.
 
 use clap::{Args, Parser, Subcommand};
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::{self, format_local_time, format_rfc3339_utc, Generation};
-use fp_common::nix::{NixCommand, Stderr};
-use fp_common::profile::{Profile, ProfileLock};
-use fp_common::{nix, path_info, Error, Result, Ui};
+use fp_common::{print_json, write_stdout, Error, Result, Ui};
+use fp_nix::command::Stderr;
+use fp_nix::generation::{self, format_local_time, format_rfc3339_utc, Generation};
+use fp_nix::path_info;
+use fp_nix::profile::Profile;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
@@ -68,18 +68,6 @@ pub struct DeleteArgs {
     pub dry_run: bool,
 }
 
-impl Tool for Cli {
-    const NAME: &'static str = "fp-generations";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
-}
-
 /// One generation in `--json`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,11 +111,10 @@ pub struct DeleteJson {
 /// Runs fp-generations.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
-    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
-    let generations = profile.generations()?;
+    let profile = config.resolve_profile(ui, cli.profile.profile)?;
     match cli.command {
-        None => list(ui, &profile, &generations, cli.json),
-        Some(Command::Delete(args)) => delete(ui, &profile, &generations, &args, cli.json),
+        None => list(ui, &profile, &profile.generations()?, cli.json),
+        Some(Command::Delete(args)) => delete(ui, &profile, &args, cli.json),
     }
 }
 
@@ -147,9 +134,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
                 })
                 .collect(),
         };
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::failed(format!("cannot encode the listing: {e}")))?;
-        return fp_common::write_stdout(&text);
+        return print_json(&doc);
     }
     if generations.is_empty() {
         ui.info(&format!(
@@ -159,7 +144,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         return Ok(());
     }
     let counts = package_counts(ui, generations);
-    fp_common::write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
+    write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 
 /// How many packages each generation has, asked of the store in one call; `None` where the
@@ -170,13 +155,8 @@ fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
         Ok(info) => generations
             .iter()
             .map(|g| {
-                info.get(&g.store_path).map(|i| {
-                    fp_common::diff::packages_from_references(
-                        &g.store_path,
-                        i.references.iter().map(String::as_str),
-                    )
-                    .len()
-                })
+                info.get(&g.store_path)
+                    .map(|i| fp_nix::diff::packages_from_info(&g.store_path, i).len())
             })
             .collect(),
         Err(e) => {
@@ -287,28 +267,30 @@ pub fn select(generations: &[Generation], selection: &Selection) -> Result<Vec<u
     Ok(chosen)
 }
 
-/// `fp-generations delete`.
-fn delete(
-    ui: &Ui,
-    profile: &Profile,
-    generations: &[Generation],
-    args: &DeleteArgs,
-    json: bool,
-) -> Result<()> {
-    let selection = if let Some(n) = args.keep {
+/// What `fp-generations delete` asks for, with `now` as the time `--older-than` counts back from.
+pub fn selection(args: &DeleteArgs, now: SystemTime) -> Result<Selection> {
+    Ok(if let Some(n) = args.keep {
         Selection::Keep(n)
     } else if let Some(text) = &args.older_than {
         let age = parse_duration(text)?;
-        Selection::OlderThan(
-            SystemTime::now()
-                .checked_sub(age)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
-        )
+        Selection::OlderThan(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH))
     } else {
         Selection::Numbers(args.generations.clone())
+    })
+}
+
+/// `fp-generations delete`: decides with [`select`], says what it does, then deletes through
+/// nix-env under the profile's lock (taken before the generations are read).
+fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<()> {
+    let selection = selection(args, SystemTime::now())?;
+    let _lock = if args.dry_run || !profile.dir().is_dir() {
+        None
+    } else {
+        Some(profile.lock(ui)?)
     };
+    let generations = profile.generations()?;
     if let (Selection::Numbers(numbers), Some(current)) =
-        (&selection, generation::current(generations))
+        (&selection, generation::current(&generations))
     {
         if numbers.contains(&current.generation) {
             ui.warn(&format!(
@@ -317,7 +299,7 @@ fn delete(
             ));
         }
     }
-    let doomed = select(generations, &selection)?;
+    let doomed = select(&generations, &selection)?;
     let kept: Vec<u64> = generations
         .iter()
         .map(|g| g.generation)
@@ -334,12 +316,8 @@ fn delete(
         ));
     } else {
         profile.check_writable()?;
-        let _lock = ProfileLock::acquire(ui, profile)?;
-        NixCommand::nix_env()
-            .arg("--profile")
-            .arg(profile.path())
-            .arg("--delete-generations")
-            .args(doomed.iter().map(u64::to_string))
+        profile
+            .delete_command(&doomed)
             .output(ui, Stderr::Capture)?;
         ui.info(&format!(
             "deleted generations {} (kept {})",
@@ -349,15 +327,12 @@ fn delete(
         ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
     }
     if json {
-        let doc = DeleteJson {
+        print_json(&DeleteJson {
             profile: profile.path().display().to_string(),
             dry_run: args.dry_run,
             deleted: doomed,
             kept,
-        };
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
-        fp_common::write_stdout(&text)?;
+        })?;
     }
     Ok(())
 }
@@ -423,6 +398,35 @@ mod tests {
         assert_eq!(
             select(&g, &Selection::Numbers(vec![7])).unwrap_err().code(),
             1
+        );
+    }
+
+    #[test]
+    fn selection_from_the_arguments() {
+        let args = |keep, older_than: Option<&str>, generations: Vec<u64>| DeleteArgs {
+            keep,
+            older_than: older_than.map(str::to_string),
+            generations,
+            dry_run: false,
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(30 * 86_400);
+        assert_eq!(
+            selection(&args(Some(2), None, vec![]), now).unwrap(),
+            Selection::Keep(2)
+        );
+        assert_eq!(
+            selection(&args(None, Some("1d"), vec![]), now).unwrap(),
+            Selection::OlderThan(now - Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            selection(&args(None, None, vec![3, 1]), now).unwrap(),
+            Selection::Numbers(vec![3, 1])
+        );
+        assert_eq!(
+            selection(&args(None, Some("soon"), vec![]), now)
+                .unwrap_err()
+                .code(),
+            2
         );
     }
 

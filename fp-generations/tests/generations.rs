@@ -4,6 +4,9 @@
 use fp_testkit::Bed;
 use std::path::Path;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_GENERATIONS: &str = env!("CARGO_BIN_EXE_fp-generations");
+
 /// Parses `nix-env --list-generations` or our table into (number, date, current).
 fn rows(text: &str) -> Vec<(u64, String, bool)> {
     text.lines()
@@ -61,7 +64,7 @@ fn with_links(n: usize) -> Bed {
 }
 
 fn ours(bed: &Bed) -> String {
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .arg("--profile")
         .arg(bed.profile())
         .env("TZ", "UTC")
@@ -110,7 +113,7 @@ fn json_has_the_spec_shape() {
         .run()
         .success();
     let run = bed
-        .tool("fp-generations")
+        .tool(FP_GENERATIONS)
         .args(["--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -140,7 +143,7 @@ fn keep_after_a_rollback_keeps_the_current_one() {
         .arg(bed.profile())
         .run()
         .success();
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "--keep", "1", "--profile"])
         .arg(bed.profile())
         .run()
@@ -153,7 +156,7 @@ fn keep_after_a_rollback_keeps_the_current_one() {
 fn explicit_numbers_never_include_the_current_one() {
     let bed = with_switches(3);
     let run = bed
-        .tool("fp-generations")
+        .tool(FP_GENERATIONS)
         .args(["delete", "1", "2", "3", "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -168,7 +171,7 @@ fn explicit_numbers_never_include_the_current_one() {
 #[test]
 fn missing_numbers_are_refused_and_nothing_deleted() {
     let bed = with_switches(2);
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "1", "9", "--profile"])
         .arg(bed.profile())
         .run()
@@ -189,14 +192,14 @@ fn older_than_uses_link_times() {
             .run()
             .success();
     }
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "--older-than", "30d", "--dry-run", "--profile"])
         .arg(bed.profile())
         .run()
         .success()
         .stderr_has("would delete generations 1, 2 (keeping 3, 4)");
     assert_eq!(bed.generation_numbers().0, vec![1, 2, 3, 4]);
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "--older-than", "30d", "--profile"])
         .arg(bed.profile())
         .run()
@@ -208,18 +211,18 @@ fn older_than_uses_link_times() {
 #[test]
 fn delete_needs_exactly_one_selection() {
     let bed = with_switches(1);
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .arg("delete")
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .code(2);
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "--keep", "1", "--older-than", "3d", "--profile"])
         .arg(bed.profile())
         .run()
         .code(2);
-    bed.tool("fp-generations")
+    bed.tool(FP_GENERATIONS)
         .args(["delete", "--older-than", "soon", "--profile"])
         .arg(bed.profile())
         .run()
@@ -232,14 +235,14 @@ fn delete_needs_exactly_one_selection() {
 fn profile_without_generations() {
     let bed = Bed::new();
     let run = bed
-        .tool("fp-generations")
+        .tool(FP_GENERATIONS)
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .success();
     assert!(run.stdout.is_empty());
     let json = bed
-        .tool("fp-generations")
+        .tool(FP_GENERATIONS)
         .args(["--json", "--profile"])
         .arg(bed.profile())
         .run()

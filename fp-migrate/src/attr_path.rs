@@ -9,7 +9,7 @@
 //! ([`exists_expr`] asks Nix for all such elements at once).
 
 use crate::manifest::split_attr_path;
-use fp_common::nix_expr::{self, NulError};
+use fp_nix::nix_expr::{self, NulError};
 use serde_json::Value;
 
 /// The CPU parts of Nix system names (`x86_64` in `x86_64-linux`), as nixpkgs' `lib.systems`

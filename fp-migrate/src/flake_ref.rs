@@ -2,7 +2,7 @@
 //! points into the Nix store (where garbage collection removes it).
 
 use crate::manifest::query_value;
-use fp_common::store_path::StorePath;
+use fp_nix::store_path::StorePath;
 
 /// Whether `url` pins one revision: it carries a `rev` or a `narHash`, or names a commit in its
 /// path (`github:owner/repo/<40 hex digits>`). A dirty `git+file:///home/u/flake` or a bare
@@ -28,7 +28,7 @@ pub fn store_path_of(url: &str) -> Option<StorePath> {
         return None;
     }
     // `/nix/store/<hash>-source/sub/dir` is inside the store path `/nix/store/<hash>-source`.
-    let store = fp_common::store_path::store_dir();
+    let store = fp_nix::store_path::store_dir();
     let rest = std::path::Path::new(path).strip_prefix(&store).ok()?;
     let top = rest.components().next()?;
     StorePath::parse(&store.join(top).to_string_lossy()).ok()

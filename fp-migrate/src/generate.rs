@@ -8,9 +8,9 @@
 use crate::attr_path::{self, Question};
 use crate::flake_ref;
 use crate::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
-use fp_common::nix_expr::{self, NulError};
-use fp_common::store_path::{parse_drv_name, StorePath};
 use fp_common::{Error, Result};
+use fp_nix::nix_expr::{self, NulError};
+use fp_nix::store_path::{parse_drv_name, StorePath};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 

@@ -12,7 +12,6 @@ pub mod generate;
 pub mod manifest;
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{Error, Result, Ui};
@@ -74,18 +73,6 @@ pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
-}
-
-impl Tool for Cli {
-    const NAME: &'static str = "fp-migrate";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
 }
 
 /// Reads the profile, writes the flake.nix to stdout and the warnings to stderr.
@@ -161,10 +148,10 @@ struct Declared {
 /// What flakey-profile declared in this profile: the env itself when it is one of ours, else
 /// the newest generation made by flakey-profile. `None` for profiles it never touched.
 fn declared_by_flakey_profile(profile: &std::path::Path) -> Option<Declared> {
-    use fp_common::env_marker;
+    use fp_nix::env_marker;
     let (origin, marker) = match env_marker::read(profile) {
         Some(marker) => ("the current generation".to_string(), marker),
-        None => fp_common::generation::list(profile)
+        None => fp_nix::generation::list(profile)
             .ok()?
             .iter()
             .rev()
@@ -190,9 +177,9 @@ fn ask_which_paths_exist(
         return None;
     }
     let expr = attr_path::exists_expr(questions).ok()?;
-    let answer = fp_common::nix::NixCommand::nix()
+    let answer = fp_nix::command::NixCommand::nix()
         .args(["eval", "--impure", "--json", "--expr", &expr])
-        .output(ui, fp_common::nix::Stderr::Capture)
+        .output(ui, fp_nix::command::Stderr::Capture)
         .map_err(|e| {
             ui.verbose(&format!(
                 "Nix could not say which attribute paths exist: {}",
@@ -232,9 +219,9 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                     "fp-migrate --profile ~/.nix-profile > flake.nix, or: nix profile list --json | fp-migrate > flake.nix",
                 ));
             }
-            let bytes = fp_common::limits::read_limited(
+            let bytes = fp_nix::limits::read_limited(
                 stdin.lock(),
-                fp_common::limits::MAX_DOCUMENT_BYTES,
+                fp_nix::limits::MAX_DOCUMENT_BYTES,
                 "stdin",
             )?;
             let text = String::from_utf8(bytes)

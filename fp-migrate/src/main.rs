@@ -1,4 +1,4 @@
-//! The `fp-migrate` binary; everything it does is in the library (`fp_migrate::Cli`).
+//! The `fp-migrate` binary; everything it does is in the library (`fp_migrate::run`).
 fn main() -> std::process::ExitCode {
-    fp_common::app::main::<fp_migrate::Cli>()
+    fp_common::app::main(fp_migrate::run)
 }

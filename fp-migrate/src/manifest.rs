@@ -18,9 +18,9 @@
 //! element spelling the original url `originalUrl` (as some Nix of that era wrote it) is read.
 //! Each such case is told in [`Manifest::warnings`], never a refusal of the whole profile.
 
-use fp_common::nix::{NixCommand, Stderr};
-use fp_common::store_path::{parse_drv_name, StorePath};
 use fp_common::{Error, Result, Ui};
+use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::store_path::{parse_drv_name, StorePath};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::Path;
@@ -747,7 +747,7 @@ fn unreadable_manifest_nix(file: &Path, err: Error) -> Error {
 
 /// Reads a file as UTF-8 text; unreadable is exit 1, not UTF-8 is exit 2.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = fp_common::limits::read_file(path)
+    let bytes = fp_nix::limits::read_file(path)
         .map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))??;
     String::from_utf8(bytes)
         .map_err(|e| Error::usage(format!("{} is not UTF-8 text: {e}", path.display())))

@@ -6,6 +6,9 @@ mod common;
 use common::migrate;
 use fp_testkit::{Bed, Run};
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_MIGRATE: &str = env!("CARGO_BIN_EXE_fp-migrate");
+
 const HELLO: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-hello-1.0";
 
 /// Runs fp-migrate on `input` as stdin and checks the contract for bad input.
@@ -117,7 +120,7 @@ fn empty_stdin_and_not_utf8() {
         .code(2)
         .no_stdout()
         .stderr_has("stdin is empty");
-    bed.tool("fp-migrate")
+    bed.tool(FP_MIGRATE)
         .stdin(vec![b'{', 0xff, b'}'])
         .run()
         .code(2)

@@ -4,14 +4,17 @@
 mod common;
 
 use common::{evaluate, fixture, stub_tree, Installed};
-use fp_common::store_path::parse_drv_name;
 use fp_migrate::manifest::{self, Element, Manifest, Outputs};
 use fp_migrate::{migrate, Options, DEFAULT_NIXPKGS_URL};
+use fp_nix::store_path::parse_drv_name;
 use fp_testkit::Bed;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_MIGRATE: &str = env!("CARGO_BIN_EXE_fp-migrate");
 
 const LIB_URL: &str = "path:/tmp/lib \"${x}\" \\ ünï\n";
 
@@ -150,7 +153,7 @@ fn tricky_names_and_urls_come_back_exactly() {
     );
     // The binary gives the same flake, and warns with the names escaped on one line each.
     let run = bed
-        .tool("fp-migrate")
+        .tool(FP_MIGRATE)
         .args(["--lib-url", LIB_URL])
         .arg(fixture("escaping.json"))
         .run()

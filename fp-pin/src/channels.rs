@@ -3,17 +3,20 @@
 //! the profile's new generation (one link per pinned name, referencing the sources).
 
 use crate::pins::Pins;
-use fp_common::config;
-use fp_common::nix::{self, NixCommand, Stderr};
-use fp_common::profile::{self, Profile};
-use fp_common::store_path::{store_dir, StorePath};
 use fp_common::{Error, Result, Ui};
+use fp_nix::command::{nix_version, parse_build_json, NixCommand, Stderr};
+use fp_nix::locations::{self, User};
+use fp_nix::nix_expr;
+use fp_nix::path_info;
+use fp_nix::profile::Profile;
+use fp_nix::store_path::{store_dir, StorePath};
+use fp_nix::Log;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// How the channels profile was chosen, for `-v` and the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum ChannelsOrigin {
     /// `--channels-profile PATH`.
     Flag,
     /// The target of `~/.nix-defexpr/channels`.
@@ -44,20 +47,17 @@ pub struct Location {
     /// What the link is now.
     pub link_state: LinkState,
     /// How the profile was chosen.
-    pub origin: Origin,
+    pub origin: ChannelsOrigin,
 }
 
 impl Location {
     /// Finds the channels profile: `--channels-profile`, else the target of
-    /// `~/.nix-defexpr/channels`, else Nix's default (`/nix/var/nix/profiles/per-user/$USER/channels`
-    /// before 2.14; from 2.14 `$XDG_STATE_HOME/nix/profiles/channels`, or `.../per-user/root/channels`
-    /// for root).
+    /// `~/.nix-defexpr/channels`, else Nix's default for this version and user
+    /// ([`locations::default_channels`]).
     pub fn resolve(ui: &Ui, flag: Option<&Path>) -> Result<Location> {
-        let link = defexpr_dir(ui)?.join("channels");
+        let link = locations::defexpr_dir(|| nix_version(ui))?.join("channels");
         let current = std::fs::symlink_metadata(&link).ok();
-        let target = std::fs::read_link(&link)
-            .ok()
-            .map(|t| link.parent().unwrap_or(Path::new("/")).join(t));
+        let target = locations::link_target(&link);
         if let Some(flag) = flag {
             let profile = Profile::new(flag)?;
             let link_state = match (&current, &target) {
@@ -70,7 +70,7 @@ impl Location {
                 profile,
                 link,
                 link_state,
-                origin: Origin::Flag,
+                origin: ChannelsOrigin::Flag,
             });
         }
         match (current, target) {
@@ -87,7 +87,7 @@ impl Location {
                     profile: Profile::new(&target)?,
                     link,
                     link_state: LinkState::Ok,
-                    origin: Origin::DefexprLink,
+                    origin: ChannelsOrigin::DefexprLink,
                 })
             }
             (Some(_), None) => Err(Error::failed(format!(
@@ -98,10 +98,13 @@ impl Location {
                 "name the profile to change with --channels-profile PATH, or skip the channels with --no-channels",
             )),
             (None, _) => Ok(Location {
-                profile: Profile::new(&nix_default_profile(ui)?)?,
+                profile: Profile::new(&locations::default_channels(
+                    nix_version(ui)?,
+                    &User::current(),
+                )?)?,
                 link,
                 link_state: LinkState::Missing,
-                origin: Origin::NixDefault,
+                origin: ChannelsOrigin::NixDefault,
             }),
         }
     }
@@ -126,26 +129,29 @@ impl Location {
         }
     }
 
-    /// Warns when `<nixpkgs>` will not be looked up through this profile: the link points
-    /// elsewhere, or `NIX_PATH` is set and names neither the link nor the profile.
-    pub fn warn_if_not_used(&self, ui: &Ui) {
+    /// Why `<nixpkgs>` will not be looked up through this profile, if it will not: the link
+    /// points elsewhere, or `NIX_PATH` (given as `nix_path`) is set and names neither the link
+    /// nor the profile. One warning for people each.
+    pub fn not_used_because(&self, nix_path: Option<&str>) -> Vec<String> {
+        let mut warnings = Vec::new();
         if let LinkState::Elsewhere(other) = &self.link_state {
-            ui.warn(&format!(
+            warnings.push(format!(
                 "{} points to {}, not to {}: <nixpkgs> will not see this pin",
                 self.link.display(),
                 other.display(),
                 self.profile.path().display()
             ));
         }
-        if let Some(nix_path) = std::env::var("NIX_PATH").ok().filter(|p| !p.is_empty()) {
+        if let Some(nix_path) = nix_path.filter(|p| !p.is_empty()) {
             let link = self.link.to_string_lossy();
             let profile = self.profile.path().to_string_lossy();
             if !nix_path.contains(link.as_ref()) && !nix_path.contains(profile.as_ref()) {
-                ui.warn(&format!(
+                warnings.push(format!(
                     "NIX_PATH is set ({nix_path}) and names neither {link} nor {profile}: <nixpkgs> will not see this pin unless NIX_PATH is unset or includes {link}"
                 ));
             }
         }
+        warnings
     }
 }
 
@@ -159,56 +165,9 @@ fn same_path(a: &Path, b: &Path) -> bool {
         )
 }
 
-/// `~/.nix-defexpr`, or `$XDG_STATE_HOME/nix/defexpr` when Nix 2.14 or later has
-/// `use-xdg-base-directories` on.
-fn defexpr_dir(ui: &Ui) -> Result<PathBuf> {
-    if profile::uses_xdg_base_directories() && nix::nix_version(ui)?.at_least(2, 14) {
-        return Ok(config::state_home().join("nix").join("defexpr"));
-    }
-    Ok(config::home_dir().join(".nix-defexpr"))
-}
-
-/// The channels profile `nix-channel` of this Nix version uses for this user.
-fn nix_default_profile(ui: &Ui) -> Result<PathBuf> {
-    let version = nix::nix_version(ui)?;
-    let root = profile::is_root();
-    Ok(if !version.at_least(2, 14) {
-        PathBuf::from(format!(
-            "/nix/var/nix/profiles/per-user/{}/channels",
-            user_name()
-        ))
-    } else if root {
-        PathBuf::from("/nix/var/nix/profiles/per-user/root/channels")
-    } else {
-        config::state_home().join("nix/profiles/channels")
-    })
-}
-
-/// The user's name as Nix's `getUserName` finds it: the password database entry of the
-/// effective user, else `$USER`.
-fn user_name() -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out
-    // immediately and do not keep the pointer.
-    let from_db = unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if pw.is_null() || (*pw).pw_name.is_null() {
-            None
-        } else {
-            Some(
-                std::ffi::CStr::from_ptr((*pw).pw_name)
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        }
-    };
-    from_db
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "root".to_string())
-}
-
 /// Where the channels store path comes from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum ChannelsSource {
     /// The profile flake's `pins.channels` (built with `nix build FLAKE#ATTR.pins.channels`).
     Flake(String),
     /// A store path given with `--channels-path` (checked against the pins).
@@ -217,30 +176,32 @@ pub enum Source {
     Expression(String),
 }
 
-impl Source {
+impl ChannelsSource {
     /// Says what this is, for messages.
     pub fn describe(&self) -> String {
         match self {
-            Source::Flake(installable) => installable.clone(),
-            Source::Given(path) => format!("--channels-path {path}"),
-            Source::Expression(_) => "fp-pin's channels derivation for the pins".to_string(),
+            ChannelsSource::Flake(installable) => installable.clone(),
+            ChannelsSource::Given(path) => format!("--channels-path {path}"),
+            ChannelsSource::Expression(_) => {
+                "fp-pin's channels derivation for the pins".to_string()
+            }
         }
     }
 
     /// The store path this gives, without building it (`nix eval --raw ...outPath`).
-    pub fn out_path(&self, ui: &Ui) -> Result<StorePath> {
+    pub fn out_path(&self, log: &dyn Log) -> Result<StorePath> {
         let text = match self {
-            Source::Given(path) => return Ok(path.clone()),
-            Source::Flake(installable) => NixCommand::nix()
+            ChannelsSource::Given(path) => return Ok(path.clone()),
+            ChannelsSource::Flake(installable) => NixCommand::nix()
                 .args(["eval", "--raw", &format!("{installable}.outPath")])
-                .output(ui, Stderr::Capture)
+                .output(log, Stderr::Capture)
                 .map_err(|e| {
                     e.with_hint("the profile has no pins.channels (is it made with lib.mkProfile?); skip the channels with --no-channels")
                 })?,
-            Source::Expression(expr) => NixCommand::nix()
+            ChannelsSource::Expression(expr) => NixCommand::nix()
                 .args(["eval", "--impure", "--raw", "--expr"])
                 .arg(format!("({expr}).outPath"))
-                .output(ui, Stderr::Capture)?,
+                .output(log, Stderr::Capture)?,
         };
         StorePath::parse(text.trim()).map_err(|e| {
             Error::failed(format!(
@@ -252,18 +213,18 @@ impl Source {
     }
 
     /// Builds the store path (`nix build --no-link --json`), streaming nix's progress.
-    pub fn build(&self, ui: &Ui) -> Result<StorePath> {
+    pub fn build(&self, log: &dyn Log) -> Result<StorePath> {
         let cmd = match self {
-            Source::Given(path) => return Ok(path.clone()),
-            Source::Flake(installable) => {
+            ChannelsSource::Given(path) => return Ok(path.clone()),
+            ChannelsSource::Flake(installable) => {
                 NixCommand::nix().args(["build", "--no-link", "--json", installable])
             }
-            Source::Expression(expr) => NixCommand::nix()
+            ChannelsSource::Expression(expr) => NixCommand::nix()
                 .args(["build", "--no-link", "--json", "--impure", "--expr"])
                 .arg(expr),
         };
-        let out = cmd.output(ui, Stderr::Stream)?;
-        let (path, _) = fp_common::nix::parse_build_json(&out)?;
+        let out = cmd.output(log, Stderr::Stream)?;
+        let (path, _) = parse_build_json(&out)?;
         StorePath::parse(&path).map_err(|e| e.context("nix build"))
     }
 }
@@ -271,7 +232,7 @@ impl Source {
 /// Quotes `s` as a Nix string literal (pin names and store paths never hold a NUL, which is
 /// the one thing Nix strings cannot).
 fn nix_string(s: &str) -> String {
-    fp_common::nix_expr::string(s).unwrap_or_else(|_| "\"\"".to_string())
+    nix_expr::string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
 /// The shell script of the channels derivation: one symlink `$out/NAME -> SOURCE` per pair of
@@ -336,10 +297,11 @@ pub fn check_contents(ui: &Ui, path: &StorePath, pins: &Pins, what: &str) -> Res
             "{what} ({path}) has no link for the pin {missing}"
         )));
     }
-    let refs = NixCommand::nix_store()
-        .args(["--query", "--references", path.as_str()])
-        .output(ui, Stderr::Capture)?;
-    let refs: BTreeSet<&str> = refs.lines().map(str::trim).collect();
+    let info = path_info::query(ui, &[path.as_str()], false)?;
+    let refs: BTreeSet<&str> = info
+        .get(path.as_str())
+        .map(|i| i.references.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     if let Some((name, source)) = pins.iter().find(|(_, s)| !refs.contains(s.as_str())) {
         return Err(Error::usage(format!(
             "{what} ({path}) does not reference the source of {name} ({source}), so garbage collection could delete it"
@@ -368,22 +330,6 @@ pub fn empty_channels(ui: &Ui) -> Result<StorePath> {
     result
 }
 
-/// The command that makes `path` the channels profile's generation.
-pub fn set_command(profile: &Profile, path: &StorePath) -> NixCommand {
-    NixCommand::nix_env()
-        .arg("--profile")
-        .arg(profile.path())
-        .args(["--set", path.as_str()])
-}
-
-/// The command that switches the channels profile to generation `n`.
-pub fn switch_command(profile: &Profile, n: u64) -> NixCommand {
-    NixCommand::nix_env()
-        .arg("--profile")
-        .arg(profile.path())
-        .args(["--switch-generation", &n.to_string()])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +340,35 @@ mod tests {
         assert_eq!(nix_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(nix_string("${x} $y"), "\"\\${x} $y\"");
         assert_eq!(nix_string("l1\nl2"), "\"l1\\nl2\"");
+    }
+
+    #[test]
+    fn warns_when_nixpkgs_is_looked_up_elsewhere() {
+        let location = Location {
+            profile: Profile::new(Path::new("/p/channels")).unwrap(),
+            link: PathBuf::from("/home/a/.nix-defexpr/channels"),
+            link_state: LinkState::Ok,
+            origin: ChannelsOrigin::DefexprLink,
+        };
+        assert!(location.not_used_because(None).is_empty());
+        assert!(location.not_used_because(Some("")).is_empty());
+        assert!(location
+            .not_used_because(Some("nixpkgs=/home/a/.nix-defexpr/channels/nixpkgs"))
+            .is_empty());
+        let w = location.not_used_because(Some("nixpkgs=/elsewhere"));
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("NIX_PATH is set (nixpkgs=/elsewhere)"),
+            "{}",
+            w[0]
+        );
+        let elsewhere = Location {
+            link_state: LinkState::Elsewhere(PathBuf::from("/other")),
+            ..location
+        };
+        let w = elsewhere.not_used_because(None);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("points to /other"), "{}", w[0]);
     }
 
     #[test]

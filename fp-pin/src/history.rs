@@ -2,9 +2,10 @@
 //! holding the registry's previous content (exactly, as text) and the channels generation before
 //! and after, so `fp-pin --revert` can undo the last change, then the one before, and so on.
 
-use fp_common::atomic_file;
-use fp_common::config;
 use fp_common::{Error, Result};
+use fp_nix::atomic_file;
+use fp_nix::generation::GenerationRef;
+use fp_nix::locations;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,16 +27,6 @@ pub struct RegistryState {
     pub written: Option<String>,
 }
 
-/// A generation of the channels profile: number and store path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerationState {
-    /// Generation number.
-    pub generation: u64,
-    /// Its store path.
-    pub store_path: String,
-}
-
 /// The channels profile before and after a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,9 +34,9 @@ pub struct ChannelsState {
     /// The channels profile.
     pub profile: String,
     /// The generation current before; `None` when it had none.
-    pub previous: Option<GenerationState>,
+    pub previous: Option<GenerationRef>,
     /// The generation fp-pin made current; `None` until nix-env has run.
-    pub generation: Option<GenerationState>,
+    pub generation: Option<GenerationRef>,
 }
 
 /// One change made by fp-pin.
@@ -74,7 +65,7 @@ impl History {
     /// `$XDG_STATE_HOME/flakey-profile/pin-history` (default `~/.local/state/...`).
     pub fn new() -> History {
         History {
-            dir: config::state_home()
+            dir: locations::state_home()
                 .join("flakey-profile")
                 .join("pin-history"),
         }

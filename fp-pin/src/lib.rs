@@ -3,29 +3,33 @@
 //!
 //! The pins are the profile's `pinned` attribute (`lib.mkProfile { pinned.nixpkgs = nixpkgs; }`)
 //! plus any `--pin NAME=STOREPATH`. For each, fp-pin writes a registry entry
-//! `flake:NAME -> path:/nix/store/<hash>-source` itself (SPEC section 6) and makes a store path
+//! `flake:NAME -> path:/nix/store/<hash>-source` itself and makes a store path
 //! with one link per name the new generation of the channels profile. Every change is recorded
 //! in a history first, so `--revert` undoes it. Nothing goes to stdout but `--json`'s document.
 
 pub mod channels;
 pub mod history;
 pub mod pins;
+pub mod registry;
 mod revert;
 
-use channels::{LinkState, Location, Origin};
+use channels::{ChannelsOrigin, ChannelsSource, LinkState, Location};
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::CommonArgs;
-use fp_common::config::{self, Config};
+use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::Generation;
-use fp_common::nix::{self, Stderr};
-use fp_common::registry::{self, describe_input, Change, Registry, Which};
-use fp_common::store_path::{store_dir, StorePath};
 use fp_common::ui::Style;
-use fp_common::{atomic_file, profile, switch, Error, Result, Ui};
-use history::{ChannelsState, Entry, GenerationState, History, RegistryState};
+use fp_common::{print_json, Error, Result, Ui};
+use fp_nix::atomic_file;
+use fp_nix::command::nix_version;
+use fp_nix::generation::{Generation, GenerationRef};
+use fp_nix::locations;
+use fp_nix::lock::Lock;
+use fp_nix::profile::{plan_switch, SwitchPlan, Target};
+use fp_nix::store_path::{self, store_dir, StorePath};
+use history::{ChannelsState, Entry, History, RegistryState};
 use pins::Pins;
+use registry::{describe_input, Change, Registry, Which};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -96,18 +100,6 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
-impl Tool for Cli {
-    const NAME: &'static str = "fp-pin";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
-}
-
 /// One registry entry in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,16 +138,6 @@ pub struct LinkReport {
     pub path: String,
 }
 
-/// A generation in a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerationReport {
-    /// Generation number.
-    pub generation: u64,
-    /// Its store path.
-    pub store_path: String,
-}
-
 /// The channels part of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,7 +151,7 @@ pub struct ChannelsReport {
     /// Its links, one per pin.
     pub links: Vec<LinkReport>,
     /// The generation current before, if any.
-    pub previous: Option<GenerationReport>,
+    pub previous: Option<GenerationRef>,
     /// The generation current after (predicted for a dry run).
     pub generation: u64,
     /// `~/.nix-defexpr/channels`.
@@ -218,10 +200,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 pub(crate) fn registry_choice(ui: &Ui, flag: Option<&str>) -> Result<(Which, PathBuf)> {
     let (which, why) = match flag {
         Some(text) => (Which::parse(text), "command line"),
-        None if profile::is_root() => (Which::default_for(true), "default for root"),
+        None if locations::is_root() => (Which::default_for(true), "default for root"),
         None => (Which::default_for(false), "default"),
     };
-    let path = which.path(|| nix::nix_version(ui))?;
+    let path = which.path(|| nix_version(ui))?;
     ui.verbose(&format!(
         "registry = {} ({} registry, from {why})",
         path.display(),
@@ -249,11 +231,10 @@ pub(crate) fn check_registry_writable(which: &Which, path: &Path) -> Result<()> 
 /// The channels side of a pin, worked out before anything is written.
 struct ChannelsPlan {
     location: Location,
-    source: channels::Source,
+    source: ChannelsSource,
     out_path: StorePath,
-    current: Option<Generation>,
-    number: u64,
-    changed: bool,
+    /// What making `out_path` the profile's generation does.
+    switch: SwitchPlan,
 }
 
 /// Pins: works everything out, shows it, then (unless `--dry-run`) writes history, registry and
@@ -261,107 +242,62 @@ struct ChannelsPlan {
 fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     let extra = pins::parse_args(&cli.pins)?;
     let (which, registry_path) = registry_choice(ui, cli.registry.as_deref())?;
+    let history = History::new();
+    // Taken before anything this pin decides on is read, so a second fp-pin waits and then
+    // decides on what the first one left.
+    let _lock = if cli.dry_run {
+        None
+    } else {
+        lock(ui, &history)
+    };
     let original = Registry::load(&registry_path)?;
-
-    let mut flake_installable = None;
-    let mut all = Pins::new();
-    if !cli.no_flake {
-        let installable = profile_installable(ui, cli)?;
-        all = pins::from_flake(ui, &installable)?;
-        flake_installable = Some(installable);
-    }
-    let flake_pins = all.clone();
-    for (name, path) in extra {
-        if let Some(old) = all.insert(name.clone(), path.clone()) {
-            if old != path {
-                ui.verbose(&format!("--pin {name}={path} replaces the flake's {old}"));
-            }
-        }
-    }
-    if all.is_empty() {
-        let what = match &flake_installable {
-            Some(i) => format!("{i}.pinned is empty and no --pin was given"),
-            None => "no --pin was given".to_string(),
-        };
-        return Err(Error::usage(format!("nothing to pin: {what}")).with_hint(
-            "pin the profile's nixpkgs with `pinned.nixpkgs = nixpkgs;` in lib.mkProfile, or give --pin NAME=STOREPATH",
-        ));
-    }
-
+    let wanted = wanted_pins(ui, cli, extra)?;
     let mut registry = original.clone();
-    let entries: Vec<EntryReport> = all
-        .iter()
-        .map(|(name, path)| {
-            let change = registry.set(
-                registry::indirect(name),
-                registry::path_input(path.as_str()),
-            );
-            let (status, previous) = match change {
-                Change::Added => ("added", None),
-                Change::Changed(old) => ("changed", old.into_iter().next()),
-                Change::Unchanged => ("unchanged", None),
-            };
-            EntryReport {
-                name: name.clone(),
-                path: path.to_string(),
-                status,
-                previous,
-            }
-        })
-        .collect();
+    let entries = set_entries(&mut registry, &wanted.all);
     if registry.is_modified() && !cli.dry_run {
         check_registry_writable(&which, &registry_path)?;
     }
-    pins::check_valid(ui, &all)?;
-
+    pins::check_valid(ui, &wanted.all)?;
     let plan = if cli.no_channels {
         None
     } else {
-        Some(plan_channels(
-            ui,
-            cli,
-            flake_installable.as_deref(),
-            &flake_pins,
-            &all,
-        )?)
+        Some(plan_channels(ui, cli, &wanted)?)
     };
-    let changed = registry.is_modified()
-        || plan
-            .as_ref()
-            .is_some_and(|p| p.changed || p.location.link_state == LinkState::Missing);
 
-    let mut report = PinReport {
-        action: "pin",
-        dry_run: cli.dry_run,
-        changed,
-        registry: RegistryReport {
-            path: registry_path.display().to_string(),
-            kind: which.kind(),
-            changed: registry.is_modified(),
-            entries,
-        },
-        channels: plan.as_ref().map(|p| channels_report(p, &all)),
-        history: None,
-    };
+    let mut report = pin_report(
+        cli.dry_run,
+        &which,
+        &registry,
+        entries,
+        plan.as_ref(),
+        &wanted.all,
+    );
     show_plan(ui, &report, cli.dry_run);
     if let Some(p) = &plan {
-        p.location.warn_if_not_used(ui);
+        let nix_path = std::env::var("NIX_PATH").ok();
+        for warning in p.location.not_used_because(nix_path.as_deref()) {
+            ui.warn(&warning);
+        }
     }
-
     if cli.dry_run {
         ui.info("dry run: nothing was written");
-    } else if !changed {
-        ui.info(&format!(
-            "nothing to do: {} already pinned",
-            if plan.is_some() {
-                "the registry and the channels are"
-            } else {
-                "the registry is"
-            }
-        ));
+    } else if !report.changed {
+        let what = if plan.is_some() {
+            "the registry and the channels are"
+        } else {
+            "the registry is"
+        };
+        ui.info(&format!("nothing to do: {what} already pinned"));
     } else {
-        report.history = apply(ui, &original, &registry, plan.as_ref(), &all)?;
-        let names: Vec<&str> = all.keys().map(String::as_str).collect();
+        report.history = apply(
+            ui,
+            &history,
+            &original,
+            &registry,
+            plan.as_ref(),
+            &wanted.all,
+        )?;
+        let names: Vec<&str> = wanted.all.keys().map(String::as_str).collect();
         let undo = if report.history.is_some() {
             "; undo with: fp-pin --revert"
         } else {
@@ -379,78 +315,164 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
+/// The pins a run asks for.
+struct Wanted {
+    /// The profile's `FLAKE#ATTR`, unless `--no-flake`.
+    flake_installable: Option<String>,
+    /// The profile's `pinned`.
+    flake_pins: Pins,
+    /// Those with the `--pin` arguments over them; never empty.
+    all: Pins,
+}
+
+/// Reads the profile's pins (unless `--no-flake`) and puts the `--pin` arguments over them;
+/// no pin at all is a usage error.
+fn wanted_pins(ui: &Ui, cli: &Cli, extra: Pins) -> Result<Wanted> {
+    let flake_installable = if cli.no_flake {
+        None
+    } else {
+        Some(profile_installable(ui, cli)?)
+    };
+    let flake_pins = match &flake_installable {
+        Some(installable) => pins::from_flake(ui, installable)?,
+        None => Pins::new(),
+    };
+    let all = merge_pins(ui, &flake_pins, extra);
+    if all.is_empty() {
+        return Err(nothing_to_pin(flake_installable.as_deref()));
+    }
+    Ok(Wanted {
+        flake_installable,
+        flake_pins,
+        all,
+    })
+}
+
+/// The report of a pin before anything is written (the history entry is filled in after):
+/// it changes something when the registry changes, the channels get a new generation or the
+/// `~/.nix-defexpr/channels` link is created.
+fn pin_report(
+    dry_run: bool,
+    which: &Which,
+    registry: &Registry,
+    entries: Vec<EntryReport>,
+    plan: Option<&ChannelsPlan>,
+    all: &Pins,
+) -> PinReport {
+    let changed = registry.is_modified()
+        || plan.is_some_and(|p| p.switch.changed || p.location.link_state == LinkState::Missing);
+    PinReport {
+        action: "pin",
+        dry_run,
+        changed,
+        registry: RegistryReport {
+            path: registry.path().display().to_string(),
+            kind: which.kind(),
+            changed: registry.is_modified(),
+            entries,
+        },
+        channels: plan.map(|p| channels_report(p, all)),
+        history: None,
+    }
+}
+
+/// The flake's pins with the `--pin` arguments over them (a `--pin` wins over the flake's pin
+/// of the same name; said under `-v`).
+fn merge_pins(ui: &Ui, flake_pins: &Pins, extra: Pins) -> Pins {
+    let mut all = flake_pins.clone();
+    for (name, path) in extra {
+        if let Some(old) = all.insert(name.clone(), path.clone()) {
+            if old != path {
+                ui.verbose(&format!("--pin {name}={path} replaces the flake's {old}"));
+            }
+        }
+    }
+    all
+}
+
+/// The usage error for a run with no pins at all.
+fn nothing_to_pin(flake_installable: Option<&str>) -> Error {
+    let what = match flake_installable {
+        Some(i) => format!("{i}.pinned is empty and no --pin was given"),
+        None => "no --pin was given".to_string(),
+    };
+    Error::usage(format!("nothing to pin: {what}")).with_hint(
+        "pin the profile's nixpkgs with `pinned.nixpkgs = nixpkgs;` in lib.mkProfile, or give --pin NAME=STOREPATH",
+    )
+}
+
+/// Sets one registry entry per pin (`flake:NAME -> path:SOURCE`) and says, per pin, whether
+/// it is added, changed (with the `to` it had) or unchanged.
+fn set_entries(registry: &mut Registry, all: &Pins) -> Vec<EntryReport> {
+    all.iter()
+        .map(|(name, path)| {
+            let change = registry.set(
+                registry::indirect(name),
+                registry::path_input(path.as_str()),
+            );
+            let (status, previous) = match change {
+                Change::Added => ("added", None),
+                Change::Changed(old) => ("changed", old.into_iter().next()),
+                Change::Unchanged => ("unchanged", None),
+            };
+            EntryReport {
+                name: name.clone(),
+                path: path.to_string(),
+                status,
+                previous,
+            }
+        })
+        .collect()
+}
+
 /// `FLAKE#ATTR` from the arguments, environment and config file (as fp-build resolves them).
 fn profile_installable(ui: &Ui, cli: &Cli) -> Result<String> {
     let config = Config::load()?;
-    let (flake_arg, attr_from_flake) = match &cli.flake {
-        Some(f) => match f.split_once('#') {
-            Some((flake, attr)) => (Some(flake.to_string()), Some(attr.to_string())),
-            None => (Some(f.clone()), None),
-        },
-        None => (None, None),
-    };
-    let flake = config.flake(flake_arg);
-    let attr = config.attr(cli.attr.clone().or(attr_from_flake));
-    config::explain(ui, "flake", &flake);
-    config::explain(ui, "attr", &attr);
-    if attr.value.is_empty() {
-        return Err(Error::usage("the profile attribute is empty"));
-    }
-    Ok(format!("{}#{}", flake.value, attr.value))
+    Ok(config
+        .installable(ui, cli.flake.as_deref(), cli.attr.clone())?
+        .installable)
 }
 
 /// Works out the channels side: which profile, which store path, and whether it changes.
-fn plan_channels(
-    ui: &Ui,
-    cli: &Cli,
-    flake_installable: Option<&str>,
-    flake_pins: &Pins,
-    all: &Pins,
-) -> Result<ChannelsPlan> {
+fn plan_channels(ui: &Ui, cli: &Cli, wanted: &Wanted) -> Result<ChannelsPlan> {
     let location = Location::resolve(ui, cli.channels_profile.as_deref())?;
     let origin = match location.origin {
-        Origin::Flag => "command line",
-        Origin::DefexprLink => "the target of ~/.nix-defexpr/channels",
-        Origin::NixDefault => "Nix's default",
+        ChannelsOrigin::Flag => "command line",
+        ChannelsOrigin::DefexprLink => "the target of ~/.nix-defexpr/channels",
+        ChannelsOrigin::NixDefault => "Nix's default",
     };
     ui.verbose(&format!(
         "channels profile = {} (from {origin})",
         location.profile.path().display()
     ));
-    let source = match (&cli.channels_path, flake_installable) {
+    let all = &wanted.all;
+    let source = match (&cli.channels_path, wanted.flake_installable.as_deref()) {
         (Some(given), _) => {
             let path = StorePath::parse(given).map_err(|e| e.context("--channels-path"))?;
-            if !path.is_valid(ui)? {
+            if !store_path::is_valid(ui, &path)? {
                 return Err(Error::usage(format!(
                     "--channels-path {path} is not a valid path in the Nix store"
                 )));
             }
             channels::check_contents(ui, &path, all, "--channels-path")?;
-            channels::Source::Given(path)
+            ChannelsSource::Given(path)
         }
-        (None, Some(installable)) if flake_pins == all => {
-            channels::Source::Flake(format!("{installable}.pins.channels"))
+        (None, Some(installable)) if wanted.flake_pins == *all => {
+            ChannelsSource::Flake(format!("{installable}.pins.channels"))
         }
-        (None, _) => channels::Source::Expression(channels::expression(all)),
+        (None, _) => ChannelsSource::Expression(channels::expression(all)),
     };
     ui.verbose(&format!("channels store path from {}", source.describe()));
     let out_path = source.out_path(ui)?;
-    let generations = location.profile.generations()?;
-    let current = generations.iter().find(|g| g.current).cloned();
-    let changed = current
-        .as_ref()
-        .is_none_or(|g| g.store_path != out_path.as_str());
-    let number = match (&current, changed) {
-        (Some(g), false) => g.generation,
-        _ => switch::next_number(&generations, out_path.as_str()),
-    };
+    let switch = plan_switch(
+        &location.profile.generations()?,
+        &Target::StorePath(out_path.clone()),
+    )?;
     Ok(ChannelsPlan {
         location,
         source,
         out_path,
-        current,
-        number,
-        changed,
+        switch,
     })
 }
 
@@ -458,7 +480,7 @@ fn plan_channels(
 fn channels_report(plan: &ChannelsPlan, all: &Pins) -> ChannelsReport {
     ChannelsReport {
         profile: plan.location.profile.path().display().to_string(),
-        changed: plan.changed,
+        changed: plan.switch.changed,
         store_path: plan.out_path.to_string(),
         links: all
             .iter()
@@ -467,11 +489,8 @@ fn channels_report(plan: &ChannelsPlan, all: &Pins) -> ChannelsReport {
                 path: path.to_string(),
             })
             .collect(),
-        previous: plan.current.as_ref().map(|g| GenerationReport {
-            generation: g.generation,
-            store_path: g.store_path.clone(),
-        }),
-        generation: plan.number,
+        previous: plan.switch.previous.clone(),
+        generation: plan.switch.generation,
         defexpr_link: plan.location.link.display().to_string(),
         creates_defexpr_link: plan.location.link_state == LinkState::Missing,
     }
@@ -543,13 +562,13 @@ fn show_plan(ui: &Ui, report: &PinReport, dry_run: bool) {
 /// A failing nix-env puts the registry back and drops the entry.
 fn apply(
     ui: &Ui,
+    history: &History,
     original: &Registry,
     registry: &Registry,
     plan: Option<&ChannelsPlan>,
     all: &Pins,
 ) -> Result<Option<HistoryReport>> {
-    let history = History::new();
-    let channels_changing = plan.filter(|p| p.changed);
+    let channels_changing = plan.filter(|p| p.switch.changed);
     let record = registry.is_modified() || channels_changing.is_some();
     // Every check before the first write (the registry's was done by the caller).
     if let Some(p) = channels_changing {
@@ -564,19 +583,9 @@ fn apply(
                 .with_hint("make $XDG_STATE_HOME (default ~/.local/state) writable by you")
         })?;
     }
-    let _lock = lock(&history)?;
     let number = history.next_number()?;
-
     let built = match channels_changing {
-        Some(p) => {
-            ui.info(&format!("building the channels ({})", p.source.describe()));
-            let built = p.source.build(ui)?;
-            if !matches!(p.source, channels::Source::Given(_)) {
-                channels::check_contents(ui, &built, all, &p.source.describe())
-                    .map_err(|e| Error::failed(e.message().to_string()))?;
-            }
-            Some(built)
-        }
+        Some(p) => Some(build_channels(ui, p, all)?),
         None => None,
     };
 
@@ -595,10 +604,7 @@ fn apply(
         },
         channels: channels_changing.map(|p| ChannelsState {
             profile: p.location.profile.path().display().to_string(),
-            previous: p.current.as_ref().map(|g| GenerationState {
-                generation: g.generation,
-                store_path: g.store_path.clone(),
-            }),
+            previous: p.switch.previous.clone(),
             generation: None,
         }),
     };
@@ -623,36 +629,18 @@ fn apply(
         }
     }
     if let (Some(p), Some(built)) = (channels_changing, built) {
-        let _lock = fp_common::profile::ProfileLock::acquire(ui, &p.location.profile)?;
-        if let Err(e) =
-            channels::set_command(&p.location.profile, &built).output(ui, Stderr::Capture)
-        {
-            undo_registry(ui, original, registry);
-            let _ = history.remove(number);
-            return Err(e.context("cannot set the channels generation (the registry was put back)"));
-        }
-        let now = p
-            .location
-            .profile
-            .generations()?
-            .into_iter()
-            .find(|g| g.current)
-            .ok_or_else(|| {
-                Error::failed(format!(
-                    "nix-env finished but {} points to no generation",
-                    p.location.profile.path().display()
-                ))
-            })?;
-        ui.info(&format!(
-            "{} the channels profile to generation {}",
-            ui.paint(Style::Green, "switched"),
-            now.generation
-        ));
+        let now = match switch_channels(ui, p, built) {
+            Ok(now) => now,
+            Err(e) => {
+                undo_registry(ui, original, registry);
+                let _ = history.remove(number);
+                return Err(
+                    e.context("cannot set the channels generation (the registry was put back)")
+                );
+            }
+        };
         if let Some(ch) = entry.channels.as_mut() {
-            ch.generation = Some(GenerationState {
-                generation: now.generation,
-                store_path: now.store_path.clone(),
-            });
+            ch.generation = Some(GenerationRef::from(&now));
         }
         history.write(number, &entry)?;
     }
@@ -660,6 +648,34 @@ fn apply(
         entry: number,
         file: f.display().to_string(),
     }))
+}
+
+/// Builds the channels store path of a plan and, unless the user gave it, checks that it holds
+/// exactly the pins.
+fn build_channels(ui: &Ui, plan: &ChannelsPlan, all: &Pins) -> Result<StorePath> {
+    ui.info(&format!(
+        "building the channels ({})",
+        plan.source.describe()
+    ));
+    let built = plan.source.build(ui)?;
+    if !matches!(plan.source, ChannelsSource::Given(_)) {
+        channels::check_contents(ui, &built, all, &plan.source.describe())
+            .map_err(|e| Error::failed(e.message().to_string()))?;
+    }
+    Ok(built)
+}
+
+/// Makes `built` the channels profile's current generation, under the profile's lock.
+fn switch_channels(ui: &Ui, plan: &ChannelsPlan, built: StorePath) -> Result<Generation> {
+    let profile = &plan.location.profile;
+    let _lock = profile.lock(ui)?;
+    let now = profile.switch(ui, &Target::StorePath(built))?;
+    ui.info(&format!(
+        "{} the channels profile to generation {}",
+        ui.paint(Style::Green, "switched"),
+        now.generation
+    ));
+    Ok(now)
 }
 
 /// Puts the registry back after a later step failed (best effort, with a warning if it fails).
@@ -688,37 +704,12 @@ pub(crate) fn file_mode(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
 }
 
-/// Takes fp-pin's lock (`pin.lock` beside the history), so two runs cannot interleave. A lock
-/// held by another fp-pin is exit 1.
-pub(crate) fn lock(history: &History) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
+/// Takes fp-pin's lock, `pin.lock` in its state directory (beside the history), waiting for
+/// another fp-pin that holds it. `None` when that directory cannot be made: such a run cannot
+/// keep a history, so the history check stops it before its first write, and it has nothing to
+/// protect.
+pub(crate) fn lock(ui: &Ui, history: &History) -> Option<Lock> {
     let dir = history.dir().parent().unwrap_or(history.dir());
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
-    let path = dir.join("pin.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::failed(format!("cannot open the lock {}: {e}", path.display())))?;
-    // SAFETY: flock on a file descriptor we own; it only changes the lock state.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(Error::failed(format!(
-            "another fp-pin is running (it holds {})",
-            path.display()
-        ))
-        .with_hint("wait for it to finish, then run this again"));
-    }
-    Ok(file)
-}
-
-/// Prints a report as one JSON document on stdout.
-pub(crate) fn print_json<T: Serialize>(report: &T) -> Result<()> {
-    let text = serde_json::to_string(report)
-        .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
-    fp_common::write_stdout(&text)
+    std::fs::create_dir_all(dir).ok()?;
+    Lock::file(ui, &dir.join("pin.lock")).ok()
 }

@@ -1,4 +1,4 @@
-//! The `fp-pin` binary; everything it does is in the library (`fp_pin::Cli`).
+//! The `fp-pin` binary; everything it does is in the library (`fp_pin::run`).
 fn main() -> std::process::ExitCode {
-    fp_common::app::main::<fp_pin::Cli>()
+    fp_common::app::main(fp_pin::run)
 }

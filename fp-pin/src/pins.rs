@@ -1,9 +1,9 @@
 //! What to pin: names and flake sources, from the profile's `pinned` attribute and `--pin`.
 
-use fp_common::nix::{NixCommand, Stderr};
-use fp_common::registry::is_flake_id;
-use fp_common::store_path::StorePath;
+use crate::registry::is_flake_id;
 use fp_common::{Error, Result, Ui};
+use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::store_path::{self, StorePath};
 use std::collections::BTreeMap;
 
 /// The pins, by name (sorted, so every output and the registry order are deterministic).
@@ -94,7 +94,7 @@ pub fn from_flake(ui: &Ui, installable: &str) -> Result<Pins> {
 /// Checks that every pinned source exists in the store (exit 2 when one does not).
 pub fn check_valid(ui: &Ui, pins: &Pins) -> Result<()> {
     for (name, path) in pins {
-        if !path.is_valid(ui)? {
+        if !store_path::is_valid(ui, path)? {
             return Err(Error::usage(format!(
                 "the pin {name}={path} is not a valid path in the Nix store (it does not exist or was never registered)"
             ))

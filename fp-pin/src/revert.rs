@@ -4,17 +4,15 @@
 
 use crate::channels;
 use crate::history::{Entry, History};
-use crate::{
-    check_registry_writable, lock, print_json, registry_choice, Cli, GenerationReport,
-    HistoryReport,
-};
-use fp_common::generation::{format_local_time, Generation};
-use fp_common::nix::Stderr;
-use fp_common::profile::Profile;
-use fp_common::registry::{self, Registry, Which};
-use fp_common::store_path::StorePath;
+use crate::registry::{Registry, Which};
+use crate::{check_registry_writable, lock, registry_choice, Cli, HistoryReport};
 use fp_common::ui::Style;
-use fp_common::{atomic_file, switch, Error, Result, Ui};
+use fp_common::{print_json, Error, Result, Ui};
+use fp_nix::atomic_file;
+use fp_nix::generation::{self, format_local_time, Generation, GenerationRef};
+use fp_nix::locations;
+use fp_nix::profile::{Profile, Target};
+use fp_nix::store_path::StorePath;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
@@ -36,7 +34,7 @@ pub struct RevertChannelsReport {
     /// The channels profile.
     pub profile: String,
     /// The generation current before the revert.
-    pub previous: Option<GenerationReport>,
+    pub previous: Option<GenerationRef>,
     /// The generation current after it (predicted for a dry run).
     pub generation: u64,
     /// Its store path.
@@ -71,6 +69,9 @@ enum ChannelsTarget {
     Empty(StorePath, u64),
 }
 
+/// The channels side of a revert: the profile, its current generation and where it goes.
+type ChannelsPlan = (Profile, Option<Generation>, ChannelsTarget);
+
 /// Reverts the last pin (of the registry given with `--registry`, if given).
 pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
     let history = History::new();
@@ -78,48 +79,16 @@ pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
         Some(flag) => Some(registry_choice(ui, Some(flag))?.1),
         None => None,
     };
-    let numbers = history.numbers()?;
-    let mut chosen = None;
-    for (i, n) in numbers.iter().enumerate().rev() {
-        let entry = history.read(*n)?;
-        if filter
-            .as_ref()
-            .is_none_or(|p| Path::new(&entry.registry.path) == p)
-        {
-            chosen = Some((i, *n, entry));
-            break;
-        }
-    }
-    let Some((index, number, entry)) = chosen else {
-        let what = match &filter {
-            Some(p) => format!("fp-pin has no recorded change of {}", p.display()),
-            None => "fp-pin has no recorded change".to_string(),
-        };
-        return Err(Error::failed(format!(
-            "nothing to revert: {what} (history: {})",
-            history.dir().display()
-        )));
+    // Taken before the history is read, so a second fp-pin waits and then reverts what the
+    // first one left.
+    let _lock = if cli.dry_run {
+        None
+    } else {
+        lock(ui, &history)
     };
-
+    let (index, number, entry) = choose(&history, filter.as_deref())?;
     let registry_path = PathBuf::from(&entry.registry.path);
-    let restore = match &entry.registry.written {
-        None => None,
-        Some(written) => {
-            // A registry that does not parse is never overwritten, not even to revert.
-            let current = Registry::load(&registry_path)?;
-            if current.original() != Some(written.as_str()) {
-                ui.warn(&format!(
-                    "{} was changed after fp-pin wrote it; reverting puts back the content from before the pin, and those later changes are lost",
-                    registry_path.display()
-                ));
-            }
-            Some(if entry.registry.previous.is_some() {
-                "content"
-            } else {
-                "remove"
-            })
-        }
-    };
+    let restore = plan_restore(ui, &entry, &registry_path)?;
     let channels = plan_channels(ui, &entry)?;
 
     let report = RevertReport {
@@ -141,10 +110,7 @@ pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
             };
             RevertChannelsReport {
                 profile: profile.path().display().to_string(),
-                previous: current.as_ref().map(|g| GenerationReport {
-                    generation: g.generation,
-                    store_path: g.store_path.clone(),
-                }),
+                previous: current.as_ref().map(GenerationRef::from),
                 generation,
                 store_path,
                 empty,
@@ -153,48 +119,22 @@ pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
     };
     show(ui, &report, entry.time);
 
-    if !cli.dry_run {
-        if restore.is_some() {
-            let which = if registry_path == registry::system_path() {
-                Which::System
-            } else {
-                Which::File(registry_path.clone())
-            };
-            check_registry_writable(&which, &registry_path)?;
-        }
-        if let Some((profile, _, _)) = &channels {
-            profile.check_writable()?;
-        }
-        let _lock = lock(&history)?;
-        if let Some((profile, _, target)) = &channels {
-            let _profile_lock = fp_common::profile::ProfileLock::acquire(ui, profile)?;
-            let cmd = match target {
-                ChannelsTarget::Generation(g) => channels::switch_command(profile, g.generation),
-                ChannelsTarget::Empty(path, _) => channels::set_command(profile, path),
-            };
-            cmd.output(ui, Stderr::Capture)?;
-        }
-        match (&restore, &entry.registry.previous) {
-            (Some(_), Some(text)) => atomic_file::write(
-                &registry_path,
-                text.as_bytes(),
-                entry
-                    .registry
-                    .previous_mode
-                    .unwrap_or(atomic_file::DEFAULT_MODE),
-            )?,
-            (Some(_), None) => atomic_file::remove(&registry_path)?,
-            (None, _) => {}
-        }
-        history.remove(number)?;
-        let more = match index {
-            0 => "nothing more to revert".to_string(),
-            1 => "1 earlier change can be reverted too".to_string(),
-            n => format!("{n} earlier changes can be reverted too"),
-        };
-        ui.info(&format!("{}; {more}", ui.paint(Style::Green, "reverted")));
-    } else {
+    if cli.dry_run {
         ui.info("dry run: nothing was written");
+    } else {
+        act(
+            ui,
+            &entry,
+            &registry_path,
+            restore.is_some(),
+            channels.as_ref(),
+        )?;
+        history.remove(number)?;
+        ui.info(&format!(
+            "{}; {}",
+            ui.paint(Style::Green, "reverted"),
+            remaining_note(index)
+        ));
     }
     if cli.json {
         print_json(&report)?;
@@ -202,11 +142,98 @@ pub(crate) fn run(cli: &Cli, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// Works out where the channels profile goes back to, if the entry changed it.
-fn plan_channels(
+/// The newest history entry (of the registry `filter`, if given), with its index among all
+/// entries and its number; exit 1 when there is none.
+fn choose(history: &History, filter: Option<&Path>) -> Result<(usize, u64, Entry)> {
+    let numbers = history.numbers()?;
+    for (i, n) in numbers.iter().enumerate().rev() {
+        let entry = history.read(*n)?;
+        if filter.is_none_or(|p| Path::new(&entry.registry.path) == p) {
+            return Ok((i, *n, entry));
+        }
+    }
+    let what = match filter {
+        Some(p) => format!("fp-pin has no recorded change of {}", p.display()),
+        None => "fp-pin has no recorded change".to_string(),
+    };
+    Err(Error::failed(format!(
+        "nothing to revert: {what} (history: {})",
+        history.dir().display()
+    )))
+}
+
+/// How the registry is restored: `content` (the earlier text is written back), `remove` (there
+/// was no file before) or `None` (that pin did not change it). Warns when the registry was
+/// changed since; a registry that does not parse is refused, never overwritten.
+fn plan_restore(ui: &Ui, entry: &Entry, registry_path: &Path) -> Result<Option<&'static str>> {
+    let Some(written) = &entry.registry.written else {
+        return Ok(None);
+    };
+    let current = Registry::load(registry_path)?;
+    if current.original() != Some(written.as_str()) {
+        ui.warn(&format!(
+            "{} was changed after fp-pin wrote it; reverting puts back the content from before the pin, and those later changes are lost",
+            registry_path.display()
+        ));
+    }
+    Ok(Some(if entry.registry.previous.is_some() {
+        "content"
+    } else {
+        "remove"
+    }))
+}
+
+/// Checks that everything can be written, then switches the channels profile back and restores
+/// the registry.
+fn act(
     ui: &Ui,
     entry: &Entry,
-) -> Result<Option<(Profile, Option<Generation>, ChannelsTarget)>> {
+    registry_path: &Path,
+    restore: bool,
+    channels: Option<&ChannelsPlan>,
+) -> Result<()> {
+    if restore {
+        let which = if registry_path == locations::system_registry() {
+            Which::System
+        } else {
+            Which::File(registry_path.to_path_buf())
+        };
+        check_registry_writable(&which, registry_path)?;
+    }
+    if let Some((profile, _, target)) = channels {
+        profile.check_writable()?;
+        let _profile_lock = profile.lock(ui)?;
+        let target = match target {
+            ChannelsTarget::Generation(g) => Target::Generation(g.generation),
+            ChannelsTarget::Empty(path, _) => Target::StorePath(path.clone()),
+        };
+        profile.switch(ui, &target)?;
+    }
+    match (restore, &entry.registry.previous) {
+        (true, Some(text)) => atomic_file::write(
+            registry_path,
+            text.as_bytes(),
+            entry
+                .registry
+                .previous_mode
+                .unwrap_or(atomic_file::DEFAULT_MODE),
+        ),
+        (true, None) => atomic_file::remove(registry_path),
+        (false, _) => Ok(()),
+    }
+}
+
+/// What is left to revert after this one, for people.
+fn remaining_note(index: usize) -> String {
+    match index {
+        0 => "nothing more to revert".to_string(),
+        1 => "1 earlier change can be reverted too".to_string(),
+        n => format!("{n} earlier changes can be reverted too"),
+    }
+}
+
+/// Works out where the channels profile goes back to, if the entry changed it.
+fn plan_channels(ui: &Ui, entry: &Entry) -> Result<Option<ChannelsPlan>> {
     let Some(ch) = &entry.channels else {
         return Ok(None);
     };
@@ -243,7 +270,7 @@ fn plan_channels(
         },
         None => {
             let empty = channels::empty_channels(ui)?;
-            let n = switch::next_number(&generations, empty.as_str());
+            let n = generation::next_number(&generations, empty.as_str());
             ChannelsTarget::Empty(empty, n)
         }
     };

@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
+
 /// The bed's channels profile.
 fn channels_profile(bed: &Bed) -> PathBuf {
     bed.path().join("profiles/channels")
@@ -31,7 +34,7 @@ fn registry(bed: &Bed) -> PathBuf {
 
 /// fp-pin on the bed's user registry.
 fn fp_pin(bed: &Bed) -> Cmd {
-    bed.tool("fp-pin").args(["--registry", "user"])
+    bed.tool(FP_PIN).args(["--registry", "user"])
 }
 
 /// fp-pin on the bed's user registry and channels profile, named explicitly.
@@ -548,7 +551,7 @@ fn revert_after_one_and_two_pins_restores_each_file_exactly() {
     assert_eq!(resolve_nixpkgs(&bed), Some(PathBuf::from(source(&bed, 1))));
 
     let run = bed
-        .tool("fp-pin")
+        .tool(FP_PIN)
         .args(["--revert", "--json"])
         .run()
         .success();
@@ -570,7 +573,7 @@ fn revert_after_one_and_two_pins_restores_each_file_exactly() {
     assert_eq!(resolve_nixpkgs(&bed), None);
     assert_eq!(history_len(&bed), 0);
 
-    let run = bed.tool("fp-pin").arg("--revert").run().code(1).no_stdout();
+    let run = bed.tool(FP_PIN).arg("--revert").run().code(1).no_stdout();
     assert!(run.stderr.contains("nothing to revert"), "{}", run.stderr);
     assert_eq!(std::fs::read(registry(&bed)).expect("r"), file0);
 }
@@ -586,14 +589,14 @@ fn revert_removes_a_registry_the_pin_created_and_dry_run_keeps_it() {
         .success();
     assert!(registry(&bed).exists());
     let run = bed
-        .tool("fp-pin")
+        .tool(FP_PIN)
         .args(["--revert", "--dry-run"])
         .run()
         .success();
     insta::assert_snapshot!(bed.redact(&run.stderr));
     assert!(registry(&bed).exists());
     assert_eq!(history_len(&bed), 1);
-    bed.tool("fp-pin").arg("--revert").run().success();
+    bed.tool(FP_PIN).arg("--revert").run().success();
     assert!(!registry(&bed).exists());
 }
 
@@ -607,7 +610,7 @@ fn revert_refuses_to_overwrite_a_registry_that_does_not_parse() {
         .run()
         .success();
     std::fs::write(registry(&bed), "{ broken").expect("break it");
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .arg("--revert")
         .run()
         .code(2)
@@ -683,7 +686,7 @@ fn a_registry_linked_into_the_store_is_not_replaced() {
         .stdout;
     std::os::unix::fs::symlink(added.trim(), registry(&bed)).expect("link");
     let run = bed
-        .tool("fp-pin")
+        .tool(FP_PIN)
         .arg("--registry")
         .arg(registry(&bed))
         .args(["--no-flake", "--no-channels", "--pin"])
@@ -709,7 +712,7 @@ fn the_default_registry_is_the_system_one_for_root() {
     let etc = Path::new("/etc/nix/registry.json");
     let existed = std::fs::read(etc).ok();
     let run = bed
-        .tool("fp-pin")
+        .tool(FP_PIN)
         .args([
             "--no-flake",
             "--no-channels",
@@ -730,7 +733,7 @@ fn the_default_registry_is_the_system_one_for_root() {
     // With NIX_CONF_DIR the system registry is elsewhere; there a real run can write it.
     let conf = bed.path().join("etc-nix");
     std::fs::create_dir_all(&conf).expect("dir");
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .args(["--no-flake", "--no-channels", "--pin"])
         .arg(format!("nixpkgs={src}"))
         .env("NIX_CONF_DIR", &conf)
@@ -754,7 +757,7 @@ fn as_nobody(bed: &Bed, shared: &Path, args: &[&str]) -> Option<Run> {
     }
     let bin = shared.join("fp-pin");
     if !bin.exists() {
-        std::fs::copy(fp_testkit::bin("fp-pin"), &bin).expect("copy binary");
+        std::fs::copy(FP_PIN, &bin).expect("copy binary");
     }
     Some(
         bed.command("setpriv")
@@ -855,4 +858,21 @@ fn warns_when_nixpkgs_will_not_see_the_pin() {
         ))
         .stderr_has("NIX_PATH is set (nixpkgs=/somewhere/else)");
     assert_eq!(channels_target(&bed), None);
+}
+
+#[test]
+fn a_channels_profile_in_fp_pins_state_directory_is_switched_without_waiting_for_itself() {
+    // fp-pin holds its own lock file while it locks the channels profile's directory; with the
+    // channels profile in fp-pin's state directory, a lock on that directory would wait forever.
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let profile = bed.state_home().join("flakey-profile/channels");
+    fp_pin(&bed)
+        .arg(&flake)
+        .arg("--channels-profile")
+        .arg(&profile)
+        .run()
+        .success();
+    let generation = std::fs::read_link(&profile).expect("the channels profile is a link");
+    assert_eq!(generation, Path::new("channels-1-link"));
 }

@@ -5,6 +5,9 @@ use fp_testkit::{kill, Bed, Random};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
+
 fn registry(bed: &Bed) -> PathBuf {
     bed.config_home().join("nix/registry.json")
 }
@@ -23,7 +26,7 @@ fn source(bed: &Bed, revision: u32) -> String {
 }
 
 fn pin(bed: &Bed, source: &str) -> fp_testkit::Cmd {
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
         .arg(format!("nixpkgs={source}"))
 }
@@ -66,7 +69,7 @@ fn killed_at_random_moments_the_registry_is_old_or_new() {
     pin(&bed, &sources[1]).run().success();
     assert_eq!(pinned_path(&bed), sources[1]);
     pin(&bed, &sources[0]).run().success();
-    bed.tool("fp-pin")
+    bed.tool(FP_PIN)
         .args(["--revert", "--registry", "user"])
         .run()
         .success();
@@ -113,7 +116,7 @@ fn hostile_pin_names_are_refused_and_run_nothing() {
         "-x",
     ] {
         let run = bed
-            .tool("fp-pin")
+            .tool(FP_PIN)
             .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
             .arg(format!("{name}={src}"))
             .run()
@@ -123,4 +126,49 @@ fn hostile_pin_names_are_refused_and_run_nothing() {
     }
     assert!(!registry(&bed).exists());
     assert!(!bed.path().join("pwned").exists());
+}
+
+/// The registry's `to.path` of each flake id.
+fn pinned_paths(bed: &Bed) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(registry(bed)).expect("registry");
+    let v: Value = serde_json::from_str(&text).expect("registry JSON");
+    v["flakes"]
+        .as_array()
+        .expect("flakes")
+        .iter()
+        .map(|f| {
+            let id = f["from"]["id"].as_str().expect("id").to_string();
+            (id, f["to"]["path"].as_str().expect("path").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn two_pins_at_once_both_land() {
+    let bed = Bed::new();
+    let sources = [source(&bed, 1), source(&bed, 2)];
+    for round in 0..10 {
+        let wanted = [
+            ("nixpkgs", &sources[round % 2]),
+            ("other", &sources[(round + 1) % 2]),
+        ];
+        let runs: Vec<_> = wanted
+            .iter()
+            .map(|(name, src)| {
+                let cmd = bed
+                    .tool(FP_PIN)
+                    .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
+                    .arg(format!("{name}={src}"));
+                std::thread::spawn(move || cmd.run())
+            })
+            .collect();
+        for run in runs {
+            // The second waits for the first and then pins on top of what it left.
+            run.join().expect("thread").success();
+        }
+        let now = pinned_paths(&bed);
+        for (name, src) in wanted {
+            assert_eq!(now.get(name), Some(src), "round {round}: {now:?}");
+        }
+    }
 }

@@ -4,14 +4,14 @@
 //! itself is `nix-env --switch-generation`, so Nix keeps the locking and GC roots.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::generation::{self, render_list, Generation};
-use fp_common::profile::Profile;
-use fp_common::switch::{self, Target};
-use fp_common::{nix, Error, Result, Ui};
+use fp_common::render;
+use fp_common::switch::{self, Options};
+use fp_common::{print_json, Error, Result, Ui};
+use fp_nix::generation::{self, Generation};
+use fp_nix::profile::Target;
 
 /// Roll a Nix profile back to an earlier generation, showing what changes.
 #[derive(Debug, Parser)]
@@ -34,22 +34,10 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
-impl Tool for Cli {
-    const NAME: &'static str = "fp-rollback";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
-}
-
 /// Rolls the profile back.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
-    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    let profile = config.resolve_profile(ui, cli.profile.profile)?;
     let generations = profile.generations()?;
     let target = choose(&generations, cli.to, &profile.path().display().to_string())?;
     if !cli.switch.dry_run {
@@ -59,13 +47,13 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::Generation(target),
-        cli.switch.options(),
+        Options::from_args(&cli.switch),
     )?;
     if report.changed {
         ui.note("pins made by fp-pin (flake registry, channels) are not rolled back by this; `fp-pin --revert` rolls them back");
     }
     if cli.switch.json {
-        switch::print_json(&report)?;
+        print_json(&report)?;
     }
     Ok(())
 }
@@ -79,7 +67,7 @@ pub fn choose(generations: &[Generation], to: Option<u64>, profile: &str) -> Res
         } else {
             format!(
                 "the generations of {profile} are:\n{}",
-                render_list(generations)
+                render::generation_list(generations)
                     .lines()
                     .map(str::trim_end)
                     .collect::<Vec<_>>()

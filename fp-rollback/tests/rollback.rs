@@ -2,6 +2,9 @@
 
 use fp_testkit::Bed;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_ROLLBACK: &str = env!("CARGO_BIN_EXE_fp-rollback");
+
 /// A bed whose profile has generations 1 (revision 1) and 2 (revision 2), 2 current.
 fn two_generations() -> (Bed, String, String) {
     let bed = Bed::new();
@@ -20,7 +23,7 @@ fn two_generations() -> (Bed, String, String) {
 }
 
 fn rollback(bed: &Bed) -> fp_testkit::Cmd {
-    bed.tool("fp-rollback").arg("--profile").arg(bed.profile())
+    bed.tool(FP_ROLLBACK).arg("--profile").arg(bed.profile())
 }
 
 #[test]

@@ -4,14 +4,14 @@
 //! `fp-build --json`), shows the package diff against the current generation, then switches.
 
 use clap::Parser;
-use fp_common::app::Tool;
 use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::profile::Profile;
-use fp_common::store_path::{resolve_to_store_path, StorePath};
-use fp_common::switch::{self, Target};
-use fp_common::{env_marker, nix, Error, Result, Ui};
+use fp_common::switch::{self, Options};
+use fp_common::{print_json, Error, Result, Ui};
+use fp_nix::env_marker;
+use fp_nix::profile::Target;
+use fp_nix::store_path::{self, resolve_to_store_path, StorePath};
 use std::io::{BufRead, IsTerminal, Read};
 
 /// The most stdin fp-switch reads looking for its input line.
@@ -39,18 +39,6 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
-impl Tool for Cli {
-    const NAME: &'static str = "fp-switch";
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn run(self, ui: &Ui) -> Result<()> {
-        run(self, ui)
-    }
-}
-
 /// Switches the profile to the given env.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let given = match cli.path {
@@ -65,14 +53,15 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     };
     let target = parse_input(&given)?;
     let config = Config::load()?;
-    let profile = Profile::resolve(ui, &config, cli.profile.profile, || nix::nix_version(ui))?;
+    let profile = config.resolve_profile(ui, cli.profile.profile)?;
     if !cli.switch.dry_run {
         profile.check_writable()?;
     }
     // An env of ours (it has our marker) exists only once its build finished; anything else is
     // asked of the store.
     let exists = std::fs::symlink_metadata(target.as_path()).is_ok();
-    if !exists || (!env_marker::is_flakey(target.as_path()) && !target.is_valid(ui)?) {
+    if !exists || (!env_marker::is_flakey(target.as_path()) && !store_path::is_valid(ui, &target)?)
+    {
         return Err(Error::usage(format!(
             "{target} is not a valid path in the Nix store (it does not exist or was never registered)"
         ))
@@ -82,10 +71,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::StorePath(target),
-        cli.switch.options(),
+        Options::from_args(&cli.switch),
     )?;
     if cli.switch.json {
-        switch::print_json(&report)?;
+        print_json(&report)?;
     }
     Ok(())
 }

@@ -4,11 +4,14 @@
 
 use fp_testkit::Bed;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_SWITCH: &str = env!("CARGO_BIN_EXE_fp-switch");
+
 /// A bed whose profile is a flakey env of hello and tree (generation 1).
 fn flakey() -> (Bed, String) {
     let bed = Bed::new();
     let path = bed.build(&bed.profile_flake("flake1", 1, &["hello", "tree"]));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&path)
         .arg("--profile")
         .arg(bed.profile())
@@ -42,7 +45,7 @@ fn the_manifest_can_be_turned_off() {
         "paths = [ pkgs.hello ];\n        nixProfileManifest = false;",
     ));
     assert!(!std::path::Path::new(&path).join("manifest.json").exists());
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&path)
         .arg("--profile")
         .arg(bed.profile())
@@ -73,7 +76,7 @@ fn switching_away_from_an_imperative_generation_warns_what_it_drops() {
     nix_profile_install(&bed, "cowsay");
     let next = bed.build(&bed.profile_flake("flake2", 1, &["hello", "tree", "motd"]));
     let run = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .args([next.as_str(), "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -87,7 +90,7 @@ fn switching_away_from_an_imperative_generation_warns_what_it_drops() {
     // A flakey generation to a flakey one: no warning.
     let again = bed.build(&bed.profile_flake("flake3", 2, &["hello"]));
     let quiet = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .args([again.as_str(), "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -102,7 +105,7 @@ fn dry_run_and_rollback_warn_too() {
     let (bed, _) = flakey();
     nix_profile_install(&bed, "cowsay");
     let next = bed.build(&bed.profile_flake("flake2", 1, &["hello"]));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .args([next.as_str(), "--dry-run", "--no-diff", "--profile"])
         .arg(bed.profile())
         .run()
@@ -157,7 +160,7 @@ fn an_env_set_by_hand_counts_as_made_outside() {
         .run()
         .success();
     let next = bed.build(&bed.profile_flake("flake2", 1, &["hello"]));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&next)
         .arg("--profile")
         .arg(bed.profile())

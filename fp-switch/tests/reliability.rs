@@ -4,6 +4,9 @@
 use fp_testkit::{kill, Bed, Random};
 use std::path::Path;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_SWITCH: &str = env!("CARGO_BIN_EXE_fp-switch");
+
 /// Checks the invariant every run must keep: the profile link points at a generation link that
 /// exists, and that generation's store path exists.
 fn assert_profile_valid(bed: &Bed, valid: &[String]) {
@@ -39,7 +42,7 @@ fn eight_concurrent_switches_twenty_rounds() {
             .map(|i| {
                 let target = &targets[(round + i) % targets.len()];
                 let cmd = bed
-                    .tool("fp-switch")
+                    .tool(FP_SWITCH)
                     .args([target.as_str(), "--json", "--profile"])
                     .arg(bed.profile());
                 std::thread::spawn(move || cmd.run())
@@ -78,7 +81,7 @@ fn eight_concurrent_switches_twenty_rounds() {
 fn killed_at_random_moments_the_profile_stays_valid() {
     let bed = Bed::new();
     let targets = envs(&bed, 2);
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&targets[0])
         .arg("--profile")
         .arg(bed.profile())
@@ -89,7 +92,7 @@ fn killed_at_random_moments_the_profile_stays_valid() {
     for trial in 0..100 {
         let target = &targets[(trial + 1) % 2];
         let mut child = bed
-            .tool("fp-switch")
+            .tool(FP_SWITCH)
             .arg(target)
             .arg("--profile")
             .arg(bed.profile())
@@ -103,7 +106,7 @@ fn killed_at_random_moments_the_profile_stays_valid() {
     // Whatever was left behind (temporary links of a killed nix-env) is ignored: the next run
     // works and the listing still equals nix-env's.
     groups.into_iter().for_each(fp_testkit::wait_for_group);
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&targets[0])
         .arg("--profile")
         .arg(bed.profile())
@@ -139,7 +142,7 @@ fn a_100_mb_stdin_is_refused_in_bounded_memory() {
     let run = bed
         .command("/usr/bin/time")
         .args(["-f", "maxrss=%M"])
-        .arg(fp_testkit::bin("fp-switch"))
+        .arg(FP_SWITCH)
         .arg("--profile")
         .arg(bed.profile())
         .stdin(huge)
@@ -165,7 +168,7 @@ fn nul_bytes_and_binary_stdin_are_refused() {
         &b"{\"storePath\": \"\\u0000\"}\n"[..],
     ] {
         let run = bed
-            .tool("fp-switch")
+            .tool(FP_SWITCH)
             .arg("--profile")
             .arg(bed.profile())
             .stdin(input.to_vec())
@@ -193,7 +196,7 @@ fn hostile_profile_paths_work_and_run_nothing() {
     let dir = bed.path().join(hostile_name(&bed));
     std::fs::create_dir_all(&dir).expect("dir");
     let profile = dir.join("prof $(id)");
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&target)
         .arg("--profile")
         .arg(&profile)

@@ -2,13 +2,16 @@
 
 use fp_testkit::{is_root, Bed, Run};
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_SWITCH: &str = env!("CARGO_BIN_EXE_fp-switch");
+
 const REV1: &[&str] = &["hello", "cowsay", "tree", "motd"];
 const REV2: &[&str] = &["hello", "jq", "tree", "motd"];
 
 /// `fp-build FLAKE | fp-switch --profile P`, as a user's script would run it.
 fn build_and_switch(bed: &Bed, flake: &std::path::Path, extra: &[&str]) -> Run {
     let built = bed.tool("fp-build").arg(flake).run().success();
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg("--profile")
         .arg(bed.profile())
         .args(extra)
@@ -86,14 +89,14 @@ fn json_has_the_spec_fields() {
     let bed = Bed::new();
     let first = bed.build(&bed.profile_flake("flake1", 1, REV1));
     let second = bed.build(&bed.profile_flake("flake2", 2, REV2));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&first)
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .success();
     let run = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .args([second.as_str(), "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -125,7 +128,7 @@ fn no_diff_prints_no_diff() {
     let bed = Bed::new();
     let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
     let run = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .args([path.as_str(), "--no-diff", "--json", "--profile"])
         .arg(bed.profile())
         .run()
@@ -145,7 +148,7 @@ fn build_json_pipes_into_switch() {
         .arg("--json")
         .run()
         .success();
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg("--profile")
         .arg(bed.profile())
         .stdin(built.stdout)
@@ -164,7 +167,7 @@ fn result_link_works() {
         .current_dir(&flake)
         .run()
         .success();
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .args(["./result", "--profile"])
         .arg(bed.profile())
         .current_dir(&flake)
@@ -177,7 +180,7 @@ fn result_link_works() {
 fn profile_from_environment_and_config() {
     let bed = Bed::new();
     let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&path)
         .arg("-v")
         .env("FP_PROFILE", bed.profile())
@@ -193,7 +196,7 @@ fn profile_from_environment_and_config() {
         format!("profile = {:?}\n", other.display().to_string()),
     )
     .expect("config");
-    bed.tool("fp-switch").arg(&path).run().success();
+    bed.tool(FP_SWITCH).arg(&path).run().success();
     assert_eq!(
         std::fs::read_link(&other).expect("other profile").to_str(),
         Some("other-1-link")
@@ -216,7 +219,7 @@ fn refused(bed: &Bed, cmd: fp_testkit::Cmd, needle: &str) {
 #[test]
 fn bad_input_is_refused_and_the_profile_untouched() {
     let bed = Bed::new();
-    let switch = || bed.tool("fp-switch").arg("--profile").arg(bed.profile());
+    let switch = || bed.tool(FP_SWITCH).arg("--profile").arg(bed.profile());
     refused(&bed, switch().stdin(""), "stdin was empty");
     refused(&bed, switch().stdin("\n\n  \n"), "stdin was empty");
     refused(&bed, switch().arg("/etc"), "not in the Nix store");
@@ -248,14 +251,14 @@ fn bad_input_is_refused_and_the_profile_untouched() {
 fn invalid_input_leaves_an_existing_profile_alone() {
     let bed = Bed::new();
     let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg(&path)
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .success();
     let before = (bed.profile_target(), bed.nix_env_generations());
-    bed.tool("fp-switch")
+    bed.tool(FP_SWITCH)
         .arg("--profile")
         .arg(bed.profile())
         .stdin("/tmp\n")
@@ -270,7 +273,7 @@ fn missing_profile_directory_prints_the_fix() {
     let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
     let dir = bed.path().join("per-user/alice");
     let run = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .arg(&path)
         .arg("--profile")
         .arg(dir.join("profile"))
@@ -305,7 +308,7 @@ fn unwritable_profile_directory_prints_the_fix() {
         .tempdir()
         .expect("tmp");
     let bin = shared.path().join("fp-switch");
-    std::fs::copy(fp_testkit::bin("fp-switch"), &bin).expect("copy binary");
+    std::fs::copy(FP_SWITCH, &bin).expect("copy binary");
     let dir = shared.path().join("per-user-root");
     std::fs::create_dir(&dir).expect("dir");
     use std::os::unix::fs::PermissionsExt;
@@ -347,7 +350,7 @@ fn a_store_path_that_exists_but_is_not_valid_is_refused() {
     let fake = format!("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}");
     std::fs::create_dir(&fake).expect("fake path");
     let run = bed
-        .tool("fp-switch")
+        .tool(FP_SWITCH)
         .arg(&fake)
         .arg("--profile")
         .arg(bed.profile())

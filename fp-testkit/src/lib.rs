@@ -1,7 +1,7 @@
 //! The test bed of flakey-profile's integration tests.
 //!
 //! Every test makes a [`Bed`]: its own temporary HOME, XDG directories, profile path and
-//! NIX_CONFIG (SPEC section 10), so no test touches the machine's real profiles, registry or
+//! NIX_CONFIG, so no test touches the machine's real profiles, registry or
 //! channels, and nothing is downloaded. The bed writes the offline package set (two revisions),
 //! a copy of this repository's Nix library, and profile flakes that use both; it runs the real
 //! tool binaries and real nix with that environment.
@@ -122,16 +122,63 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The path of one of the workspace's binaries, which must have been built
-/// (`cargo test --workspace` builds them all before running any test).
+/// The path of the workspace's tool `name`, built and up to date.
+///
+/// A test crate's own binary is best named by the path cargo gives it
+/// (`env!("CARGO_BIN_EXE_fp-switch")`, which [`Bed::tool`] takes as is); this is for the tools
+/// of other crates (a fp-switch test piping fp-build into it), which `cargo test -p fp-switch`
+/// does not build. So the first call in a test process runs `cargo build --workspace --bins`
+/// (offline, in the profile the tests were built in; nothing to do after
+/// `cargo test --workspace`, which builds them all). Run outside cargo, the binaries in the
+/// target directory are used as they are.
 pub fn bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_workspace_bins);
     let path = bin_dir().join(name);
     assert!(
         path.exists(),
-        "{} is not built; run the tests with `cargo test --workspace`",
+        "{} is not built; run `cargo build --workspace --bins` (or the tests with `cargo test`)",
         path.display()
     );
     path
+}
+
+/// `cargo build --workspace --bins --offline` in the profile of the running tests, when cargo
+/// runs them (it says where it is in `$CARGO`).
+fn build_workspace_bins() {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return;
+    };
+    let dir = bin_dir();
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(other) => other.to_string(),
+    };
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--offline", "--workspace", "--bins"])
+        .args(["--profile", &profile])
+        .current_dir(repo_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build --workspace --bins failed");
+}
+
+/// The names of the tools (`fp`, `fp-build`, ...), read from `nix/tools.nix`, the one list the
+/// Nix packages, the tests of every tool and the benchmarks take them from.
+pub fn tools() -> Vec<String> {
+    let file = repo_root().join("nix/tools.nix");
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "--expr"])
+        .arg(format!("builtins.attrNames (import {})", file.display()))
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "cannot read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a list of names")
 }
 
 /// One test's isolated world.
@@ -213,9 +260,15 @@ impl Bed {
         Cmd { cmd, stdin: None }
     }
 
-    /// One of the workspace's tools, run in the bed.
-    pub fn tool(&self, name: &str) -> Cmd {
-        self.command(bin(name))
+    /// One of the workspace's tools, run in the bed: `program` is either the path cargo gives a
+    /// test crate for its own binary (`env!("CARGO_BIN_EXE_fp-switch")`), used as is, or the
+    /// name of another crate's tool (`fp-build`), found with [`bin`].
+    pub fn tool(&self, program: &str) -> Cmd {
+        if Path::new(program).is_absolute() {
+            self.command(program)
+        } else {
+            self.command(bin(program))
+        }
     }
 
     /// Writes the offline package set at `revision` (1 or 2) to `<bed>/pkgs-<revision>` and
@@ -262,14 +315,9 @@ impl Bed {
         let dir = self.path().join("tools");
         if !dir.exists() {
             std::fs::create_dir_all(dir.join("bin")).expect("tools dir");
-            for entry in std::fs::read_dir(bin_dir()).expect("bin dir").flatten() {
-                let name = entry.file_name();
-                let name_str = name.to_string_lossy();
-                let is_tool = name_str.starts_with("fp-") || name_str == "fp";
-                if is_tool && entry.path().is_file() && !name_str.contains('.') {
-                    std::os::unix::fs::symlink(entry.path(), dir.join("bin").join(&name))
-                        .expect("tool link");
-                }
+            for name in tools() {
+                std::os::unix::fs::symlink(bin(&name), dir.join("bin").join(&name))
+                    .expect("tool link");
             }
         }
         dir

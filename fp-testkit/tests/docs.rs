@@ -1,22 +1,28 @@
-//! Completions and man pages of every tool, generated from its clap `Cli`.
+//! Completions and man pages of every tool (the tools of `nix/tools.nix`), generated from its
+//! clap `Cli`.
 
-use fp_testkit::{bin, Bed};
+use fp_testkit::{bin, repo_root, tools, Bed};
 
-const TOOLS: &[&str] = &[
-    "fp",
-    "fp-build",
-    "fp-switch",
-    "fp-rollback",
-    "fp-generations",
-    "fp-diff",
-    "fp-pin",
-    "fp-migrate",
-];
+#[test]
+fn the_tool_list_names_every_binary_crate() {
+    let mut crates: Vec<String> = std::fs::read_dir(repo_root())
+        .expect("repository")
+        .flatten()
+        .filter(|e| e.path().join("src/main.rs").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    assert_eq!(
+        tools(),
+        crates,
+        "nix/tools.nix and the crates with a main.rs"
+    );
+}
 
 #[test]
 fn bash_completions_load() {
     let bed = Bed::new();
-    for tool in TOOLS {
+    for tool in &tools() {
         let script = format!(
             "source <({} --generate-completions bash) && complete -p {tool}",
             bin(tool).display()
@@ -33,7 +39,7 @@ fn bash_completions_load() {
 #[test]
 fn zsh_and_fish_completions_are_generated() {
     let bed = Bed::new();
-    for tool in TOOLS {
+    for tool in &tools() {
         let zsh = bed
             .tool(tool)
             .args(["--generate-completions", "zsh"])
@@ -63,7 +69,7 @@ fn zsh_and_fish_completions_are_generated() {
 #[test]
 fn man_pages_render() {
     let bed = Bed::new();
-    for tool in TOOLS {
+    for tool in &tools() {
         let page = bed.path().join(format!("{tool}.1"));
         let roff = bed.tool(tool).arg("--generate-man").run().success().stdout;
         std::fs::write(&page, roff).expect("page");
@@ -86,7 +92,7 @@ fn man_pages_render() {
 #[test]
 fn a_closed_stdout_is_not_a_panic() {
     let bed = Bed::new();
-    for tool in TOOLS {
+    for tool in &tools() {
         for args in [
             "--help",
             "--version",

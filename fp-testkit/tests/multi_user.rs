@@ -15,8 +15,8 @@
 //! verified on this machine). So `fp-switch` sees a missing or foreign directory only when
 //! nothing of the user's has talked to the daemon since the directory broke; `fp-build` does, so
 //! in `fp-build | fp-switch` the daemon has already repaired the directory. The test checks both:
-//! `fp-switch` on a broken directory stops with the fix of SPEC section 4 and creates nothing,
-//! and the whole loop afterwards ends in a working profile.
+//! `fp-switch` on a broken directory stops with the fix (`sudo mkdir -p DIR && sudo chown USER
+//! DIR`) and creates nothing, and the whole loop afterwards ends in a working profile.
 
 use fp_testkit::{Bed, Cmd, Run};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

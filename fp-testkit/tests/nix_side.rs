@@ -1,6 +1,6 @@
 //! The Nix side against real Nix, offline: lib.mkProfile, the template, the repository flake.
 
-use fp_testkit::{system, Bed};
+use fp_testkit::{system, tools, Bed};
 use std::path::Path;
 
 /// `nix` with the bed's environment, as `nix ARGS`.
@@ -252,11 +252,12 @@ fn the_library_needs_only_the_allowed_pkgs_functions() {
         1,
         "paths = [ pkgs.hello ];\n        pinned.nixpkgs = nixpkgs;",
     );
-    // Replace `inherit pkgs;` with a package set holding only what SPEC section 9 allows.
+    // Replace `inherit pkgs;` with a package set holding only the functions `lib.mkProfile` may
+    // use (README's list), so an offline or minimal package set works.
     let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake");
     let text = text.replacen(
         "inherit pkgs;",
-        "pkgs = { inherit (pkgs) system buildEnv writeShellScriptBin writeShellScript writeText runCommand linkFarm symlinkJoin; };",
+        "pkgs = { inherit (pkgs) system buildEnv writeText writeShellScriptBin linkFarm; };",
         1,
     );
     let text = text.replace(
@@ -292,10 +293,12 @@ fn repository_flake_evaluates_offline() {
         .run()
         .success()
         .stdout;
-    // Nix 2.11 and later end `nix eval --json` with a newline; earlier ones do not.
+    let mut expected = tools();
+    expected.push("default".to_string());
+    expected.sort();
     assert_eq!(
-        names.trim_end(),
-        r#"["default","fp","fp-build","fp-diff","fp-generations","fp-migrate","fp-pin","fp-rollback","fp-switch"]"#
+        serde_json::from_str::<Vec<String>>(&names).expect("names"),
+        expected
     );
     for (attr, expected) in [
         (
@@ -333,11 +336,9 @@ fn repository_flake_evaluates_offline() {
     assert!(app_names.contains("fp-switch"), "{app_names}");
 }
 
-#[test]
-fn rust_packages_evaluate_with_a_stand_in_nixpkgs() {
-    // Real nixpkgs is not available offline; a stand-in that records the arguments of
-    // buildRustPackage shows what each package is built with.
-    let bed = Bed::new();
+/// Evaluates nix/packages.nix of the repository at `root` with a stand-in nixpkgs that records
+/// the arguments of buildRustPackage and runCommand (real nixpkgs is not available offline).
+fn packages_with_stand_in(bed: &Bed, root: &Path) -> serde_json::Value {
     let expr = format!(
         r#"
 let
@@ -346,43 +347,159 @@ let
     inherit lib;
     stdenv = {{ buildPlatform.canExecute = _: true; hostPlatform = {{ }}; }};
     installShellFiles = "installShellFiles";
-    rustPlatform.buildRustPackage = args: args;
-    symlinkJoin = args: args;
+    rustPlatform.buildRustPackage = args: args // {{ outPath = "/nix/store/00000000000000000000000000000000-flakey-profile"; rustBuild = true; }};
+    runCommand = name: env: script: env // {{ inherit name script; }};
   }};
   packages = import {root}/nix/packages.nix {{ inherit pkgs; src = {root}; }};
 in
 builtins.mapAttrs (name: p: {{
-  pname = p.pname or p.name;
+  name = p.pname or p.name;
+  rustBuild = p.rustBuild or false;
   build = p.cargoBuildFlags or [ ];
-  completions = builtins.match ".*--generate-completions fish.*installManPage.*" (p.postInstall or "") != null;
+  source = toString (p.src or "");
+  postInstall = p.postInstall or "";
+  script = p.script or "";
+  description = p.meta.description;
   mainProgram = p.meta.mainProgram;
 }}) packages
 "#,
-        root = fp_testkit::repo_root().display()
+        root = root.display()
     );
     let out = bed
         .command("nix-instantiate")
-        .args(["--eval", "--strict", "--json", "--expr", &expr])
+        // Read-write, so the filtered source is really added to the store.
+        .args([
+            "--eval",
+            "--read-write-mode",
+            "--strict",
+            "--json",
+            "--expr",
+            &expr,
+        ])
         .run()
         .success()
         .stdout;
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    for tool in [
-        "fp",
-        "fp-build",
-        "fp-generations",
-        "fp-diff",
-        "fp-switch",
-        "fp-rollback",
-        "fp-pin",
-        "fp-migrate",
-    ] {
-        assert_eq!(v[tool]["pname"], tool);
-        assert_eq!(v[tool]["build"], serde_json::json!(["--package", tool]));
-        assert_eq!(v[tool]["completions"], true, "{tool}");
-        assert_eq!(v[tool]["mainProgram"], tool);
+    serde_json::from_str(&out).expect("json")
+}
+
+#[test]
+fn one_cargo_build_serves_every_tool_package() {
+    let bed = Bed::new();
+    let v = packages_with_stand_in(&bed, &fp_testkit::repo_root());
+    let build = &v["default"];
+    assert_eq!(build["rustBuild"], true);
+    assert_eq!(build["build"], serde_json::json!(["--workspace"]));
+    assert_eq!(build["mainProgram"], "fp-switch");
+    let descriptions = bed
+        .command("nix-instantiate")
+        .args(["--eval", "--strict", "--json"])
+        .arg(fp_testkit::repo_root().join("nix/tools.nix"))
+        .run()
+        .success()
+        .stdout;
+    let descriptions: serde_json::Value = serde_json::from_str(&descriptions).expect("json");
+    let out = "/nix/store/00000000000000000000000000000000-flakey-profile";
+    for tool in tools() {
+        let p = &v[&tool];
+        assert_eq!(
+            p["rustBuild"], false,
+            "{tool} is not a cargo build of its own"
+        );
+        assert_eq!(p["name"], tool.as_str());
+        assert_eq!(p["mainProgram"], tool.as_str());
+        assert_eq!(p["description"], descriptions[&tool]);
+        let script = p["script"].as_str().expect("script");
+        assert!(
+            script.contains(&format!("ln -s {out}/bin/{tool} $out/bin/{tool}")),
+            "{tool}: {script}"
+        );
+        let post = build["postInstall"].as_str().expect("postInstall");
+        for what in [
+            format!("--cmd {tool} "),
+            format!("$out/bin/{tool} --generate-man > {tool}.1"),
+            format!("installManPage {tool}.1"),
+        ] {
+            assert!(post.contains(&what), "{what}");
+        }
     }
-    assert_eq!(v["default"]["mainProgram"], "fp-switch");
+    assert_eq!(
+        v.as_object().expect("packages").len(),
+        tools().len() + 1,
+        "the tools and default"
+    );
+}
+
+#[test]
+fn the_build_source_is_what_cargo_reads() {
+    let bed = Bed::new();
+    // Two copies of the repository (without target/ and .git), the second with edits that
+    // must not change the source, then with one that must.
+    let copies = [bed.path().join("repo-a"), bed.path().join("repo-b")];
+    for copy in &copies {
+        for entry in std::fs::read_dir(fp_testkit::repo_root())
+            .expect("repo")
+            .flatten()
+        {
+            let name = entry.file_name();
+            if name == "target" || name == ".git" {
+                continue;
+            }
+            let to = copy.join(&name);
+            if entry.path().is_dir() {
+                fp_testkit::copy_dir(&entry.path(), &to);
+            } else {
+                std::fs::create_dir_all(copy).expect("copy dir");
+                std::fs::copy(entry.path(), &to).expect("copy file");
+            }
+        }
+    }
+    let source = |root: &Path| {
+        packages_with_stand_in(&bed, root)["default"]["source"]
+            .as_str()
+            .expect("source")
+            .to_string()
+    };
+    let a = source(&copies[0]);
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "fp-nix/src/lib.rs",
+        "fp/src/main.rs",
+    ] {
+        assert!(
+            Path::new(&a).join(file).is_file(),
+            "{file} is in the source"
+        );
+    }
+    for left_out in [
+        "README.md",
+        "fp-switch/tests",
+        "bench",
+        "nix",
+        "fp-testkit/pkgs",
+    ] {
+        assert!(
+            !Path::new(&a).join(left_out).exists(),
+            "{left_out} is left out"
+        );
+    }
+    let b = &copies[1];
+    let append = |file: &str, text: &str| {
+        let path = b.join(file);
+        let mut content = std::fs::read_to_string(&path).unwrap_or_default();
+        content.push_str(text);
+        std::fs::write(&path, content).expect("edit");
+    };
+    append("README.md", "\nAn edit.\n");
+    append("fp-switch/tests/switch.rs", "\n// an edit\n");
+    append("nix/lib.nix", "\n# an edit\n");
+    assert_eq!(
+        source(b),
+        a,
+        "edits outside what cargo reads keep the source"
+    );
+    append("fp-nix/src/lib.rs", "\n// an edit\n");
+    assert_ne!(source(b), a, "an edit of the code changes the source");
 }
 
 #[test]
@@ -436,7 +553,7 @@ fn extra_switch_args_are_quoted_for_the_shell() {
         bed.path().display()
     ));
     std::fs::create_dir_all(profile.parent().expect("parent")).expect("parents");
-    let nix_string = fp_common::nix_expr::string(&profile.display().to_string()).expect("no NUL");
+    let nix_string = fp_nix::nix_expr::string(&profile.display().to_string()).expect("no NUL");
     let flake = bed.profile_flake_with(
         "quoted",
         1,

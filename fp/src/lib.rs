@@ -3,7 +3,10 @@
 //! and the exit code are the tool's own. The tools stay separate binaries.
 
 use clap::{Arg, Command};
-use fp_common::error::{EXIT_CODES_HELP, EXIT_USAGE};
+use fp_common::cli::CommonArgs;
+use fp_common::completions;
+use fp_common::error::EXIT_CODES_HELP;
+use fp_common::{Error, Ui};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -99,87 +102,124 @@ pub fn main() -> ExitCode {
     run(&args)
 }
 
-/// Runs `fp` with `args` (including the program name); only returns when it did not hand over
-/// to a tool.
-pub fn run(args: &[OsString]) -> ExitCode {
-    let tools = find_tools();
-    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
-    match first.as_deref() {
-        None => {
-            eprintln!("{}", command(&tools).render_help());
-            eprintln!("fp: error: name a tool to run ({})", tool_list(&tools));
-            ExitCode::from(EXIT_USAGE)
-        }
-        Some("-h" | "--help") => {
-            let help = command(&tools).render_long_help().to_string();
-            let _ = fp_common::write_stdout(help.trim_end_matches('\n'));
-            ExitCode::SUCCESS
-        }
-        Some("-V" | "--version") => {
-            let _ = fp_common::write_stdout(&format!("fp {}", env!("CARGO_PKG_VERSION")));
-            ExitCode::SUCCESS
-        }
-        Some(flag @ (fp_common::generate::COMPLETIONS_FLAG | fp_common::generate::MAN_FLAG)) => {
-            generate(flag, args.get(2), &tools)
-        }
-        Some(flag) if flag.starts_with('-') => {
-            eprintln!("fp: error: unexpected option {flag:?}; fp takes a tool name first");
-            eprintln!("hint: fp --help lists the tools ({})", tool_list(&tools));
-            ExitCode::from(EXIT_USAGE)
-        }
+/// What `fp ARGS` does, decided from its first argument and the tools found.
+#[derive(Debug)]
+pub enum Action<'a> {
+    /// Print the long help on stdout.
+    Help,
+    /// Print the version on stdout.
+    Version,
+    /// Hand over to this tool with the rest of the arguments.
+    Run(&'a Path),
+    /// A usage error (exit 2), after the help on stderr when `fp` was given nothing at all.
+    Usage {
+        /// The error and what to do about it.
+        error: Error,
+        /// Whether the help comes first.
+        with_help: bool,
+    },
+}
+
+/// Decides what `fp` does with its first argument `first` (`None`: no arguments).
+pub fn decide<'a>(first: Option<&str>, tools: &'a BTreeMap<String, PathBuf>) -> Action<'a> {
+    match first {
+        None => Action::Usage {
+            error: Error::usage(format!("name a tool to run ({})", tool_list(tools))),
+            with_help: true,
+        },
+        Some("-h" | "--help") => Action::Help,
+        Some("-V" | "--version") => Action::Version,
+        Some(flag) if flag.starts_with('-') => Action::Usage {
+            error: Error::usage(format!(
+                "unexpected option {flag:?}; fp takes a tool name first"
+            ))
+            .with_hint(format!("fp --help lists the tools ({})", tool_list(tools))),
+            with_help: false,
+        },
         Some(name) => match tools.get(name) {
-            Some(path) => exec(path, &args[2..]),
-            None => {
-                eprintln!("fp: error: there is no tool {PREFIX}{name} beside fp or on PATH");
-                eprintln!("hint: the tools found are: {}", tool_list(&tools));
-                ExitCode::from(EXIT_USAGE)
-            }
+            Some(path) => Action::Run(path),
+            None => Action::Usage {
+                error: Error::usage(format!(
+                    "there is no tool {PREFIX}{name} beside fp or on PATH"
+                ))
+                .with_hint(format!("the tools found are: {}", tool_list(tools))),
+                with_help: false,
+            },
         },
     }
 }
 
-/// Replaces this process with the tool.
-fn exec(path: &Path, args: &[OsString]) -> ExitCode {
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(path).args(args).exec();
-    eprintln!("fp: error: cannot run {}: {err}", path.display());
-    ExitCode::from(fp_common::error::EXIT_FAILED)
-}
-
-/// `--generate-completions SHELL` and `--generate-man` for `fp` itself.
-fn generate(flag: &str, shell: Option<&OsString>, tools: &BTreeMap<String, PathBuf>) -> ExitCode {
-    let mut cmd = command(tools);
-    let mut out: Vec<u8> = Vec::new();
-    if flag == fp_common::generate::MAN_FLAG {
-        return match clap_mangen_render(cmd, &mut out) {
-            Ok(()) => write_out(&out),
-            Err(e) => {
-                eprintln!("fp: error: {e}");
-                ExitCode::from(fp_common::error::EXIT_FAILED)
-            }
-        };
+/// Runs `fp` with `args` (including the program name); only returns when it did not hand over
+/// to a tool.
+pub fn run(args: &[OsString]) -> ExitCode {
+    let tools = find_tools();
+    if let Some(code) = completions::handle_command("fp", || command(&tools), args) {
+        return code;
     }
-    let shell = shell
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match fp_common::generate::completions_for(&mut cmd, "fp", &shell, &mut out) {
-        Ok(()) => write_out(&out),
-        Err(e) => {
-            eprintln!("fp: error: {e}");
-            ExitCode::from(EXIT_USAGE)
+    let ui = Ui::new("fp", &CommonArgs::default());
+    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    match decide(first.as_deref(), &tools) {
+        Action::Help => {
+            let help = command(&tools).render_long_help().to_string();
+            let _ = fp_common::write_stdout(help.trim_end_matches('\n'));
+            ExitCode::SUCCESS
+        }
+        Action::Version => {
+            let _ = fp_common::write_stdout(&format!("fp {}", env!("CARGO_PKG_VERSION")));
+            ExitCode::SUCCESS
+        }
+        Action::Run(path) => {
+            let err = exec(path, &args[2..]);
+            ui.error(&err);
+            ExitCode::from(err.code())
+        }
+        Action::Usage { error, with_help } => {
+            if with_help {
+                eprintln!("{}", command(&tools).render_help());
+            }
+            ui.error(&error);
+            ExitCode::from(error.code())
         }
     }
 }
 
-/// Writes generated text to stdout; a closed pipe is not an error worth a panic.
-fn write_out(bytes: &[u8]) -> ExitCode {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
-    ExitCode::SUCCESS
+/// Replaces this process with the tool; returns only the error when that fails.
+fn exec(path: &Path, args: &[OsString]) -> Error {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(path).args(args).exec();
+    Error::failed(format!("cannot run {}: {err}", path.display()))
 }
 
-/// Renders the man page of `cmd`.
-fn clap_mangen_render(cmd: Command, out: &mut dyn std::io::Write) -> Result<(), String> {
-    fp_common::generate::man_page_for(cmd, out)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decides_from_the_first_argument() {
+        let tools: BTreeMap<String, PathBuf> =
+            [("build".to_string(), PathBuf::from("/bin/fp-build"))].into();
+        assert!(matches!(decide(Some("--help"), &tools), Action::Help));
+        assert!(matches!(decide(Some("-V"), &tools), Action::Version));
+        assert!(
+            matches!(decide(Some("build"), &tools), Action::Run(p) if p == Path::new("/bin/fp-build"))
+        );
+        let Action::Usage { error, with_help } = decide(None, &tools) else {
+            panic!("no arguments is a usage error");
+        };
+        assert!(with_help);
+        assert_eq!(error.code(), 2);
+        assert_eq!(error.message(), "name a tool to run (build)");
+        let Action::Usage { error, with_help } = decide(Some("frob"), &tools) else {
+            panic!("an unknown tool is a usage error");
+        };
+        assert!(!with_help);
+        assert_eq!(error.hint(), Some("the tools found are: build"));
+        let Action::Usage { error, .. } = decide(Some("--bogus"), &BTreeMap::new()) else {
+            panic!("an option first is a usage error");
+        };
+        assert_eq!(
+            error.hint(),
+            Some("fp --help lists the tools (none found beside fp or on PATH)")
+        );
+    }
 }

@@ -2,12 +2,15 @@
 
 use fp_testkit::Bed;
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_BIN: &str = env!("CARGO_BIN_EXE_fp");
+
 #[test]
 fn fp_switch_equals_fp_switch() {
     let bed = Bed::new();
     let flake = bed.profile_flake("a", 1, &["hello"]);
     let built = bed
-        .tool("fp")
+        .tool(FP_BIN)
         .arg("build")
         .arg(&flake)
         .arg("--json")
@@ -15,7 +18,7 @@ fn fp_switch_equals_fp_switch() {
         .success();
     let other = bed.path().join("profiles/other");
     let via_fp = bed
-        .tool("fp")
+        .tool(FP_BIN)
         .args(["switch", "--json", "--profile"])
         .arg(bed.profile())
         .stdin(built.stdout.clone())
@@ -43,12 +46,12 @@ fn fp_switch_equals_fp_switch() {
 #[test]
 fn exit_codes_pass_through() {
     let bed = Bed::new();
-    bed.tool("fp")
+    bed.tool(FP_BIN)
         .args(["switch", "/etc"])
         .run()
         .code(2)
         .stderr_has("fp-switch: error:");
-    bed.tool("fp")
+    bed.tool(FP_BIN)
         .args(["rollback", "--profile"])
         .arg(bed.profile())
         .run()
@@ -58,7 +61,7 @@ fn exit_codes_pass_through() {
 #[test]
 fn help_lists_the_tools_found() {
     let bed = Bed::new();
-    let run = bed.tool("fp").arg("--help").run().success();
+    let run = bed.tool(FP_BIN).arg("--help").run().success();
     for tool in ["build", "switch", "rollback", "generations", "diff"] {
         assert!(
             run.stdout.contains(&format!("  {tool} ")),
@@ -71,15 +74,15 @@ fn help_lists_the_tools_found() {
 #[test]
 fn unknown_tool_is_exit_2_with_the_list() {
     let bed = Bed::new();
-    let run = bed.tool("fp").arg("frobnicate").run().code(2).no_stdout();
+    let run = bed.tool(FP_BIN).arg("frobnicate").run().code(2).no_stdout();
     assert!(
         run.stderr.contains("there is no tool fp-frobnicate"),
         "{}",
         run.stderr
     );
     assert!(run.stderr.contains("build"), "{}", run.stderr);
-    bed.tool("fp").run().code(2).no_stdout();
-    bed.tool("fp").arg("--bogus").run().code(2).no_stdout();
+    bed.tool(FP_BIN).run().code(2).no_stdout();
+    bed.tool(FP_BIN).arg("--bogus").run().code(2).no_stdout();
 }
 
 #[test]
@@ -97,7 +100,7 @@ fn tools_on_path_are_found_too() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = bed
-        .tool("fp")
+        .tool(FP_BIN)
         .args(["hello", "a b", "--x"])
         .env("PATH", &path)
         .run()

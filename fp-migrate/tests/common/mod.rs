@@ -5,6 +5,9 @@ use fp_testkit::{Bed, Run};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
+/// The binary of this crate's tool, as cargo built it for these tests.
+const FP_MIGRATE: &str = env!("CARGO_BIN_EXE_fp-migrate");
+
 /// A fixture file of `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,7 +138,7 @@ pub fn stub_tree(paths: impl IntoIterator<Item = (Vec<String>, Vec<String>)>) ->
 
 /// fp-migrate with these arguments and stdin.
 pub fn migrate(bed: &Bed, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = bed.tool("fp-migrate").args(args);
+    let mut cmd = bed.tool(FP_MIGRATE).args(args);
     if let Some(input) = stdin {
         cmd = cmd.stdin(input);
     }

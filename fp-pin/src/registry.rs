@@ -1,6 +1,7 @@
-//! The flake registry file, `registry.json` version 2 (NIX-FACTS section 6), read and written by
-//! the tools themselves rather than by `nix registry` (which, in Nix 2.8, needs the network and
-//! has the `pin` bug of NIX-FACTS section 3).
+//! The flake registry file, `registry.json` version 2, read and written by fp-pin itself rather
+//! than by `nix registry`: in Nix 2.8, `nix registry add` and `pin` need the network, and
+//! `nix registry pin` removes the entry before it resolves the new one, so a failed resolve
+//! loses it.
 //!
 //! Editing keeps everything it does not own: every other entry and every field it does not know
 //! (at the top level, inside entries, inside `from`/`to`) stays equal as a JSON value. Updating
@@ -9,10 +10,11 @@
 //! two-space indentation), atomically, keeping its mode. A file that does not parse, or has
 //! another version, is refused (exit 2) and never overwritten.
 
-use crate::atomic_file;
-use crate::config;
-use crate::error::{Error, Result};
-use crate::nix::NixVersion;
+use fp_common::config;
+use fp_common::{Error, Result};
+use fp_nix::atomic_file;
+use fp_nix::command::NixVersion;
+use fp_nix::locations;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +24,8 @@ pub const VERSION: u64 = 2;
 /// Which registry file a tool acts on, as given by `--registry user|system|FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Which {
-    /// The user registry: `$XDG_CONFIG_HOME/nix/registry.json` (see [`user_path`]).
+    /// The user registry: `$XDG_CONFIG_HOME/nix/registry.json` (see
+    /// [`locations::user_registry`]).
     User,
     /// The system registry: `$NIX_CONF_DIR/registry.json`, default `/etc/nix/registry.json`.
     System,
@@ -41,8 +44,8 @@ impl Which {
         }
     }
 
-    /// The default when no `--registry` is given: the system registry for root, else the
-    /// user's (SPEC section 6).
+    /// The default when no `--registry` is given: the system registry for root (whose user
+    /// registry Nix reads only when root runs nix), else the user's.
     pub fn default_for(root: bool) -> Which {
         if root {
             Which::System
@@ -55,16 +58,11 @@ impl Which {
     /// (Nix 2.25 and later put the user registry there).
     pub fn path(&self, version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
         let path = match self {
-            Which::User => user_path(version)?,
-            Which::System => system_path(),
+            Which::User => locations::user_registry(version)?,
+            Which::System => locations::system_registry(),
             Which::File(p) => p.clone(),
         };
-        if path.is_absolute() {
-            return Ok(path);
-        }
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))?;
-        Ok(cwd.join(path))
+        locations::absolute(&path)
     }
 
     /// A short word for messages: `user`, `system` or `file`.
@@ -75,27 +73,6 @@ impl Which {
             Which::File(_) => "file",
         }
     }
-}
-
-/// The user registry as Nix finds it: `$NIX_CONFIG_HOME/registry.json` on Nix 2.25 and later
-/// when that variable is set, else `$XDG_CONFIG_HOME/nix/registry.json` (default
-/// `~/.config/nix/registry.json`).
-pub fn user_path(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("NIX_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        if version()?.at_least(2, 25) {
-            return Ok(PathBuf::from(dir).join("registry.json"));
-        }
-    }
-    Ok(config::config_home().join("nix").join("registry.json"))
-}
-
-/// The system registry: `$NIX_CONF_DIR/registry.json`, default `/etc/nix/registry.json`.
-pub fn system_path() -> PathBuf {
-    std::env::var_os("NIX_CONF_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/nix"))
-        .join("registry.json")
 }
 
 /// Whether `id` is a flake id Nix accepts in `flake:ID` references: a letter, then letters,
@@ -167,7 +144,7 @@ impl Registry {
     /// cannot be read is exit 1; one that does not parse, is not a version-2 registry or has a
     /// `flakes` that is not a list is exit 2.
     pub fn load(path: &Path) -> Result<Registry> {
-        match crate::limits::read_file(path) {
+        match fp_nix::limits::read_file(path) {
             Ok(bytes) => Self::parse(&bytes?, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::empty(path)),
             Err(e) => Err(Error::failed(format!(

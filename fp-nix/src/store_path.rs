@@ -1,9 +1,10 @@
 //! Nix store paths: parsing, validation, following `./result`-style links, and the
 //! `builtins.parseDrvName` split of a name into package name and version.
 
+use crate::command::NixCommand;
 use crate::error::{Error, Result};
-use crate::nix::NixCommand;
-use crate::ui::Ui;
+use crate::locations;
+use crate::Log;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -91,22 +92,23 @@ impl StorePath {
     pub fn name(&self) -> &str {
         &self.base_name()[HASH_LEN + 1..]
     }
-
-    /// Whether the store knows this path as valid (`nix-store --check-validity`).
-    pub fn is_valid(&self, ui: &Ui) -> Result<bool> {
-        if std::fs::symlink_metadata(&self.path).is_err() {
-            return Ok(false);
-        }
-        NixCommand::nix_store()
-            .args(["--check-validity", self.as_str()])
-            .succeeds(ui)
-    }
 }
 
 impl fmt::Display for StorePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Whether the store knows `path` as valid (`nix-store --check-validity`): registered, and not
+/// still being built. A path that is not even on disk is not asked about.
+pub fn is_valid(log: &dyn Log, path: &StorePath) -> Result<bool> {
+    if std::fs::symlink_metadata(path.as_path()).is_err() {
+        return Ok(false);
+    }
+    NixCommand::nix_store()
+        .args(["--check-validity", path.as_str()])
+        .succeeds(log)
 }
 
 /// Checks `<hash>-<name>` against Nix's rules, saying what is wrong.
@@ -139,17 +141,14 @@ fn check_base_name(base: &str) -> std::result::Result<(), String> {
 /// through symlinks until it reaches the store, as `nix-env --set` does, and parses the result.
 pub fn resolve_to_store_path(given: &str) -> Result<StorePath> {
     let store = store_dir();
-    let mut path = absolute(Path::new(given))?;
+    let mut path = locations::absolute(Path::new(given))?;
     for _ in 0..64 {
         if path.starts_with(&store) {
             return StorePath::parse_in(&path.to_string_lossy(), &store);
         }
-        match std::fs::read_link(&path) {
-            Ok(target) => {
-                let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                path = parent.join(target);
-            }
-            Err(_) if path.exists() => {
+        match locations::link_target(&path) {
+            Some(target) => path = target,
+            None if path.exists() => {
                 // Not a link: maybe a parent directory is; resolve once and look again.
                 let real = std::fs::canonicalize(&path)
                     .map_err(|e| Error::usage(format!("cannot resolve {given:?}: {e}")))?;
@@ -161,7 +160,7 @@ pub fn resolve_to_store_path(given: &str) -> Result<StorePath> {
                     store.display()
                 )));
             }
-            Err(_) => {
+            None => {
                 return Err(Error::usage(format!("{given:?} does not exist")));
             }
         }
@@ -169,16 +168,6 @@ pub fn resolve_to_store_path(given: &str) -> Result<StorePath> {
     Err(Error::usage(format!(
         "{given:?}: too many levels of symbolic links"
     )))
-}
-
-/// Makes a path absolute against the current directory without resolving links.
-fn absolute(path: &Path) -> Result<PathBuf> {
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))?;
-    Ok(cwd.join(path))
 }
 
 /// Splits a derivation or store name into name and version the way `builtins.parseDrvName`

@@ -16,14 +16,24 @@ pub const MAN_FLAG: &str = "--generate-man";
 
 /// Handles the generation flags when they are the first argument; `None` means "not asked".
 pub fn handle<T: CommandFactory>(name: &str, args: &[OsString]) -> Option<ExitCode> {
+    handle_command(name, T::command, args)
+}
+
+/// [`handle`] for a clap command built at run time (`fp`'s, whose subcommands are the tools it
+/// finds); `command` is called only when a generation flag is given.
+pub fn handle_command(
+    name: &str,
+    command: impl FnOnce() -> clap::Command,
+    args: &[OsString],
+) -> Option<ExitCode> {
     let first = args.get(1)?.to_str()?;
     let mut out = Vec::new();
     let result = match first {
         COMPLETIONS_FLAG => {
             let shell = args.get(2).and_then(|s| s.to_str()).unwrap_or("");
-            completions::<T>(name, shell, &mut out)
+            completions_for(&mut command(), name, shell, &mut out)
         }
-        MAN_FLAG => man_page::<T>(&mut out),
+        MAN_FLAG => man_page_for(command(), &mut out),
         _ => return None,
     };
     Some(match result {
@@ -43,15 +53,6 @@ pub fn handle<T: CommandFactory>(name: &str, args: &[OsString]) -> Option<ExitCo
             ExitCode::from(crate::error::EXIT_USAGE)
         }
     })
-}
-
-/// Writes the completion script of `T` for `shell` (bash, zsh or fish).
-pub fn completions<T: CommandFactory>(
-    name: &str,
-    shell: &str,
-    out: &mut dyn Write,
-) -> Result<(), String> {
-    completions_for(&mut T::command(), name, shell, out)
 }
 
 /// Writes the completion script of a clap command for `shell` (bash, zsh or fish).
@@ -74,11 +75,6 @@ pub fn completions_for(
     };
     clap_complete::generate(shell, cmd, name.to_string(), out);
     Ok(())
-}
-
-/// Writes the man page of `T` in roff.
-pub fn man_page<T: CommandFactory>(out: &mut dyn Write) -> Result<(), String> {
-    man_page_for(T::command(), out)
 }
 
 /// Writes the man page of a clap command in roff.

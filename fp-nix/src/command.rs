@@ -2,7 +2,7 @@
 //! nix's stderr either streamed live or kept for the error message.
 
 use crate::error::{Error, Result};
-use crate::ui::Ui;
+use crate::Log;
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -16,8 +16,8 @@ const STDERR_TAIL: usize = 16 * 1024;
 /// What happens to the child's stderr while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stderr {
-    /// Nix's own stderr, as it arrives (progress, build logs); under `-q` it is kept for the
-    /// error message instead.
+    /// Nix's own stderr, as it arrives (progress, build logs); when the [`Log`] is quiet it is
+    /// kept for the error message instead.
     Stream,
     /// Kept, and shown only if the command fails.
     Capture,
@@ -97,8 +97,8 @@ impl NixCommand {
 
     /// Runs the command and returns its stdout; a non-zero exit is an [`Error`] (code 1) showing
     /// the command line and, unless it was already streamed, nix's stderr.
-    pub fn output(&self, ui: &Ui, stderr: Stderr) -> Result<String> {
-        let out = self.run(ui, stderr)?;
+    pub fn output(&self, log: &dyn Log, stderr: Stderr) -> Result<String> {
+        let out = self.run(log, stderr)?;
         if out.success {
             Ok(out.stdout)
         } else {
@@ -108,16 +108,16 @@ impl NixCommand {
 
     /// Runs the command and reports whether it exited 0, without treating failure as an error.
     /// Used for questions nix answers with its exit code (`nix-store --check-validity`).
-    pub fn succeeds(&self, ui: &Ui) -> Result<bool> {
-        Ok(self.run(ui, Stderr::Capture)?.success)
+    pub fn succeeds(&self, log: &dyn Log) -> Result<bool> {
+        Ok(self.run(log, Stderr::Capture)?.success)
     }
 
     /// Spawns the command, capturing stdout and handling stderr as asked.
-    fn run(&self, ui: &Ui, stderr_mode: Stderr) -> Result<Finished> {
-        ui.verbose(&format!("+ {}", self.display()));
+    fn run(&self, log: &dyn Log, stderr_mode: Stderr) -> Result<Finished> {
+        log.verbose(&format!("+ {}", self.display()));
         // Streamed stderr is nix's own (progress bars and all, as if run by hand); captured
         // stderr is read together with stdout without a thread (std's poll-based reader).
-        let stream = stderr_mode == Stderr::Stream && !ui.is_quiet();
+        let stream = stderr_mode == Stderr::Stream && !log.is_quiet();
         let child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())
@@ -236,17 +236,17 @@ impl std::fmt::Display for NixVersion {
 }
 
 /// The version of the `nix` on `PATH`, asked once per process.
-pub fn nix_version(ui: &Ui) -> Result<NixVersion> {
+pub fn nix_version(log: &dyn Log) -> Result<NixVersion> {
     static VERSION: OnceLock<NixVersion> = OnceLock::new();
     if let Some(v) = VERSION.get() {
         return Ok(*v);
     }
     let text = NixCommand::new("nix")
         .arg("--version")
-        .output(ui, Stderr::Capture)?;
+        .output(log, Stderr::Capture)?;
     let version = NixVersion::parse(&text)
         .ok_or_else(|| Error::failed(format!("cannot read the Nix version from {text:?}")))?;
-    ui.verbose(&format!("nix version: {version}"));
+    log.verbose(&format!("nix version: {version}"));
     Ok(*VERSION.get_or_init(|| version))
 }
 
@@ -331,10 +331,9 @@ mod tests {
 
     #[test]
     fn failure_shows_command_and_stderr() {
-        let ui = Ui::new("fp-test", &Default::default());
         let err = NixCommand::new("sh")
             .args(["-c", "echo oops >&2; exit 3"])
-            .output(&ui, Stderr::Capture)
+            .output(&crate::Silent, Stderr::Capture)
             .unwrap_err();
         assert_eq!(err.code(), 1);
         assert!(
@@ -347,19 +346,17 @@ mod tests {
 
     #[test]
     fn stdout_is_captured() {
-        let ui = Ui::new("fp-test", &Default::default());
         let out = NixCommand::new("sh")
             .args(["-c", "echo product; echo progress >&2"])
-            .output(&ui, Stderr::Capture)
+            .output(&crate::Silent, Stderr::Capture)
             .unwrap();
         assert_eq!(out, "product\n");
     }
 
     #[test]
     fn missing_program_is_a_clear_error() {
-        let ui = Ui::new("fp-test", &Default::default());
         let err = NixCommand::new("fp-no-such-program")
-            .output(&ui, Stderr::Capture)
+            .output(&crate::Silent, Stderr::Capture)
             .unwrap_err();
         assert!(err.message().starts_with("cannot run fp-no-such-program"));
         assert!(err.hint().is_some());

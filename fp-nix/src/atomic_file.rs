@@ -1,4 +1,4 @@
-//! Replacing a user's file atomically (SPEC section 2): the new content goes to a temporary file
+//! Replacing a user's file atomically, as every file the tools write must be: the new content goes to a temporary file
 //! in the same directory, is fsynced, and is renamed over the old file; the directory is then
 //! fsynced too, so after a crash the file is either wholly old or wholly new.
 //!
@@ -7,6 +7,7 @@
 //! repository and linked into `~/.config/nix` stays where it is).
 
 use crate::error::{Error, Result};
+use crate::locations;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -21,12 +22,9 @@ pub const DEFAULT_MODE: u32 = 0o644;
 pub fn real_target(path: &Path) -> Result<PathBuf> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        match std::fs::read_link(&current) {
-            Ok(target) => {
-                let dir = current.parent().unwrap_or(Path::new("/"));
-                current = dir.join(target);
-            }
-            Err(_) => return Ok(current),
+        match locations::link_target(&current) {
+            Some(target) => current = target,
+            None => return Ok(current),
         }
     }
     Err(Error::failed(format!(
@@ -55,7 +53,7 @@ pub fn check_replaceable(path: &Path) -> Result<()> {
             existing.display()
         )));
     }
-    if !access_writable(existing) {
+    if !locations::is_writable_dir(existing) {
         let what = if existing == dir {
             format!("its directory {} is not writable by you", dir.display())
         } else {
@@ -103,7 +101,7 @@ pub fn write(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
     let result = (|| -> std::io::Result<()> {
         if let Some(meta) = &existing {
             file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-            if is_root() && (meta.uid() != 0 || meta.gid() != 0) {
+            if locations::is_root() && (meta.uid() != 0 || meta.gid() != 0) {
                 std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()))?;
                 // chown clears set-id bits; put the mode back as it was.
                 file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
@@ -126,7 +124,7 @@ pub fn write(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
 }
 
 /// Removes the file at `path` (following a symlink, so the link's target goes and the dangling
-/// link stays, as with [`write`]) and fsyncs its directory. A missing file is not an error.
+/// link stays, as with [`write()`]) and fsyncs its directory. A missing file is not an error.
 pub fn remove(path: &Path) -> Result<()> {
     let target = real_target(path)?;
     match std::fs::remove_file(&target) {
@@ -171,22 +169,6 @@ fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
 /// fsyncs a directory so a rename or unlink in it is durable.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// Whether the effective user is root.
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Whether the effective user may create entries in `dir` (`access(2)` with `W_OK | X_OK`).
-fn access_writable(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: c is a valid NUL-terminated string that outlives the call.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 #[cfg(test)]

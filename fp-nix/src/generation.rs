@@ -2,7 +2,7 @@
 //! `findGenerations` does: every `<profile>-<N>-link` beside the profile link.
 
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -20,6 +20,25 @@ pub struct Generation {
     /// Whether the profile link points at this generation.
     #[serde(skip)]
     pub current: bool,
+}
+
+/// A generation as reports and records name it: its number and store path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationRef {
+    /// Generation number.
+    pub generation: u64,
+    /// Its store path.
+    pub store_path: String,
+}
+
+impl From<&Generation> for GenerationRef {
+    fn from(g: &Generation) -> Self {
+        GenerationRef {
+            generation: g.generation,
+            store_path: g.store_path.clone(),
+        }
+    }
 }
 
 /// The file name of generation `n` of a profile named `base`: `<base>-<n>-link`.
@@ -192,23 +211,19 @@ fn broken_down(time: SystemTime, utc: bool) -> libc::tm {
 
 /// Formats a time as local `YYYY-MM-DD HH:MM:SS`, as `nix-env --list-generations` prints it.
 pub fn format_local_time(time: SystemTime) -> String {
-    let tm = broken_down(time, false);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+    calendar(time, false, ' ', "")
 }
 
 /// Formats a time as RFC 3339 in UTC (`2026-11-24T18:35:04Z`), for JSON.
 pub fn format_rfc3339_utc(time: SystemTime) -> String {
-    let tm = broken_down(time, true);
+    calendar(time, true, 'T', "Z")
+}
+
+/// `YYYY-MM-DD<between>HH:MM:SS<suffix>`, in UTC or local time.
+fn calendar(time: SystemTime, utc: bool, between: char, suffix: &str) -> String {
+    let tm = broken_down(time, utc);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}-{:02}-{:02}{between}{:02}:{:02}:{:02}{suffix}",
         tm.tm_year + 1900,
         tm.tm_mon + 1,
         tm.tm_mday,
@@ -229,19 +244,15 @@ pub fn previous(generations: &[Generation]) -> Option<&Generation> {
     generations.iter().rev().find(|g| g.generation < now)
 }
 
-/// Renders generations the way `nix-env --list-generations` does, one line each.
-pub fn render_list(generations: &[Generation]) -> String {
-    generations
-        .iter()
-        .map(|g| {
-            format!(
-                "{:>4}   {}   {}\n",
-                g.generation,
-                format_local_time(g.created),
-                if g.current { "(current)" } else { "" }
-            )
-        })
-        .collect()
+/// The number `nix-env --set PATH` will give: the last generation's when it already holds PATH
+/// (Nix's reuse rule compares with the highest generation, not the current one), else one more
+/// than the highest.
+pub fn next_number(generations: &[Generation], path: &str) -> u64 {
+    match generations.last() {
+        Some(last) if last.store_path == path => last.generation,
+        Some(last) => last.generation + 1,
+        None => 1,
+    }
 }
 
 #[cfg(test)]
@@ -298,16 +309,20 @@ mod tests {
         assert_eq!(format_rfc3339_utc(t), "2026-11-24T18:34:54Z");
     }
 
-    #[test]
-    fn list_format_matches_nix_env() {
-        let g = Generation {
-            generation: 2,
-            store_path: String::new(),
+    fn gen(n: u64, path: &str) -> Generation {
+        Generation {
+            generation: n,
+            store_path: path.into(),
             created: SystemTime::UNIX_EPOCH,
             current: false,
-        };
-        let line = render_list(&[g]);
-        assert!(line.starts_with("   2   "), "{line:?}");
-        assert!(line.ends_with("   \n"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn next_number_follows_nix_reuse_rule() {
+        assert_eq!(next_number(&[], "/a"), 1);
+        assert_eq!(next_number(&[gen(1, "/a")], "/a"), 1);
+        assert_eq!(next_number(&[gen(1, "/a"), gen(2, "/b")], "/a"), 3);
+        assert_eq!(next_number(&[gen(1, "/a"), gen(2, "/b")], "/b"), 2);
     }
 }

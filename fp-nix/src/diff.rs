@@ -1,11 +1,12 @@
-//! The package diff between two generations (SPEC section 7): a generation's packages are the
-//! direct references of its store path, named the way `builtins.parseDrvName` splits them.
+//! The package diff between two generations, as data: a generation's packages are the direct
+//! references of its store path, named the way `builtins.parseDrvName` splits them, and two
+//! generations compare by name. Showing it to people is the tools' business.
 
 use crate::env_marker;
 use crate::error::Result;
-use crate::path_info;
+use crate::path_info::{self, PathInfo};
 use crate::store_path::{parse_drv_name, StorePath};
-use crate::ui::{Style, Ui};
+use crate::Log;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,6 +18,16 @@ pub struct Package {
     pub name: String,
     /// Version, or `""`.
     pub version: String,
+}
+
+impl Package {
+    /// A package from its name and version (`""` for none).
+    pub fn new(name: &str, version: &str) -> Package {
+        Package {
+            name: name.to_string(),
+            version: version.to_string(),
+        }
+    }
 }
 
 /// A package present on both sides with other versions.
@@ -42,15 +53,15 @@ pub struct PackageDiff {
 }
 
 /// The packages of a store path: its direct references without itself.
-pub fn packages_of(ui: &Ui, path: &str) -> Result<Vec<Package>> {
-    let mut all = packages_of_many(ui, &[path])?;
+pub fn packages_of(log: &dyn Log, path: &str) -> Result<Vec<Package>> {
+    let mut all = packages_of_many(log, &[path])?;
     Ok(all.remove(path).unwrap_or_default())
 }
 
 /// The packages of several store paths. An env made by `lib.mkProfile` lists its direct
 /// references in its marker, so it costs one file read; the others are asked of the store in
 /// one `nix path-info` call.
-pub fn packages_of_many(ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
+pub fn packages_of_many(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
     let mut result = BTreeMap::new();
     let mut ask = Vec::new();
     for &path in paths {
@@ -62,12 +73,16 @@ pub fn packages_of_many(ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<
             None => ask.push(path),
         }
     }
-    for (path, info) in path_info::query(ui, &ask, false)? {
-        let refs = info.references.iter().map(String::as_str);
-        let packages = packages_from_references(&path, refs);
+    for (path, info) in path_info::query(log, &ask, false)? {
+        let packages = packages_from_info(&path, &info);
         result.insert(path, packages);
     }
     Ok(result)
+}
+
+/// The packages of the store path `own`, from what `nix path-info` says of it.
+pub fn packages_from_info(own: &str, info: &PathInfo) -> Vec<Package> {
+    packages_from_references(own, info.references.iter().map(String::as_str))
 }
 
 /// Turns reference store paths into packages, leaving out `own` (a path refers to itself when
@@ -83,10 +98,7 @@ pub fn packages_from_references<'a>(
         .filter_map(|r| StorePath::parse(r).ok())
         .map(|p| {
             let (name, version) = parse_drv_name(p.name());
-            Package {
-                name: name.to_string(),
-                version: version.to_string(),
-            }
+            Package::new(name, version)
         })
         .collect();
     packages.sort();
@@ -140,61 +152,6 @@ impl PackageDiff {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
-
-    /// The diff for people: `+ name version`, `- name version`, `~ name from -> to`, then a
-    /// count line.
-    pub fn render(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        let with_version = |name: &str, version: &str| {
-            if version.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name} {version}")
-            }
-        };
-        for p in &self.added {
-            out.push_str(&format!(
-                "{} {}\n",
-                ui.paint(Style::Green, "+"),
-                with_version(&p.name, &p.version)
-            ));
-        }
-        for p in &self.removed {
-            out.push_str(&format!(
-                "{} {}\n",
-                ui.paint(Style::Red, "-"),
-                with_version(&p.name, &p.version)
-            ));
-        }
-        for c in &self.changed {
-            let from = if c.from.is_empty() {
-                "(no version)"
-            } else {
-                &c.from
-            };
-            let to = if c.to.is_empty() {
-                "(no version)"
-            } else {
-                &c.to
-            };
-            out.push_str(&format!(
-                "{} {} {from} -> {to}\n",
-                ui.paint(Style::Yellow, "~"),
-                c.name
-            ));
-        }
-        if self.is_empty() {
-            out.push_str("no package changes\n");
-        } else {
-            out.push_str(&format!(
-                "{} added, {} removed, {} changed\n",
-                self.added.len(),
-                self.removed.len(),
-                self.changed.len()
-            ));
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -202,12 +159,7 @@ mod tests {
     use super::*;
 
     fn pkgs(list: &[(&str, &str)]) -> Vec<Package> {
-        list.iter()
-            .map(|(n, v)| Package {
-                name: n.to_string(),
-                version: v.to_string(),
-            })
-            .collect()
+        list.iter().map(|(n, v)| Package::new(n, v)).collect()
     }
 
     #[test]
@@ -250,14 +202,6 @@ mod tests {
                 to: "2.12.2".into()
             }]
         );
-        let ui = Ui::new("fp-test", &Default::default());
-        insta::assert_snapshot!(d.render(&ui), @r"
-        + notes
-        + ripgrep 14.1.0
-        - cowsay 3.7.0
-        ~ hello 2.12.1 -> 2.12.2
-        2 added, 1 removed, 1 changed
-        ");
     }
 
     #[test]
@@ -274,7 +218,5 @@ mod tests {
         let p = pkgs(&[("a", "1")]);
         let d = diff(&p, &p);
         assert!(d.is_empty());
-        let ui = Ui::new("fp-test", &Default::default());
-        assert_eq!(d.render(&ui), "no package changes\n");
     }
 }

@@ -1,8 +1,8 @@
 //! What the store knows about paths (`nix path-info --json`), asked for many paths in one call.
 
+use crate::command::{NixCommand, Stderr};
 use crate::error::{Error, Result};
-use crate::nix::{NixCommand, Stderr};
-use crate::ui::Ui;
+use crate::Log;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ pub struct PathInfo {
 
 /// Queries `paths` with one `nix path-info --json` (`-S` adds closure sizes). Duplicates are
 /// asked once. The answer is keyed by path.
-pub fn query(ui: &Ui, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
+pub fn query(log: &dyn Log, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
     let mut unique: Vec<&str> = paths.to_vec();
     unique.sort_unstable();
     unique.dedup();
@@ -30,7 +30,7 @@ pub fn query(ui: &Ui, paths: &[&str], closure: bool) -> Result<BTreeMap<String, 
     if closure {
         cmd = cmd.arg("--closure-size");
     }
-    let out = cmd.args(&unique).output(ui, Stderr::Capture)?;
+    let out = cmd.args(&unique).output(log, Stderr::Capture)?;
     parse(&out)
 }
 

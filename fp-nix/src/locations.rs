@@ -1,0 +1,335 @@
+//! Where Nix keeps things for the user running a tool: the profiles and channels directories,
+//! the `~/.nix-profile` and `~/.nix-defexpr` links, the registries and `nix.conf`, for each Nix
+//! version. Each rule is written once here; the deciding functions take the version and the
+//! [`User`] as arguments, so they are tested without touching the machine.
+
+use crate::command::NixVersion;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The profiles directory every user shares before Nix 2.14, and root's from 2.14 on.
+const PER_USER: &str = "/nix/var/nix/profiles/per-user";
+
+/// Who runs the tool, as far as Nix's default paths depend on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Whether the effective user is root.
+    pub root: bool,
+    /// The user's name as Nix finds it ([`user_name`]); `None` when it cannot be found.
+    pub name: Option<String>,
+    /// `$XDG_STATE_HOME` (default `~/.local/state`).
+    pub state_home: PathBuf,
+}
+
+impl User {
+    /// The effective user of this process.
+    pub fn current() -> User {
+        User {
+            root: is_root(),
+            name: user_name(),
+            state_home: state_home(),
+        }
+    }
+
+    /// The name, or the error Nix gives when it has none.
+    fn require_name(&self) -> Result<&str> {
+        self.name.as_deref().ok_or_else(|| {
+            Error::failed(format!(
+                "cannot figure out the user name: user id {} has no entry in the password database and $USER is not set",
+                effective_uid()
+            ))
+        })
+    }
+}
+
+/// The directory where nix-env and nix-channel keep this user's profiles: from Nix 2.14 on
+/// `$XDG_STATE_HOME/nix/profiles` (root keeps `/nix/var/nix/profiles/per-user/root`), before
+/// that `/nix/var/nix/profiles/per-user/<user name>`.
+pub fn profiles_dir(version: NixVersion, user: &User) -> Result<PathBuf> {
+    if version.at_least(2, 14) && !user.root {
+        return Ok(user.state_home.join("nix/profiles"));
+    }
+    let name = if user.root {
+        "root"
+    } else {
+        user.require_name()?
+    };
+    Ok(Path::new(PER_USER).join(name))
+}
+
+/// The profile nix-env uses when none is named and no `~/.nix-profile` link exists: `profile`
+/// in [`profiles_dir`], except for root before Nix 2.15, whose default is
+/// `/nix/var/nix/profiles/default`.
+pub fn default_profile(version: NixVersion, user: &User) -> Result<PathBuf> {
+    if user.root && !version.at_least(2, 15) {
+        return Ok(PathBuf::from("/nix/var/nix/profiles/default"));
+    }
+    Ok(profiles_dir(version, user)?.join("profile"))
+}
+
+/// The channels profile nix-channel uses when no `~/.nix-defexpr/channels` link exists:
+/// `channels` in [`profiles_dir`].
+pub fn default_channels(version: NixVersion, user: &User) -> Result<PathBuf> {
+    Ok(profiles_dir(version, user)?.join("channels"))
+}
+
+/// The link nix-env makes to the user's profile: [`home_profile_link`], or
+/// [`xdg_profile_link`] on Nix 2.14 and later with `use-xdg-base-directories`.
+pub fn user_profile_link(version: NixVersion) -> PathBuf {
+    if version.at_least(2, 14) && uses_xdg_base_directories() {
+        xdg_profile_link()
+    } else {
+        home_profile_link()
+    }
+}
+
+/// `~/.nix-profile`.
+pub fn home_profile_link() -> PathBuf {
+    home_dir().join(".nix-profile")
+}
+
+/// `$XDG_STATE_HOME/nix/profile`, the user's profile link under `use-xdg-base-directories`.
+pub fn xdg_profile_link() -> PathBuf {
+    state_home().join("nix/profile")
+}
+
+/// Where the symlink `link` points, a relative target taken from the link's directory; `None`
+/// when `link` is not a symlink.
+pub fn link_target(link: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(link).ok()?;
+    Some(link.parent().unwrap_or(Path::new("/")).join(target))
+}
+
+/// The directory whose entries `<nixpkgs>` is looked up in: `~/.nix-defexpr`, or
+/// `$XDG_STATE_HOME/nix/defexpr` on Nix 2.14 and later with `use-xdg-base-directories`.
+/// `version` is asked only when that setting is on.
+pub fn defexpr_dir(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
+    if uses_xdg_base_directories() && version()?.at_least(2, 14) {
+        return Ok(state_home().join("nix/defexpr"));
+    }
+    Ok(home_dir().join(".nix-defexpr"))
+}
+
+/// The user flake registry as Nix finds it: `$NIX_CONFIG_HOME/registry.json` on Nix 2.25 and
+/// later when that variable is set, else `$XDG_CONFIG_HOME/nix/registry.json` (default
+/// `~/.config/nix/registry.json`). `version` is asked only when `$NIX_CONFIG_HOME` is set.
+pub fn user_registry(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("NIX_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        if version()?.at_least(2, 25) {
+            return Ok(PathBuf::from(dir).join("registry.json"));
+        }
+    }
+    Ok(config_home().join("nix").join("registry.json"))
+}
+
+/// The system flake registry: `registry.json` in [`nix_conf_dir`].
+pub fn system_registry() -> PathBuf {
+    nix_conf_dir().join("registry.json")
+}
+
+/// The directory of the system `nix.conf`: `$NIX_CONF_DIR`, default `/etc/nix`.
+pub fn nix_conf_dir() -> PathBuf {
+    std::env::var_os("NIX_CONF_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/nix"))
+}
+
+/// Whether `use-xdg-base-directories = true` is set in `$NIX_CONFIG`, the system `nix.conf` or
+/// the user's `nix.conf`.
+pub fn uses_xdg_base_directories() -> bool {
+    let mut texts: Vec<String> = std::env::var("NIX_CONFIG").into_iter().collect();
+    for file in [
+        nix_conf_dir().join("nix.conf"),
+        config_home().join("nix/nix.conf"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            texts.push(text);
+        }
+    }
+    texts.iter().any(|t| sets_xdg_base_directories(t))
+}
+
+/// Whether nix.conf text turns `use-xdg-base-directories` on.
+fn sets_xdg_base_directories(text: &str) -> bool {
+    text.lines().any(|line| {
+        let mut kv = line.splitn(2, '=');
+        kv.next().map(str::trim) == Some("use-xdg-base-directories")
+            && kv.next().map(str::trim) == Some("true")
+    })
+}
+
+/// The user's home directory (`$HOME`), or `/` when unset.
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn config_home() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config")
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+pub fn state_home() -> PathBuf {
+    xdg("XDG_STATE_HOME", ".local/state")
+}
+
+/// An XDG base directory: the variable when set to an absolute path, else `~/<fallback>`.
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home_dir().join(fallback))
+}
+
+/// Makes a path absolute against the current directory, without resolving links.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))?;
+    Ok(cwd.join(path))
+}
+
+/// Whether the effective user is root.
+pub fn is_root() -> bool {
+    effective_uid() == 0
+}
+
+/// The effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The user's name as Nix's `getUserName` finds it: the password database entry of the
+/// effective user (`getpwuid(geteuid())`); only when there is no entry (a container without
+/// one), `$USER`. `None` when neither gives a name, where Nix stops with "cannot figure out
+/// user name".
+pub fn user_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out
+    // at once and the pointer not kept.
+    let from_db = unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    };
+    match from_db {
+        Some(name) => Some(name).filter(|n| !n.is_empty()),
+        None => std::env::var("USER").ok().filter(|u| !u.is_empty()),
+    }
+}
+
+/// Whether the effective user may create entries in `dir` (`access(2)` with `W_OK | X_OK`).
+pub fn is_writable_dir(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(root: bool, name: Option<&str>) -> User {
+        User {
+            root,
+            name: name.map(str::to_string),
+            state_home: PathBuf::from("/home/alice/.local/state"),
+        }
+    }
+
+    fn v(minor: u32) -> NixVersion {
+        NixVersion::new(2, minor, 0)
+    }
+
+    #[test]
+    fn profiles_and_channels_of_a_user_follow_the_version() {
+        let alice = user(false, Some("alice"));
+        assert_eq!(
+            default_profile(v(8), &alice).unwrap(),
+            Path::new("/nix/var/nix/profiles/per-user/alice/profile")
+        );
+        assert_eq!(
+            default_channels(v(13), &alice).unwrap(),
+            Path::new("/nix/var/nix/profiles/per-user/alice/channels")
+        );
+        assert_eq!(
+            default_profile(v(14), &alice).unwrap(),
+            Path::new("/home/alice/.local/state/nix/profiles/profile")
+        );
+        assert_eq!(
+            default_channels(v(26), &alice).unwrap(),
+            Path::new("/home/alice/.local/state/nix/profiles/channels")
+        );
+    }
+
+    #[test]
+    fn root_keeps_the_shared_directories() {
+        let root = user(true, Some("root"));
+        assert_eq!(
+            default_profile(v(8), &root).unwrap(),
+            Path::new("/nix/var/nix/profiles/default")
+        );
+        assert_eq!(
+            default_profile(v(14), &root).unwrap(),
+            Path::new("/nix/var/nix/profiles/default")
+        );
+        assert_eq!(
+            default_profile(v(15), &root).unwrap(),
+            Path::new("/nix/var/nix/profiles/per-user/root/profile")
+        );
+        for minor in [8, 14, 26] {
+            assert_eq!(
+                default_channels(v(minor), &root).unwrap(),
+                Path::new("/nix/var/nix/profiles/per-user/root/channels")
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_name_is_an_error_only_where_the_name_is_needed() {
+        let nameless = user(false, None);
+        let err = default_profile(v(8), &nameless).unwrap_err();
+        assert!(
+            err.message().contains("cannot figure out the user name"),
+            "{}",
+            err.message()
+        );
+        assert!(default_profile(v(14), &nameless).is_ok());
+    }
+
+    #[test]
+    fn the_name_comes_from_the_password_database() {
+        // The test runs as a user with an entry (root in the test machines); $USER does not
+        // change what is found.
+        let name = user_name().expect("a password database entry");
+        assert!(!name.is_empty() && !name.contains('$'), "{name}");
+    }
+
+    #[test]
+    fn xdg_setting_is_read_from_nix_conf_text() {
+        assert!(sets_xdg_base_directories(
+            "a = b\nuse-xdg-base-directories = true\n"
+        ));
+        assert!(sets_xdg_base_directories("use-xdg-base-directories=true"));
+        assert!(!sets_xdg_base_directories(
+            "use-xdg-base-directories = false"
+        ));
+        assert!(!sets_xdg_base_directories(""));
+    }
+}

@@ -1,0 +1,142 @@
+//! The one lock flakey-profile's tools take: an exclusive `flock`, held while a tool reads what
+//! it decides on and changes it.
+//!
+//! A profile's directory is locked while its generations are read and changed, because
+//! `nix-env --set` of Nix 2.8 is not safe against itself: Nix counts a generation link that
+//! another nix-env is still creating (`profile-N-link.tmp-…`) as the newest generation, and when
+//! it points at the same store path, points the profile at that temporary link, which is gone a
+//! moment later. fp-pin locks its own lock file (`pin.lock` in its state directory) while it
+//! reads and writes the registry, the channels and its history; a file of its own, so it never
+//! waits for itself when it also locks a channels profile's directory.
+//!
+//! The lock waits for the other holder, saying so, as Nix's own profile lock does ("waiting for
+//! lock on profile"): both callers take it before they read anything they decide on, so after
+//! waiting they decide on what the other run left, and a second run is correct rather than
+//! refused. Locking a profile's directory itself creates no file, and the kernel drops a lock
+//! when the process dies, so a killed tool never leaves one behind. (Nix's own profile lock is another
+//! file, so the nix-env commands run under this lock do not wait for it.)
+
+use crate::error::{Error, Result};
+use crate::Log;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+/// An exclusive lock on a directory or a lock file, released when dropped (or when the process
+/// dies).
+#[derive(Debug)]
+pub struct Lock {
+    _handle: std::fs::File,
+}
+
+impl Lock {
+    /// Takes the lock of the directory `dir`, waiting for another holder and telling `log` when
+    /// it has to.
+    pub fn directory(log: &dyn Log, dir: &Path) -> Result<Lock> {
+        let handle = std::fs::File::open(dir).map_err(|e| cannot("open", dir, e))?;
+        Self::take(log, handle, dir)
+    }
+
+    /// Takes the lock of the lock file `path` (created, mode 0600, when missing), waiting like
+    /// [`Lock::directory`].
+    pub fn file(log: &dyn Log, path: &Path) -> Result<Lock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let handle = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| cannot("open", path, e))?;
+        Self::take(log, handle, path)
+    }
+
+    /// `flock`s `handle`, first without waiting, then, after saying so, waiting.
+    fn take(log: &dyn Log, handle: std::fs::File, what: &Path) -> Result<Lock> {
+        let fd = handle.as_raw_fd();
+        // SAFETY: flock on a descriptor we own; it only changes the lock state.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            log.info(&format!(
+                "waiting for another flakey-profile tool to finish with {}",
+                what.display()
+            ));
+            // SAFETY: as above, blocking this time.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+                return Err(cannot("lock", what, std::io::Error::last_os_error()));
+            }
+        }
+        Ok(Lock { _handle: handle })
+    }
+}
+
+/// The error for a lock that cannot be opened or taken.
+fn cannot(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::failed(format!("cannot {what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A log that keeps the lines it is told.
+    #[derive(Default)]
+    struct Lines(RefCell<Vec<String>>);
+
+    impl Log for Lines {
+        fn info(&self, line: &str) {
+            self.0.borrow_mut().push(line.to_string());
+        }
+        fn verbose(&self, _line: &str) {}
+        fn is_quiet(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_second_holder_waits_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Lock::directory(&crate::Silent, dir.path()).unwrap();
+        let path = dir.path().to_path_buf();
+        let waiter = std::thread::spawn(move || {
+            let log = Lines::default();
+            let _second = Lock::directory(&log, &path).unwrap();
+            log.0.into_inner()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!waiter.is_finished(), "the second lock did not wait");
+        drop(first);
+        let lines = waiter.join().unwrap();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("waiting for another flakey-profile tool"));
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Lock::directory(&crate::Silent, &dir.path().join("nope")).unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(
+            err.message().starts_with("cannot open "),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn a_lock_file_is_made_and_locks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin.lock");
+        let first = Lock::file(&crate::Silent, &path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let other = std::fs::File::open(&path).unwrap();
+        // SAFETY: flock on a descriptor this test owns.
+        let held = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0;
+        assert!(held, "the lock file is locked");
+        drop(first);
+        // SAFETY: as above.
+        let free = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        assert!(free, "dropping the lock releases it");
+    }
+}

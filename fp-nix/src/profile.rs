@@ -1,0 +1,324 @@
+//! A profile: the link Nix switches between generations, its directory, and the nix-env
+//! commands that move it. Which profile a tool acts on when none is named is nix-env's rule,
+//! [`Profile::nix_env_default`].
+
+use crate::command::{shell_quote, NixCommand, NixVersion, Stderr};
+use crate::error::{Error, Result};
+use crate::generation::{self, Generation, GenerationRef};
+use crate::locations::{self, User};
+use crate::lock::Lock;
+use crate::store_path::StorePath;
+use crate::Log;
+use std::path::{Path, PathBuf};
+
+/// A profile link (`/nix/var/nix/profiles/per-user/alice/profile`), absolute, links not resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    path: PathBuf,
+    /// `~/.nix-profile` (or its XDG twin) when it is missing and nix-env would create it.
+    user_link: Option<PathBuf>,
+}
+
+/// Where a profile switches to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A store path: a new generation with `nix-env --set` (or the last one, if it is the same).
+    StorePath(StorePath),
+    /// An existing generation, by number: `nix-env --switch-generation`.
+    Generation(u64),
+}
+
+impl Profile {
+    /// A profile at `path`, made absolute against the current directory.
+    pub fn new(path: &Path) -> Result<Self> {
+        let path = locations::absolute(path)?;
+        if path.file_name().is_none() {
+            return Err(Error::usage(format!(
+                "{} is not a usable profile path",
+                path.display()
+            )));
+        }
+        Ok(Profile {
+            path,
+            user_link: None,
+        })
+    }
+
+    /// nix-env's default profile: `$NIX_PROFILE`, else the target of `~/.nix-profile` (or
+    /// `$XDG_STATE_HOME/nix/profile` under `use-xdg-base-directories`), else the default of this
+    /// Nix version and user. Also says which environment variable named it, if one did.
+    /// `version` is asked only when the links are missing; then the profile remembers the link
+    /// nix-env would create, for [`Profile::ensure_user_link`].
+    pub fn nix_env_default(
+        version: impl FnOnce() -> Result<NixVersion>,
+    ) -> Result<(Profile, Option<&'static str>)> {
+        if let Some(p) = std::env::var_os("NIX_PROFILE").filter(|p| !p.is_empty()) {
+            return Ok((Profile::new(Path::new(&p))?, Some("NIX_PROFILE")));
+        }
+        for link in [
+            locations::home_profile_link(),
+            locations::xdg_profile_link(),
+        ] {
+            if let Some(target) = locations::link_target(&link) {
+                return Ok((Profile::new(&target)?, None));
+            }
+        }
+        let version = version()?;
+        let mut profile = Profile::new(&locations::default_profile(version, &User::current())?)?;
+        profile.user_link = Some(locations::user_profile_link(version));
+        Ok((profile, None))
+    }
+
+    /// The profile link's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory that holds the profile link and its generations.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// All generations, oldest first.
+    pub fn generations(&self) -> Result<Vec<Generation>> {
+        generation::list(&self.path)
+    }
+
+    /// Takes the lock of the profile's directory (see [`crate::lock`]), waiting for another
+    /// flakey-profile tool that holds it.
+    pub fn lock(&self, log: &dyn Log) -> Result<Lock> {
+        Lock::directory(log, self.dir())
+    }
+
+    /// Checks, before anything is changed, that generations can be made here: the directory
+    /// exists and is writable. Otherwise says exactly what fixes it (the per-user profile
+    /// problem of multi-user installs and macOS).
+    pub fn check_writable(&self) -> Result<()> {
+        let dir = self.dir();
+        let problem = if !dir.is_dir() {
+            format!("its directory {} does not exist", dir.display())
+        } else if !locations::is_writable_dir(dir) {
+            format!("its directory {} is not writable by you", dir.display())
+        } else {
+            return Ok(());
+        };
+        let owner = locations::user_name()
+            .map(|name| shell_quote(&name))
+            .unwrap_or_else(|| locations::effective_uid().to_string());
+        let quoted = shell_quote(&dir.to_string_lossy());
+        Err(Error::failed(format!(
+            "cannot make generations of the profile {}: {problem}",
+            self.path.display()
+        ))
+        .with_hint(format!(
+            "this is the per-user profile problem of multi-user Nix; create the directory and make it yours, then run this again:\n  sudo mkdir -p {quoted} && sudo chown {owner} {quoted}"
+        )))
+    }
+
+    /// Creates `~/.nix-profile` pointing to this profile when nix-env would have (it was
+    /// missing and this profile is nix-env's default), so the profile's `bin/` is on PATH.
+    pub fn ensure_user_link(&self, log: &dyn Log) -> Result<()> {
+        let Some(link) = &self.user_link else {
+            return Ok(());
+        };
+        if std::fs::symlink_metadata(link).is_ok() {
+            return Ok(());
+        }
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::failed(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::os::unix::fs::symlink(&self.path, link).map_err(|e| {
+            Error::failed(format!("cannot create the link {}: {e}", link.display()))
+        })?;
+        log.info(&format!(
+            "created {} -> {}",
+            link.display(),
+            self.path.display()
+        ));
+        Ok(())
+    }
+
+    /// The nix-env command that makes `target` this profile's current generation:
+    /// `nix-env --profile P --set PATH` or `nix-env --profile P --switch-generation N`.
+    pub fn switch_command(&self, target: &Target) -> NixCommand {
+        let cmd = NixCommand::nix_env().arg("--profile").arg(&self.path);
+        match target {
+            Target::StorePath(p) => cmd.args(["--set", p.as_str()]),
+            Target::Generation(n) => cmd.args(["--switch-generation", &n.to_string()]),
+        }
+    }
+
+    /// The nix-env command that deletes the generations `numbers`.
+    pub fn delete_command(&self, numbers: &[u64]) -> NixCommand {
+        NixCommand::nix_env()
+            .arg("--profile")
+            .arg(&self.path)
+            .arg("--delete-generations")
+            .args(numbers.iter().map(u64::to_string))
+    }
+
+    /// Switches to `target` with nix-env, then reads the generations again and returns the one
+    /// the profile now points to (an error if nix-env left it pointing at none).
+    pub fn switch(&self, log: &dyn Log, target: &Target) -> Result<Generation> {
+        self.switch_command(target).output(log, Stderr::Capture)?;
+        let after = self.generations()?;
+        generation::current(&after).cloned().ok_or_else(|| {
+            Error::failed(format!(
+                "nix-env finished but {} points to no generation",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+/// What switching a profile with these generations to a target does, as nix-env does it:
+/// decided before anything is printed or run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchPlan {
+    /// The generation current now, if any.
+    pub previous: Option<GenerationRef>,
+    /// The store path the profile will point to.
+    pub store_path: String,
+    /// The generation that will be current: predicted by Nix's numbering rule for a store path.
+    pub generation: u64,
+    /// Whether the current generation changes.
+    pub changed: bool,
+}
+
+/// Decides what switching to `target` does: an unknown generation number is an error (exit 1);
+/// the target is unchanged when the current generation already is it.
+pub fn plan_switch(generations: &[Generation], target: &Target) -> Result<SwitchPlan> {
+    let current = generation::current(generations);
+    let (store_path, number) = match target {
+        Target::StorePath(p) => (
+            p.as_str().to_string(),
+            generation::next_number(generations, p.as_str()),
+        ),
+        Target::Generation(n) => {
+            let g = generations
+                .iter()
+                .find(|g| g.generation == *n)
+                .ok_or_else(|| Error::failed(format!("generation {n} does not exist")))?;
+            (g.store_path.clone(), *n)
+        }
+    };
+    let unchanged = current.is_some_and(|g| match target {
+        Target::StorePath(_) => g.store_path == store_path,
+        Target::Generation(n) => g.generation == *n,
+    });
+    Ok(SwitchPlan {
+        previous: current.map(GenerationRef::from),
+        store_path,
+        generation: match current {
+            Some(g) if unchanged => g.generation,
+            _ => number,
+        },
+        changed: !unchanged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn missing_directory_gets_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::new(&dir.path().join("per-user/alice/profile")).unwrap();
+        let err = p.check_writable().unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(
+            err.message().contains("does not exist"),
+            "{}",
+            err.message()
+        );
+        let hint = err.hint().unwrap();
+        assert!(hint.contains("sudo mkdir -p "), "{hint}");
+        assert!(hint.contains("sudo chown "), "{hint}");
+    }
+
+    #[test]
+    fn existing_directory_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::new(&dir.path().join("profile")).unwrap();
+        p.check_writable().unwrap();
+    }
+
+    #[test]
+    fn switch_commands() {
+        let p = Profile::new(Path::new("/p/profile")).unwrap();
+        assert_eq!(
+            p.switch_command(&Target::Generation(3)).display(),
+            "nix-env --profile /p/profile --switch-generation 3"
+        );
+        let path = StorePath::parse("/nix/store/0123456789abcdfghijklmnpqrsvwxyz-env").unwrap();
+        assert_eq!(
+            p.switch_command(&Target::StorePath(path)).display(),
+            "nix-env --profile /p/profile --set /nix/store/0123456789abcdfghijklmnpqrsvwxyz-env"
+        );
+        assert_eq!(
+            p.delete_command(&[1, 2]).display(),
+            "nix-env --profile /p/profile --delete-generations 1 2"
+        );
+    }
+
+    #[test]
+    fn relative_profiles_become_absolute() {
+        let p = Profile::new(Path::new("some/profile")).unwrap();
+        assert!(p.path().is_absolute());
+    }
+
+    /// Generations 1, 2, ... holding `paths`, generation `current` the current one.
+    fn history(paths: &[&str], current: u64) -> Vec<Generation> {
+        (1..)
+            .zip(paths)
+            .map(|(n, p)| Generation {
+                generation: n,
+                store_path: p.to_string(),
+                created: SystemTime::UNIX_EPOCH,
+                current: n == current,
+            })
+            .collect()
+    }
+
+    fn store_path(name: &str) -> StorePath {
+        StorePath::parse(&format!(
+            "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-{name}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn plan_of_a_new_store_path() {
+        let a = store_path("a");
+        let b = store_path("b");
+        let gens = history(&[a.as_str(), b.as_str()], 1);
+        let p = plan_switch(&gens, &Target::StorePath(b.clone())).unwrap();
+        // Nix reuses the highest generation when it holds the same path.
+        assert_eq!((p.generation, p.changed), (2, true));
+        assert_eq!(p.previous.unwrap().generation, 1);
+        let p = plan_switch(&gens, &Target::StorePath(a)).unwrap();
+        assert_eq!((p.generation, p.changed), (1, false));
+        let p = plan_switch(&[], &Target::StorePath(b)).unwrap();
+        assert_eq!((p.generation, p.changed, p.previous), (1, true, None));
+    }
+
+    #[test]
+    fn plan_of_a_generation() {
+        let gens = history(&["/a", "/b"], 2);
+        let p = plan_switch(&gens, &Target::Generation(1)).unwrap();
+        assert_eq!(
+            (p.generation, p.store_path.as_str(), p.changed),
+            (1, "/a", true)
+        );
+        assert!(!plan_switch(&gens, &Target::Generation(2)).unwrap().changed);
+        assert_eq!(
+            plan_switch(&gens, &Target::Generation(9))
+                .unwrap_err()
+                .code(),
+            1
+        );
+    }
+}
