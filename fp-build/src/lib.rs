@@ -2,6 +2,15 @@
 //!
 //! The product (the store path, or with `--json` one JSON document) is the only thing on
 //! stdout, so `fp-build | fp-switch` is safe; nix's progress streams to stderr live.
+//!
+//! A build whose inputs have not changed since the last one prints the recorded result without
+//! running nix: see [`cache`] for where results are kept, [`policy`] for what may be cached and
+//! [`collect`] and [`fingerprint`] for the key.
+
+pub mod cache;
+pub mod collect;
+pub mod fingerprint;
+pub mod policy;
 
 use clap::Parser;
 use fp_common::app::Tool;
@@ -11,6 +20,7 @@ use fp_common::error::EXIT_CODES_HELP;
 use fp_common::nix::{self, NixCommand, NixVersion, Stderr};
 use fp_common::{Error, Result, Ui};
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Build the profile of a flake and print its store path.
 #[derive(Debug, Parser)]
@@ -41,6 +51,10 @@ pub struct Cli {
     /// Print one JSON document: flake, installable, storePath, drvPath.
     #[arg(long)]
     pub json: bool,
+
+    /// Build even when nothing changed since the last build (the result is recorded again).
+    #[arg(long, visible_alias = "no-cache")]
+    pub refresh: bool,
 
     /// Arguments after `--` are passed to `nix build`.
     #[arg(last = true, value_name = "NIX_ARGS")]
@@ -102,6 +116,48 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         update_command(version, &flake.value).output(ui, Stderr::Stream)?;
     }
 
+    let request = collect::Request {
+        flake: &flake.value,
+        attr: &attr.value,
+        overrides: &cli.override_input,
+        nix_args: &cli.nix_args,
+    };
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))?;
+    let cached = match collect::collect(ui, &request, &cwd) {
+        Ok(collection) => Some(Cached::new(collection)),
+        Err(why) => {
+            ui.verbose(&format!("cache: not used: {why}"));
+            None
+        }
+    };
+    let recorded = match &cached {
+        Some(_) if cli.refresh => {
+            ui.verbose("cache: --refresh: building anyway");
+            None
+        }
+        Some(_) if cli.update => {
+            ui.verbose("cache: not looked up after --update (the lock file was just updated)");
+            None
+        }
+        Some(c) => c.lookup(ui, cli.json),
+        None => None,
+    };
+    if let Some(entry) = recorded {
+        ui.info(&format!(
+            "{installable} is unchanged since its last build: not running nix (--refresh builds anyway)"
+        ));
+        return print_report(
+            cli.json,
+            BuildReport {
+                flake: flake.value,
+                installable,
+                store_path: entry.store_path,
+                drv_path: entry.drv_path,
+            },
+        );
+    }
+
     ui.info(&format!("building {installable}"));
     let stdout = build_command(
         &cli.override_input,
@@ -111,18 +167,119 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     )
     .output(ui, Stderr::Stream)?;
     let (store_path, drv_path) = nix::parse_build_json(&stdout)?;
-    if cli.json {
-        let report = BuildReport {
+    if let Some(c) = cached {
+        c.record(ui, &request, &cwd, &store_path, &drv_path);
+    }
+    print_report(
+        cli.json,
+        BuildReport {
             flake: flake.value,
             installable,
             store_path,
             drv_path,
-        };
+        },
+    )
+}
+
+/// Prints the product: the store path, or with `--json` the report.
+fn print_report(json: bool, report: BuildReport) -> Result<()> {
+    if json {
         let text = serde_json::to_string(&report)
             .map_err(|e| Error::failed(format!("cannot encode the report: {e}")))?;
         fp_common::write_stdout(&text)
     } else {
-        fp_common::write_stdout(&store_path)
+        fp_common::write_stdout(&report.store_path)
+    }
+}
+
+/// A cacheable build: its collected inputs, key and entry file.
+struct Cached {
+    collection: collect::Collection,
+    key: fingerprint::Fingerprint,
+    path: PathBuf,
+}
+
+impl Cached {
+    fn new(collection: collect::Collection) -> Cached {
+        let key = fingerprint::fingerprint(&collection.collected);
+        let path = cache::entry_path(&cache::dir(), &collection.identity);
+        Cached {
+            collection,
+            key,
+            path,
+        }
+    }
+
+    /// The recorded entry, when it answers this build; `-v` says why not otherwise.
+    fn lookup(&self, ui: &Ui, needs_drv: bool) -> Option<cache::Entry> {
+        let entry = cache::load(&self.path).unwrap_or_else(|why| {
+            ui.verbose(&format!("cache: ignoring an unusable entry: {why}"));
+            None
+        });
+        let now = entry.as_ref().map_or(
+            cache::StoreNow {
+                store: None,
+                drv: None,
+            },
+            |e| cache::StoreNow {
+                store: cache::file_id(Path::new(&e.store_path)),
+                drv: cache::file_id(Path::new(&e.drv_path)),
+            },
+        );
+        match cache::judge(entry.as_ref(), &self.key, now, needs_drv) {
+            cache::Lookup::Hit => {
+                ui.verbose(&format!("cache: hit ({})", self.path.display()));
+                entry
+            }
+            cache::Lookup::Miss(why) => {
+                ui.verbose(&format!("cache: miss: {why}"));
+                None
+            }
+        }
+    }
+
+    /// Records a finished build, if nothing it depends on changed while nix ran (an edit during
+    /// the build, or a lock file nix wrote, would make the key describe something else).
+    fn record(
+        self,
+        ui: &Ui,
+        request: &collect::Request,
+        cwd: &Path,
+        store_path: &str,
+        drv_path: &str,
+    ) {
+        let after = match collect::collect(ui, request, cwd) {
+            Ok(c) => fingerprint::fingerprint(&c.collected),
+            Err(why) => {
+                ui.verbose(&format!("cache: not recorded: {why}"));
+                return;
+            }
+        };
+        let changed = after.changed_since(&self.key.parts);
+        if !changed.is_empty() {
+            ui.verbose(&format!(
+                "cache: not recorded: changed during the build: {}",
+                changed.join(", ")
+            ));
+            return;
+        }
+        let Some(store_id) = cache::file_id(Path::new(store_path)) else {
+            ui.verbose(&format!("cache: not recorded: {store_path} is not there"));
+            return;
+        };
+        let entry = cache::Entry {
+            version: cache::ENTRY_VERSION,
+            identity: self.collection.identity.replace('\0', " "),
+            fingerprint: self.key.parts,
+            store_path: store_path.to_string(),
+            drv_path: drv_path.to_string(),
+            store_id,
+            drv_id: cache::file_id(Path::new(drv_path)),
+        };
+        match cache::save(&self.path, &entry) {
+            Ok(()) => ui.verbose(&format!("cache: recorded in {}", self.path.display())),
+            Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
+        }
     }
 }
 
