@@ -3,7 +3,7 @@
 //! computed from this by [`crate::fingerprint`]; what may be cached at all is decided by
 //! [`crate::policy`].
 
-use crate::fingerprint::{Collected, Node, SourceState};
+use crate::fingerprint::{Collected, Entries, Node, SourceState};
 use crate::policy::{self, LocalKind, Reference};
 use fp_common::nix::{NixCommand, Stderr};
 use fp_common::Ui;
@@ -148,7 +148,7 @@ fn git_root(path: &Path) -> Option<PathBuf> {
 /// The tracked files of the git work tree at `root` (`git ls-files`, as Nix lists them: edits
 /// and staged files included, untracked files not), with their current contents, and the
 /// commit checked out.
-fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Vec<(Vec<u8>, Node)>), String> {
+fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Entries), String> {
     let listing = NixCommand::new("git")
         .arg("-C")
         .arg(root)
@@ -185,7 +185,7 @@ fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Vec<(Vec<u8>, Node)>), Stri
 }
 
 /// Every entry below `root` (a `path:` flake is copied whole), sorted by path.
-fn directory_tree(root: &Path) -> Result<Vec<(Vec<u8>, Node)>, String> {
+fn directory_tree(root: &Path) -> Result<Entries, String> {
     let mut entries = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(rel) = pending.pop() {

@@ -28,6 +28,9 @@ pub enum Node {
     Other,
 }
 
+/// A source tree's entries: path relative to the root, and what is there.
+pub type Entries = Vec<(Vec<u8>, Node)>;
+
 /// What a flake reference's source is, as collected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceState {
@@ -43,7 +46,7 @@ pub enum SourceState {
         /// and time to the flake (`self.rev`, `self.lastModified`).
         head: String,
         /// Every entry, by path relative to the root, in a fixed order.
-        entries: Vec<(Vec<u8>, Node)>,
+        entries: Entries,
     },
     /// A reference fixed by itself (a revision or a NAR hash): its text is the whole key.
     Locked(String),
