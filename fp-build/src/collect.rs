@@ -122,11 +122,12 @@ fn local_source(ui: &Ui, path: &Path, dir: &str, kind: LocalKind) -> Result<Sour
             None => (path.to_path_buf(), dir.to_string(), false),
         },
     };
-    let (kind, head, entries) = if git {
+    let (kind, head, entries, last_modified) = if git {
         let (head, entries) = git_tree(ui, &root)?;
-        ("git", head, entries)
+        ("git", head, entries, 0)
     } else {
-        ("path", String::new(), directory_tree(&root)?)
+        let (entries, newest) = directory_tree(&root)?;
+        ("path", String::new(), entries, newest)
     };
     Ok(SourceState::Tree {
         kind,
@@ -134,6 +135,7 @@ fn local_source(ui: &Ui, path: &Path, dir: &str, kind: LocalKind) -> Result<Sour
         dir,
         head,
         entries,
+        last_modified,
     })
 }
 
@@ -184,8 +186,12 @@ fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Entries), String> {
     Ok((head, entries))
 }
 
-/// Every entry below `root` (a `path:` flake is copied whole), sorted by path.
-fn directory_tree(root: &Path) -> Result<Entries, String> {
+/// Every entry below `root` (a `path:` flake is copied whole), sorted by path, and the newest
+/// modification time of them and `root` (what Nix calls the tree's `lastModified`).
+fn directory_tree(root: &Path) -> Result<(Entries, i64), String> {
+    let mut newest = std::fs::metadata(root)
+        .map_err(|e| format!("cannot read {}: {e}", root.display()))?
+        .mtime();
     let mut entries = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(rel) = pending.pop() {
@@ -198,6 +204,9 @@ fn directory_tree(root: &Path) -> Result<Entries, String> {
             let full = root.join(&rel);
             let node =
                 node_of(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+            if let Ok(meta) = std::fs::symlink_metadata(&full) {
+                newest = newest.max(meta.mtime());
+            }
             if node == Node::Directory {
                 pending.push(rel.clone());
             }
@@ -205,7 +214,7 @@ fn directory_tree(root: &Path) -> Result<Entries, String> {
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(entries)
+    Ok((entries, newest))
 }
 
 /// What one path is, without following a symlink; a missing path is [`Node::Missing`].
@@ -337,7 +346,7 @@ mod tests {
         std::fs::write(root.join("sub/deeper/a"), "a").unwrap();
         std::fs::write(root.join(".hidden"), "h").unwrap();
         std::os::unix::fs::symlink("/nonexistent", root.join("link")).unwrap();
-        let tree = directory_tree(root).unwrap();
+        let (tree, _) = directory_tree(root).unwrap();
         let names: Vec<_> = tree
             .iter()
             .map(|(p, _)| String::from_utf8_lossy(p).into_owned())

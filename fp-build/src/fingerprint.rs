@@ -47,6 +47,10 @@ pub enum SourceState {
         head: String,
         /// Every entry, by path relative to the root, in a fixed order.
         entries: Entries,
+        /// For a directory, the newest modification time in it (seconds): Nix gives it to the
+        /// flake as `self.lastModified`, so a touched file can change the result. Zero for git,
+        /// where the commit stands for it.
+        last_modified: i64,
     },
     /// A reference fixed by itself (a revision or a NAR hash): its text is the whole key.
     Locked(String),
@@ -176,6 +180,7 @@ fn source(h: &mut Framed, state: &SourceState) {
             dir,
             head,
             entries,
+            last_modified,
         } => {
             for field in [
                 kind.as_bytes(),
@@ -185,6 +190,7 @@ fn source(h: &mut Framed, state: &SourceState) {
             ] {
                 h.put(field);
             }
+            h.put(&last_modified.to_le_bytes());
             h.put(&(entries.len() as u64).to_le_bytes());
             for (path, node) in entries {
                 h.put(path);
@@ -272,6 +278,7 @@ mod tests {
                     (b"flake.lock".to_vec(), file("{}")),
                     (b"flake.nix".to_vec(), file("{ outputs = _: {}; }")),
                 ],
+                last_modified: 0,
             },
             lock: Some(b"{}".to_vec()),
             attr: "profile".into(),
@@ -349,6 +356,12 @@ mod tests {
             }
         };
         assert_eq!(changed_by(as_path), [part::SOURCE]);
+        let touched = |c: &mut Collected| {
+            if let SourceState::Tree { last_modified, .. } = &mut c.flake {
+                *last_modified = 1_800_000_000;
+            }
+        };
+        assert_eq!(changed_by(touched), [part::SOURCE]);
         assert_eq!(changed_by(|c| c.lock = Some(b"{ }".to_vec())), [part::LOCK]);
         assert_eq!(changed_by(|c| c.lock = None), [part::LOCK]);
         assert_eq!(changed_by(|c| c.attr = "laptop".into()), [part::ATTR]);
