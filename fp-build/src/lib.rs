@@ -238,6 +238,37 @@ impl Cached {
         }
     }
 
+    /// With overrides Nix writes no lock file, so the lock file must already pin every input
+    /// that is not overridden; asks Nix for the lock it computes (`nix flake metadata --json`,
+    /// one evaluation of the inputs, not the outputs) and compares.
+    fn check_lock_with_overrides(&self, ui: &Ui, request: &collect::Request) -> Result<(), String> {
+        let Some(lock) = &self.collection.collected.lock else {
+            return Err(
+                "the lock file of a remote flake cannot be checked against overrides".into(),
+            );
+        };
+        let mut cmd = NixCommand::nix()
+            .args(["flake", "metadata", "--json"])
+            .arg(request.flake);
+        for pair in request.overrides.chunks(2) {
+            cmd = cmd.arg("--override-input").args(pair);
+        }
+        let text = cmd
+            .output(ui, Stderr::Capture)
+            .map_err(|e| format!("cannot read the lock Nix computes: {}", e.message()))?;
+        let metadata: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("nix flake metadata printed no JSON: {e}"))?;
+        let inputs: Vec<&str> = request
+            .overrides
+            .chunks(2)
+            .map(|pair| pair[0].as_str())
+            .collect();
+        match policy::unwritten_input(lock, &metadata["locks"], &inputs) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
     /// Records a finished build, if nothing it depends on changed while nix ran (an edit during
     /// the build, or a lock file nix wrote, would make the key describe something else).
     fn record(
@@ -262,6 +293,12 @@ impl Cached {
                 changed.join(", ")
             ));
             return;
+        }
+        if !request.overrides.is_empty() {
+            if let Err(why) = self.check_lock_with_overrides(ui, request) {
+                ui.verbose(&format!("cache: not recorded: {why}"));
+                return;
+            }
         }
         let Some(store_id) = cache::file_id(Path::new(store_path)) else {
             ui.verbose(&format!("cache: not recorded: {store_path} is not there"));

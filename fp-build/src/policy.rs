@@ -245,6 +245,67 @@ pub fn unpinned_input(lock: &[u8]) -> Option<String> {
     None
 }
 
+/// With `--override-input`, Nix does not write the lock file, so an input that flake.nix declares
+/// but flake.lock lacks is locked afresh on every build (a branch may have moved). Given the lock
+/// file on disk and the lock Nix computed with the overrides (`nix flake metadata --json`'s
+/// `locks`), this says which input is pinned only in Nix's memory, if one is: every node of the
+/// computed lock must be pinned to a `locked` value that the file has, except the overridden
+/// inputs themselves (their sources are part of the key).
+pub fn unwritten_input(
+    on_disk: &[u8],
+    computed: &serde_json::Value,
+    overridden: &[&str],
+) -> Option<String> {
+    let Ok(disk) = serde_json::from_slice::<serde_json::Value>(on_disk) else {
+        return Some("flake.lock is not valid JSON".into());
+    };
+    let recorded: Vec<&serde_json::Value> = disk
+        .get("nodes")
+        .and_then(|n| n.as_object())
+        .map(|nodes| nodes.values().filter_map(|n| n.get("locked")).collect())
+        .unwrap_or_default();
+    let Some(nodes) = computed.get("nodes").and_then(|n| n.as_object()) else {
+        return Some("nix flake metadata printed no lock".into());
+    };
+    let exempt: Vec<String> = overridden
+        .iter()
+        .filter_map(|path| resolve_input(computed, &path.split('/').collect::<Vec<_>>(), 0))
+        .collect();
+    for (name, node) in nodes {
+        let Some(locked) = node.get("locked") else {
+            continue;
+        };
+        if !exempt.contains(name) && !recorded.contains(&locked) {
+            return Some(format!(
+                "the input {name:?} is not in flake.lock, so Nix locks it afresh on every build"
+            ));
+        }
+    }
+    None
+}
+
+/// The lock node an input path (`nixpkgs`, `home-manager/nixpkgs`) leads to from the root,
+/// following `follows` (an input given as a path from the root).
+fn resolve_input(lock: &serde_json::Value, path: &[&str], depth: usize) -> Option<String> {
+    if depth > 32 {
+        return None;
+    }
+    let nodes = lock.get("nodes")?;
+    let mut node = lock.get("root")?.as_str()?.to_string();
+    for name in path {
+        let target = nodes.get(&node)?.get("inputs")?.get(*name)?;
+        node = match target {
+            serde_json::Value::String(n) => n.clone(),
+            serde_json::Value::Array(follows) => {
+                let follows: Vec<&str> = follows.iter().filter_map(|v| v.as_str()).collect();
+                resolve_input(lock, &follows, depth + 1)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +413,37 @@ mod tests {
             uncached_argument(&args(&["-L", "--impure"])).unwrap(),
             "the nix argument --impure makes evaluation impure"
         );
+    }
+
+    #[test]
+    fn inputs_locked_only_in_nix_memory() {
+        let pinned = |path: &str| serde_json::json!({"narHash": format!("sha256-{path}"), "path": path, "type": "path"});
+        let disk = serde_json::json!({"nodes": {
+            "nixpkgs": {"locked": pinned("/a")},
+            "root": {"inputs": {"nixpkgs": "nixpkgs"}}}, "root": "root", "version": 7});
+        let disk = disk.to_string().into_bytes();
+        // The override replaces nixpkgs; everything else is as on disk.
+        let overridden = serde_json::json!({"nodes": {
+            "nixpkgs": {"locked": pinned("/b")},
+            "root": {"inputs": {"nixpkgs": "nixpkgs"}}}, "root": "root"});
+        assert_eq!(unwritten_input(&disk, &overridden, &["nixpkgs"]), None);
+        // Without the override named, /b is pinned nowhere on disk.
+        assert!(unwritten_input(&disk, &overridden, &[]).is_some());
+        // An input flake.nix gained, which the lock file does not have.
+        let added = serde_json::json!({"nodes": {
+            "nixpkgs": {"locked": pinned("/b")},
+            "extra": {"locked": pinned("/c")},
+            "root": {"inputs": {"nixpkgs": "nixpkgs", "extra": "extra"}}}, "root": "root"});
+        assert!(unwritten_input(&disk, &added, &["nixpkgs"])
+            .unwrap()
+            .contains("\"extra\""));
+        // An override through `follows`.
+        let follows = serde_json::json!({"nodes": {
+            "nixpkgs": {"locked": pinned("/b")},
+            "lib": {"locked": pinned("/a"), "inputs": {"nixpkgs": ["nixpkgs"]}},
+            "root": {"inputs": {"nixpkgs": "nixpkgs", "lib": "lib"}}}, "root": "root"});
+        assert_eq!(unwritten_input(&disk, &follows, &["lib/nixpkgs"]), None);
+        assert!(unwritten_input(b"nope", &follows, &[]).is_some());
     }
 
     #[test]

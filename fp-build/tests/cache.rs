@@ -544,3 +544,57 @@ fn random_edits_and_builds_always_print_what_nix_build_prints() {
     }
     assert!(hits > 0, "the sequence exercised the cache");
 }
+
+#[test]
+fn with_an_override_an_input_missing_from_the_lock_file_is_never_cached() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with("flake1", 1, &arguments(&["hello"]));
+    let flake_arg = flake.display().to_string();
+    warm(&bed, &[&flake_arg]);
+    // The lock file loses nixpkgs (as when flake.nix gains an input): with an override, Nix
+    // locks it afresh on every build and writes nothing.
+    let lock_path = flake.join("flake.lock");
+    let mut lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock_path).expect("lock")).expect("json");
+    lock["nodes"]
+        .as_object_mut()
+        .expect("nodes")
+        .remove("nixpkgs");
+    lock["nodes"]["root"]["inputs"]
+        .as_object_mut()
+        .expect("root inputs")
+        .remove("nixpkgs");
+    std::fs::write(&lock_path, lock.to_string()).expect("lock");
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let args = [
+        flake_arg.as_str(),
+        "--override-input",
+        "flakey-profile",
+        lib.as_str(),
+    ];
+    let first = fp_build(&bed, &args);
+    let second = fp_build(&bed, &args);
+    assert!(!hit(&second), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("\"nixpkgs\" is not in flake.lock"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(second.stdout, first.stdout);
+    // What Nix locks afresh moves on; the build follows it.
+    std::fs::write(bed.pkgs(1).join("revision.nix"), "2\n").expect("revision");
+    let moved = fp_build(&bed, &args);
+    assert_ne!(moved.stdout, first.stdout);
+    assert_eq!(moved.stdout_line(), nix_build(&bed, &args));
+    // A complete lock file with the same override is cached.
+    let complete = bed.profile_flake_with("flake2", 2, &arguments(&["hello"]));
+    let complete_arg = complete.display().to_string();
+    warm(&bed, &[&complete_arg]);
+    let args = [
+        complete_arg.as_str(),
+        "--override-input",
+        "flakey-profile",
+        lib.as_str(),
+    ];
+    assert_eq!(warm(&bed, &args), nix_build(&bed, &args));
+}
