@@ -90,6 +90,9 @@ pub fn load(path: &Path) -> Result<Option<Entry>, String> {
     };
     let entry: Entry = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a cache entry ({e})", path.display()))?;
+    if let Err(e) = fp_common::store_path::StorePath::parse(&entry.store_path) {
+        return Err(format!("{} records {}", path.display(), e.message()));
+    }
     if entry.version != ENTRY_VERSION {
         return Err(format!(
             "{} is an entry of format {}, not {ENTRY_VERSION}",
@@ -266,6 +269,10 @@ mod tests {
         other["version"] = 99.into();
         std::fs::write(&path, other.to_string()).unwrap();
         assert!(load(&path).unwrap_err().contains("format 99"));
+        let mut elsewhere = entry();
+        elsewhere.store_path = "/etc/passwd".into();
+        save(&path, &elsewhere).unwrap();
+        assert!(load(&path).unwrap_err().contains("not in the Nix store"));
         save(&path, &entry()).unwrap();
         assert_eq!(load(&path), Ok(Some(entry())));
     }

@@ -180,7 +180,8 @@ fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Entries), String> {
     let mut entries = Vec::with_capacity(paths.len());
     for rel in paths {
         let full = root.join(OsString::from_vec(rel.clone()));
-        let node = node_of(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+        let (node, _) =
+            node_of(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
         entries.push((rel, node));
     }
     Ok((head, entries))
@@ -202,11 +203,9 @@ fn directory_tree(root: &Path) -> Result<(Entries, i64), String> {
             let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
             let rel = rel.join(entry.file_name());
             let full = root.join(&rel);
-            let node =
+            let (node, mtime) =
                 node_of(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-            if let Ok(meta) = std::fs::symlink_metadata(&full) {
-                newest = newest.max(meta.mtime());
-            }
+            newest = newest.max(mtime);
             if node == Node::Directory {
                 pending.push(rel.clone());
             }
@@ -217,15 +216,16 @@ fn directory_tree(root: &Path) -> Result<(Entries, i64), String> {
     Ok((entries, newest))
 }
 
-/// What one path is, without following a symlink; a missing path is [`Node::Missing`].
-fn node_of(path: &Path) -> std::io::Result<Node> {
+/// What one path is, without following a symlink, and its modification time; a missing path is
+/// [`Node::Missing`].
+fn node_of(path: &Path) -> std::io::Result<(Node, i64)> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Node::Missing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Node::Missing, 0)),
         Err(e) => return Err(e),
     };
     let kind = meta.file_type();
-    Ok(if kind.is_symlink() {
+    let node = if kind.is_symlink() {
         Node::Symlink(std::fs::read_link(path)?.into_os_string().into_vec())
     } else if kind.is_dir() {
         Node::Directory
@@ -238,7 +238,8 @@ fn node_of(path: &Path) -> std::io::Result<Node> {
         }
     } else {
         Node::Other
-    })
+    };
+    Ok((node, meta.mtime()))
 }
 
 /// The `nix` that `PATH` finds, by its real path and file identity (size, modification time,
