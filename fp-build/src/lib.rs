@@ -131,18 +131,15 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             None
         }
     };
-    let recorded = match &cached {
-        Some(_) if cli.refresh => {
-            ui.verbose("cache: --refresh: building anyway");
-            None
-        }
-        Some(_) if cli.update => {
-            ui.verbose("cache: not looked up after --update (the lock file was just updated)");
-            None
-        }
-        Some(c) => c.lookup(ui, cli.json),
-        None => None,
-    };
+    let recorded = cached
+        .as_ref()
+        .and_then(|c| match skip_lookup(cli.refresh, cli.update) {
+            Some(why) => {
+                ui.verbose(&format!("cache: not looked up: {why}"));
+                None
+            }
+            None => c.lookup(ui, cli.json),
+        });
     if let Some(entry) = recorded {
         ui.info(&format!(
             "{installable} is unchanged since its last build: not running nix (--refresh builds anyway)"
@@ -179,6 +176,18 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             drv_path,
         },
     )
+}
+
+/// Why a run does not look for a recorded result, if it does not: `--refresh` asks for a build,
+/// and after `--update` the inputs were just fetched anew. Both still record what they build.
+pub fn skip_lookup(refresh: bool, update: bool) -> Option<&'static str> {
+    if refresh {
+        Some("--refresh builds anyway")
+    } else if update {
+        Some("--update has just updated the lock file")
+    } else {
+        None
+    }
 }
 
 /// Prints the product: the store path, or with `--json` the report.
@@ -364,6 +373,13 @@ mod tests {
             cmd.display(),
             "nix --extra-experimental-features 'nix-command flakes' build --no-link --json --print-build-logs --override-input nixpkgs 'path:/x y' .#profile --impure"
         );
+    }
+
+    #[test]
+    fn refresh_and_update_skip_the_lookup() {
+        assert_eq!(skip_lookup(false, false), None);
+        assert!(skip_lookup(true, false).unwrap().contains("--refresh"));
+        assert!(skip_lookup(false, true).unwrap().contains("--update"));
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn an_unchanged_flake_is_answered_without_running_nix() {
     for flag in ["--refresh", "--no-cache"] {
         let run = build(&[flag]);
         assert!(
-            !hit(&run) && run.stderr.contains("building anyway"),
+            !hit(&run) && run.stderr.contains("--refresh builds anyway"),
             "{}",
             run.stderr
         );
@@ -438,6 +438,11 @@ fn never_cached_builds() {
     );
     let update = fp_build(&bed, &[&flake_arg, "--update"]);
     assert!(!hit(&update), "{}", update.stderr);
+    assert!(
+        update.stderr.contains("cache: not looked up: --update"),
+        "{}",
+        update.stderr
+    );
     // Nix cannot resolve it here (no registry), but the cache has said no before that.
     let registry = bed
         .tool("fp-build")
