@@ -52,7 +52,10 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
-    /// Build even when nothing changed since the last build (the result is recorded again).
+    /// Build even if nothing changed since the last build. Otherwise, when nothing the build
+    /// depends on changed (the flake's files, flake.lock, the overrides, Nix and its settings),
+    /// the result recorded in $XDG_CACHE_HOME/flakey-profile/ is printed without running nix;
+    /// `-v` says why it was or was not.
     #[arg(long, visible_alias = "no-cache")]
     pub refresh: bool,
 
