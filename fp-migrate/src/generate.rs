@@ -1064,7 +1064,7 @@ pub fn input_base_name(original_url: &str) -> String {
         "github" | "gitlab" | "sourcehut" if segments.len() >= 2 => segments[1],
         _ => segments.last().copied().unwrap_or(""),
     };
-    let mut name = crate::manifest::percent_decode(raw);
+    let mut name = fp_nix::flake_url::percent_decode(raw);
     for suffix in [
         ".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar",
     ] {
