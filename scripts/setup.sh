@@ -45,4 +45,5 @@ nix_config() {
 }
 
 ensure_nix
-ensure_cargo
+# Inside a Debian root the tools were built outside (bench/run --nix): no cargo needed there.
+[ -n "${FP_PREBUILT:-}" ] || ensure_cargo

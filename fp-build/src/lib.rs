@@ -2,14 +2,24 @@
 //!
 //! The product (the store path, or with `--json` one JSON document) is the only thing on
 //! stdout, so `fp-build | fp-switch` is safe; nix's progress streams to stderr live.
+//!
+//! A build whose inputs have not changed since the last one prints the recorded result without
+//! running nix: see [`cache`] for where results are kept, [`policy`] for what may be cached and
+//! [`collect`] and [`fingerprint`] for the key.
+
+pub mod cache;
+pub mod collect;
+pub mod fingerprint;
+pub mod policy;
 
 use clap::Parser;
 use fp_common::cli::CommonArgs;
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
-use fp_common::{print_json, write_stdout, Result, Ui};
+use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Build the profile of a flake and print its store path.
 #[derive(Debug, Parser)]
@@ -41,6 +51,13 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Build even if nothing changed since the last build. Otherwise, when nothing the build
+    /// depends on changed (the flake's files, flake.lock, the overrides, Nix and its settings),
+    /// the result recorded in $XDG_CACHE_HOME/flakey-profile/ is printed without running nix;
+    /// `-v` says why it was or was not.
+    #[arg(long, visible_alias = "no-cache")]
+    pub refresh: bool,
+
     /// Arguments after `--` are passed to `nix build`.
     #[arg(last = true, value_name = "NIX_ARGS")]
     pub nix_args: Vec<String>,
@@ -68,12 +85,51 @@ pub struct BuildReport {
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
     let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
-    let (flake, installable) = (target.flake, target.installable);
+    let (flake, attr, installable) = (target.flake, target.attr, target.installable);
 
     if cli.update {
         let version = nix_version(ui)?;
         ui.info(&format!("updating the lock file of {flake}"));
         update_command(version, &flake).output(ui, Stderr::Stream)?;
+    }
+
+    let request = collect::Request {
+        flake: &flake,
+        attr: &attr,
+        overrides: &cli.override_input,
+        nix_args: &cli.nix_args,
+    };
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::failed(format!("cannot read the current directory: {e}")))?;
+    let cached = match collect::collect(ui, &request, &cwd) {
+        Ok(collection) => Some(Cached::new(collection)),
+        Err(why) => {
+            ui.verbose(&format!("cache: not used: {why}"));
+            None
+        }
+    };
+    let recorded = cached
+        .as_ref()
+        .and_then(|c| match skip_lookup(cli.refresh, cli.update) {
+            Some(why) => {
+                ui.verbose(&format!("cache: not looked up: {why}"));
+                None
+            }
+            None => c.lookup(ui, cli.json),
+        });
+    if let Some(entry) = recorded {
+        ui.info(&format!(
+            "{installable} is unchanged since its last build: not running nix (--refresh builds anyway)"
+        ));
+        return print_report(
+            cli.json,
+            BuildReport {
+                flake,
+                installable,
+                store_path: entry.store_path,
+                drv_path: entry.drv_path,
+            },
+        );
     }
 
     ui.info(&format!("building {installable}"));
@@ -85,15 +141,166 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     )
     .output(ui, Stderr::Stream)?;
     let (store_path, drv_path) = parse_build_json(&stdout)?;
-    if cli.json {
-        print_json(&BuildReport {
+    if let Some(c) = cached {
+        c.record(ui, &request, &cwd, &store_path, &drv_path);
+    }
+    print_report(
+        cli.json,
+        BuildReport {
             flake,
             installable,
             store_path,
             drv_path,
-        })
+        },
+    )
+}
+
+/// Why a run does not look for a recorded result, if it does not: `--refresh` asks for a build,
+/// and after `--update` the inputs were just fetched anew. Both still record what they build.
+pub fn skip_lookup(refresh: bool, update: bool) -> Option<&'static str> {
+    if refresh {
+        Some("--refresh builds anyway")
+    } else if update {
+        Some("--update has just updated the lock file")
     } else {
-        write_stdout(&store_path)
+        None
+    }
+}
+
+/// Prints the product: the store path, or with `--json` the report.
+fn print_report(json: bool, report: BuildReport) -> Result<()> {
+    if json {
+        print_json(&report)
+    } else {
+        write_stdout(&report.store_path)
+    }
+}
+
+/// A cacheable build: its collected inputs, key and entry file.
+struct Cached {
+    collection: collect::Collection,
+    key: fingerprint::Fingerprint,
+    path: PathBuf,
+}
+
+impl Cached {
+    fn new(collection: collect::Collection) -> Cached {
+        let key = fingerprint::fingerprint(&collection.collected);
+        let path = cache::entry_path(&cache::dir(), &collection.identity);
+        Cached {
+            collection,
+            key,
+            path,
+        }
+    }
+
+    /// The recorded entry, when it answers this build; `-v` says why not otherwise.
+    fn lookup(&self, ui: &Ui, needs_drv: bool) -> Option<cache::Entry> {
+        let entry = cache::load(&self.path).unwrap_or_else(|why| {
+            ui.verbose(&format!("cache: ignoring an unusable entry: {why}"));
+            None
+        });
+        let now = entry.as_ref().map_or(
+            cache::StoreNow {
+                store: None,
+                drv: None,
+            },
+            |e| cache::StoreNow {
+                store: cache::file_id(Path::new(&e.store_path)),
+                drv: cache::file_id(Path::new(&e.drv_path)),
+            },
+        );
+        match cache::judge(entry.as_ref(), &self.key, now, needs_drv) {
+            cache::Lookup::Hit => {
+                ui.verbose(&format!("cache: hit ({})", self.path.display()));
+                entry
+            }
+            cache::Lookup::Miss(why) => {
+                ui.verbose(&format!("cache: miss: {why}"));
+                None
+            }
+        }
+    }
+
+    /// With overrides Nix writes no lock file, so the lock file must already pin every input
+    /// that is not overridden; asks Nix for the lock it computes (`nix flake metadata --json`,
+    /// one evaluation of the inputs, not the outputs) and compares.
+    fn check_lock_with_overrides(&self, ui: &Ui, request: &collect::Request) -> Result<(), String> {
+        let Some(lock) = &self.collection.collected.lock else {
+            return Err(
+                "the lock file of a remote flake cannot be checked against overrides".into(),
+            );
+        };
+        let mut cmd = NixCommand::nix()
+            .args(["flake", "metadata", "--json"])
+            .arg(request.flake);
+        for pair in request.overrides.chunks(2) {
+            cmd = cmd.arg("--override-input").args(pair);
+        }
+        let text = cmd
+            .output(ui, Stderr::Capture)
+            .map_err(|e| format!("cannot read the lock Nix computes: {}", e.message()))?;
+        let metadata: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("nix flake metadata printed no JSON: {e}"))?;
+        let inputs: Vec<&str> = request
+            .overrides
+            .chunks(2)
+            .map(|pair| pair[0].as_str())
+            .collect();
+        match policy::unwritten_input(lock, &metadata["locks"], &inputs) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a finished build, if nothing it depends on changed while nix ran (an edit during
+    /// the build, or a lock file nix wrote, would make the key describe something else).
+    fn record(
+        self,
+        ui: &Ui,
+        request: &collect::Request,
+        cwd: &Path,
+        store_path: &str,
+        drv_path: &str,
+    ) {
+        let after = match collect::collect(ui, request, cwd) {
+            Ok(c) => fingerprint::fingerprint(&c.collected),
+            Err(why) => {
+                ui.verbose(&format!("cache: not recorded: {why}"));
+                return;
+            }
+        };
+        let changed = after.changed_since(&self.key.parts);
+        if !changed.is_empty() {
+            ui.verbose(&format!(
+                "cache: not recorded: changed during the build: {}",
+                changed.join(", ")
+            ));
+            return;
+        }
+        if !request.overrides.is_empty() {
+            if let Err(why) = self.check_lock_with_overrides(ui, request) {
+                ui.verbose(&format!("cache: not recorded: {why}"));
+                return;
+            }
+        }
+        let Some(store_id) = cache::file_id(Path::new(store_path)) else {
+            ui.verbose(&format!("cache: not recorded: {store_path} is not there"));
+            return;
+        };
+        let entry = cache::Entry {
+            version: cache::ENTRY_VERSION,
+            identity: self.collection.identity.replace('\0', " "),
+            fingerprint: self.key.parts,
+            store_path: store_path.to_string(),
+            drv_path: drv_path.to_string(),
+            store_id,
+            drv_id: cache::file_id(Path::new(drv_path)),
+        };
+        match cache::save(&self.path, &entry) {
+            Ok(()) => ui.verbose(&format!("cache: recorded in {}", self.path.display())),
+            Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
+        }
     }
 }
 
@@ -141,6 +348,13 @@ mod tests {
             cmd.display(),
             "nix --extra-experimental-features 'nix-command flakes' build --no-link --json --print-build-logs --override-input nixpkgs 'path:/x y' .#profile --impure"
         );
+    }
+
+    #[test]
+    fn refresh_and_update_skip_the_lookup() {
+        assert_eq!(skip_lookup(false, false), None);
+        assert!(skip_lookup(true, false).unwrap().contains("--refresh"));
+        assert!(skip_lookup(false, true).unwrap().contains("--update"));
     }
 
     #[test]

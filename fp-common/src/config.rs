@@ -215,6 +215,7 @@ impl Config {
         Ok(Installable {
             installable: format!("{}#{}", flake.value, attr.value),
             flake: flake.value,
+            attr: attr.value,
         })
     }
 }
@@ -226,6 +227,8 @@ pub struct Installable {
     pub flake: String,
     /// `FLAKE#ATTR`.
     pub installable: String,
+    /// The attribute alone.
+    pub attr: String,
 }
 
 /// Tells, under `-v`, what a setting is and where it came from.

@@ -819,12 +819,28 @@ impl<'a> Migrator<'a> {
         Ok(())
     }
 
-    /// Writes the flake.
-    fn render(&mut self) -> Result<String> {
-        let pkgs_input = self.pkgs.0.clone();
-        let pkgs_input = pkgs_input.as_str();
+    /// The flake's text: the header comment, the inputs, the `let` block and the profile.
+    /// Everything it says was decided before; this only writes it out.
+    fn render(&self) -> Result<String> {
         let mut inputs = self.inputs.clone();
         inputs.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = self.header(&inputs);
+        out.push_str("{\n");
+        out.push_str("  description = \"My Nix profile, migrated by fp-migrate\";\n\n");
+        out.push_str(&self.inputs_block(&inputs)?);
+        let mut formals = vec!["self".to_string()];
+        formals.extend(inputs.iter().map(|i| i.name.clone()));
+        formals.push("flakey-profile".to_string());
+        let _ = writeln!(out, "  outputs = {{ {} }}:", formals.join(", "));
+        out.push_str(&self.let_block()?);
+        out.push_str("    in\n    {\n");
+        out.push_str(&self.profile_block());
+        out.push_str("    };\n}\n");
+        Ok(out)
+    }
+
+    /// The header comment: where the flake comes from, how to use it, and how locked it is.
+    fn header(&self, inputs: &[Input]) -> String {
         let mut out = String::new();
         let origin = match self.manifest.format {
             Format::Json { version } => format!("a nix profile (manifest version {version})"),
@@ -855,10 +871,13 @@ impl<'a> Migrator<'a> {
         } else if flakes {
             out.push_str("#\n# The inputs are locked to the revisions the profile had, so the first build gives the\n# very same store paths; `nix flake update` moves them on.\n");
         }
-        out.push_str("{\n");
-        out.push_str("  description = \"My Nix profile, migrated by fp-migrate\";\n\n");
-        out.push_str("  inputs = {\n");
-        for input in &inputs {
+        out
+    }
+
+    /// `inputs = { ... };`: one per source flake, then the library following `pkgs`' input.
+    fn inputs_block(&self, inputs: &[Input]) -> Result<String> {
+        let mut out = String::from("  inputs = {\n");
+        for input in inputs {
             for c in &input.comments {
                 let _ = writeln!(out, "    # {c}");
             }
@@ -877,14 +896,15 @@ impl<'a> Migrator<'a> {
         let _ = writeln!(
             out,
             "    flakey-profile.inputs.nixpkgs.follows = {};",
-            nix_expr::string(pkgs_input).map_err(bad_text)?
+            nix_expr::string(&self.pkgs.0).map_err(bad_text)?
         );
         out.push_str("  };\n\n");
-        let mut formals = vec!["self".to_string()];
-        formals.extend(inputs.iter().map(|i| i.name.clone()));
-        formals.push("flakey-profile".to_string());
-        let _ = writeln!(out, "  outputs = {{ {} }}:", formals.join(", "));
-        out.push_str("    let\n");
+        Ok(out)
+    }
+
+    /// The `let` bindings: the system, `pkgs`, and the helpers the packages use.
+    fn let_block(&self) -> Result<String> {
+        let mut out = String::from("    let\n");
         for c in &self.system_comments {
             let _ = writeln!(out, "      # {c}");
         }
@@ -896,7 +916,11 @@ impl<'a> Migrator<'a> {
         for line in wrap(&self.pkgs.1, 92) {
             let _ = writeln!(out, "      # {line}");
         }
-        let _ = writeln!(out, "      pkgs = {pkgs_input}.legacyPackages.${{system}};");
+        let _ = writeln!(
+            out,
+            "      pkgs = {}.legacyPackages.${{system}};",
+            self.pkgs.0
+        );
         if self.uses_priority {
             out.push_str("      # A package with the priority the profile gave it (lower wins; the default is 5).\n");
             out.push_str("      setPriority = priority: pkg: pkg // { meta = (pkg.meta or { }) // { inherit priority; }; };\n");
@@ -907,7 +931,13 @@ impl<'a> Migrator<'a> {
             );
             out.push_str("      allOutputs = pkg: builtins.map (output: pkg.${output}) (pkg.outputs or [ \"out\" ]);\n");
         }
-        out.push_str("    in\n    {\n");
+        Ok(out)
+    }
+
+    /// `packages.${system}.profile = flakey-profile.lib.mkProfile { ... };`: the packages, in
+    /// the profile's order, with the comments that say what was guessed or left out.
+    fn profile_block(&self) -> String {
+        let mut out = String::new();
         out.push_str("      packages.${system}.profile = flakey-profile.lib.mkProfile {\n");
         out.push_str("        inherit pkgs;\n");
         let list_entries: Vec<&Entry> = self
@@ -949,12 +979,12 @@ impl<'a> Migrator<'a> {
             }
         }
         out.push_str(";\n");
-        if pkgs_input == "nixpkgs" {
+        if self.pkgs.0 == "nixpkgs" {
             out.push_str("        # `nix run .#profile.pin` makes `nixpkgs#...` and `<nixpkgs>` this nixpkgs.\n");
             out.push_str("        pinned.nixpkgs = nixpkgs;\n");
         }
-        out.push_str("      };\n    };\n}\n");
-        Ok(out)
+        out.push_str("      };\n");
+        out
     }
 }
 
@@ -1064,7 +1094,7 @@ pub fn input_base_name(original_url: &str) -> String {
         "github" | "gitlab" | "sourcehut" if segments.len() >= 2 => segments[1],
         _ => segments.last().copied().unwrap_or(""),
     };
-    let mut name = crate::manifest::percent_decode(raw);
+    let mut name = fp_nix::flake_url::percent_decode(raw);
     for suffix in [
         ".git", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip", ".tar",
     ] {

@@ -102,7 +102,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
     let mut options = Options {
         system: cli.system.clone(),
-        host_system: host_system(),
+        host_system: fp_nix::command::host_system(),
         unlocked: cli.unlocked,
         lib_url: cli.lib_url.clone(),
         existing: None,
@@ -249,13 +249,4 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
             }
         }
     }
-}
-
-/// This machine's Nix system (`x86_64-linux`, `aarch64-darwin`).
-pub fn host_system() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    format!("{}-{os}", std::env::consts::ARCH)
 }

@@ -250,6 +250,16 @@ pub fn nix_version(log: &dyn Log) -> Result<NixVersion> {
     Ok(*VERSION.get_or_init(|| version))
 }
 
+/// This machine's Nix system, `<arch>-<os>` as Nix spells it (`x86_64-linux`, `aarch64-darwin`):
+/// the default `system` of a Nix built for it.
+pub fn host_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{os}", std::env::consts::ARCH)
+}
+
 /// Reads the first built output and its derivation from `nix build --json` output, in the shapes
 /// Nix 2.8 through current Nix print.
 pub fn parse_build_json(stdout: &str) -> Result<(String, String)> {

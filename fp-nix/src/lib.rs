@@ -22,6 +22,7 @@ pub mod command;
 pub mod diff;
 pub mod env_marker;
 pub mod error;
+pub mod flake_url;
 pub mod generation;
 pub mod limits;
 pub mod locations;

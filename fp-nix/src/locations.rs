@@ -177,6 +177,11 @@ pub fn state_home() -> PathBuf {
     xdg("XDG_STATE_HOME", ".local/state")
 }
 
+/// `$XDG_CACHE_HOME`, else `~/.cache`: where tools keep what they can recompute.
+pub fn cache_home() -> PathBuf {
+    xdg("XDG_CACHE_HOME", ".cache")
+}
+
 /// An XDG base directory: the variable when set to an absolute path, else `~/<fallback>`.
 fn xdg(var: &str, fallback: &str) -> PathBuf {
     std::env::var_os(var)
