@@ -23,30 +23,42 @@ pub fn setting(name: &str) -> Option<String> {
 /// The `nix.conf` files Nix reads, in the order it applies them: the system one
 /// (`$NIX_CONF_DIR/nix.conf`), then the user's: `$NIX_USER_CONF_FILES` (colon-separated, the
 /// first one winning) when set, else `nix/nix.conf` in each of `$XDG_CONFIG_DIRS` (default
-/// `/etc/xdg`) and then in `$XDG_CONFIG_HOME`, which wins.
+/// `/etc/xdg`) and then the user's own, which wins: `$NIX_CONFIG_HOME/nix.conf` when that is
+/// set (Nix 2.25 and later read it instead), else `$XDG_CONFIG_HOME/nix/nix.conf`.
 pub fn files() -> Vec<PathBuf> {
-    let mut user: Vec<PathBuf> = match std::env::var("NIX_USER_CONF_FILES") {
-        Ok(list) => list
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    std::iter::once(nix_conf_dir().join("nix.conf"))
+        .chain(user_files(&var, &config_home()))
+        .collect()
+}
+
+/// The user's `nix.conf` files in the order Nix applies them, from the environment `var` gives
+/// and the XDG config home.
+fn user_files(var: &dyn Fn(&str) -> Option<String>, config_home: &Path) -> Vec<PathBuf> {
+    let mut user: Vec<PathBuf> = match var("NIX_USER_CONF_FILES") {
+        Some(list) => list
             .split(':')
             .filter(|f| !f.is_empty())
             .map(PathBuf::from)
             .collect(),
-        Err(_) => {
-            let dirs = std::env::var("XDG_CONFIG_DIRS")
-                .ok()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "/etc/xdg".to_string());
-            std::iter::once(config_home())
-                .chain(dirs.split(':').filter(|d| !d.is_empty()).map(PathBuf::from))
-                .map(|dir| dir.join("nix/nix.conf"))
+        None => {
+            let own = match var("NIX_CONFIG_HOME") {
+                Some(dir) => PathBuf::from(dir).join("nix.conf"),
+                None => config_home.join("nix/nix.conf"),
+            };
+            let dirs = var("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".to_string());
+            std::iter::once(own)
+                .chain(
+                    dirs.split(':')
+                        .filter(|d| !d.is_empty())
+                        .map(|d| Path::new(d).join("nix/nix.conf")),
+                )
                 .collect()
         }
     };
     // Nix applies the user's files last to first, so the first one listed has the last word.
     user.reverse();
-    std::iter::once(nix_conf_dir().join("nix.conf"))
-        .chain(user)
-        .collect()
+    user
 }
 
 /// Applies the file at `path`, when it can be read, to `value`.
@@ -109,6 +121,38 @@ mod tests {
         );
         let after = "include more.conf\nstore = local\n!include missing.conf\n";
         assert_eq!(value_of(after, Some(dir.path())).as_deref(), Some("local"));
+    }
+
+    #[test]
+    fn the_users_own_file_is_applied_last() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let home = Path::new("/home/me/.config");
+        let paths = |list: &[&str]| list.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(
+            user_files(&env(&[]), home),
+            paths(&["/etc/xdg/nix/nix.conf", "/home/me/.config/nix/nix.conf"])
+        );
+        assert_eq!(
+            user_files(
+                &env(&[("XDG_CONFIG_DIRS", "/a:/b"), ("NIX_CONFIG_HOME", "/c")]),
+                home
+            ),
+            paths(&["/b/nix/nix.conf", "/a/nix/nix.conf", "/c/nix.conf"])
+        );
+        assert_eq!(
+            user_files(
+                &env(&[("NIX_USER_CONF_FILES", "/first.conf:/second.conf")]),
+                home
+            ),
+            paths(&["/second.conf", "/first.conf"])
+        );
     }
 
     #[test]
