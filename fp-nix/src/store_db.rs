@@ -4,8 +4,11 @@
 //! The connection is opened with `SQLITE_OPEN_READ_ONLY` and normal locking (never
 //! `immutable`, which would read half-written pages while Nix writes): it takes only shared
 //! read locks, never writes the database or its write-ahead log, and never checkpoints, so a
-//! running nix or nix-daemon is not disturbed. All questions of one call are answered from one
-//! read transaction, one consistent snapshot.
+//! running nix or nix-daemon is not disturbed. In write-ahead-log mode (newer Nix) a reader
+//! shares the `-wal` and `-shm` files beside the database, making them empty when missing as
+//! every nix process does; where those would belong to another user than the database's owner,
+//! it is not read. All questions of one call are answered from one read transaction, one
+//! consistent snapshot.
 //!
 //! Nix's schema (version 10 in the `schema` file beside the database, the same from Nix 2.0 to
 //! at least 2.34) has the tables this reads: `ValidPaths(id, path, hash, registrationTime,
@@ -16,6 +19,7 @@
 use crate::path_info::PathInfo;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,9 +83,11 @@ impl StoreDb {
             )));
         }
         // Without this check SQLite would make an empty database file where none exists.
-        if !db.is_file() {
-            return Err(Unreadable("it does not exist or is not a file".into()));
-        }
+        let meta = std::fs::metadata(db)
+            .ok()
+            .filter(|m| m.is_file())
+            .ok_or_else(|| Unreadable("it does not exist or is not a file".into()))?;
+        leaves_no_files_of_ours(db, meta.uid(), crate::locations::effective_uid())?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(db, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -137,6 +143,38 @@ impl StoreDb {
         let mut row = self.conn.prepare(PATH_ROW)?;
         Ok(row.exists([path])?)
     }
+}
+
+/// Refuses a database in write-ahead-log mode whose `-wal` or `-shm` file is missing when it
+/// belongs to another user than `uid`: a reader, even a read-only one, makes those files, and
+/// files of ours (root's, reading a single-user store) in its owner's directory could lock the
+/// owner's own nix out. Nix itself makes them for every connection, so they are harmless when
+/// they belong to the database's owner.
+fn leaves_no_files_of_ours(db: &Path, owner: u32, uid: u32) -> Result<(), Unreadable> {
+    if owner == uid || !in_wal_mode(db) {
+        return Ok(());
+    }
+    let sibling = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    if sibling("-wal").exists() && sibling("-shm").exists() {
+        return Ok(());
+    }
+    Err(Unreadable(format!(
+        "it belongs to user {owner}, and reading it now would leave files of user {uid} beside it"
+    )))
+}
+
+/// Whether the database file's header says write-ahead-log mode (its read and write format
+/// versions, bytes 18 and 19, are 2).
+fn in_wal_mode(db: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(db)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
 }
 
 /// A size from the database as bytes (SQLite integers are signed; Nix never writes a negative).
@@ -246,6 +284,32 @@ mod tests {
             .execute("DELETE FROM ValidPaths WHERE id = 5", [])
             .unwrap();
         assert!(!store.is_valid(&new).unwrap());
+    }
+
+    #[test]
+    fn another_users_database_in_wal_mode_is_read_only_where_its_files_exist() {
+        let (dir, db) = store();
+        Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "journal_mode", "wal")
+            .unwrap();
+        assert!(in_wal_mode(&db));
+        // The last connection closed: no -wal or -shm file is left.
+        assert!(!dir.path().join("db.sqlite-wal").exists());
+        let err = leaves_no_files_of_ours(&db, 1000, 0).unwrap_err();
+        assert!(err.0.contains("belongs to user 1000"), "{err}");
+        assert_eq!(leaves_no_files_of_ours(&db, 0, 0), Ok(()));
+        // While its owner's nix has it open, the files are there and nothing new is made.
+        let owner = Connection::open(&db).unwrap();
+        owner
+            .execute("DELETE FROM Refs WHERE referrer = 2", [])
+            .unwrap();
+        assert_eq!(leaves_no_files_of_ours(&db, 1000, 0), Ok(()));
+        drop(owner);
+        // A database in the older rollback-journal mode makes no files for a reader.
+        let (_other, plain) = store();
+        assert!(!in_wal_mode(&plain));
+        assert_eq!(leaves_no_files_of_ours(&plain, 1000, 0), Ok(()));
     }
 
     #[test]
