@@ -8,8 +8,8 @@ use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, render, Error, Result, Ui};
 use fp_nix::diff::{self, PackageDiff};
 use fp_nix::generation::{self, Generation};
-use fp_nix::path_info;
 use fp_nix::store_path::resolve_to_store_path;
+use fp_nix::store_query;
 use serde::Serialize;
 
 /// Show which packages changed between two generations or store paths.
@@ -105,7 +105,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         }
     };
     let paths = [from.store_path.as_str(), to.store_path.as_str()];
-    let info = path_info::query(ui, &paths, cli.closure)?;
+    let info = store_query::path_infos(ui, &paths, cli.closure)?;
     let packages = |p: &str| {
         info.get(p)
             .map(|i| diff::packages_from_info(p, i))

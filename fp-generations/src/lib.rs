@@ -12,8 +12,8 @@ use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::Stderr;
 use fp_nix::generation::{self, format_local_time, format_rfc3339_utc, Generation};
-use fp_nix::path_info;
 use fp_nix::profile::Profile;
+use fp_nix::store_query;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
@@ -151,7 +151,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
 /// store could not say (the table shows `?`).
 fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
     let paths: Vec<&str> = generations.iter().map(|g| g.store_path.as_str()).collect();
-    match path_info::query(ui, &paths, false) {
+    match store_query::path_infos(ui, &paths, false) {
         Ok(info) => generations
             .iter()
             .map(|g| {

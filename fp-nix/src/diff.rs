@@ -4,8 +4,9 @@
 
 use crate::env_marker;
 use crate::error::Result;
-use crate::path_info::{self, PathInfo};
+use crate::path_info::PathInfo;
 use crate::store_path::{parse_drv_name, StorePath};
+use crate::store_query;
 use crate::Log;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,7 +61,7 @@ pub fn packages_of(log: &dyn Log, path: &str) -> Result<Vec<Package>> {
 
 /// The packages of several store paths. An env made by `lib.mkProfile` lists its direct
 /// references in its marker, so it costs one file read; the others are asked of the store in
-/// one `nix path-info` call.
+/// one query ([`store_query::path_infos`]).
 pub fn packages_of_many(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
     let mut result = BTreeMap::new();
     let mut ask = Vec::new();
@@ -73,14 +74,14 @@ pub fn packages_of_many(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String
             None => ask.push(path),
         }
     }
-    for (path, info) in path_info::query(log, &ask, false)? {
+    for (path, info) in store_query::path_infos(log, &ask, false)? {
         let packages = packages_from_info(&path, &info);
         result.insert(path, packages);
     }
     Ok(result)
 }
 
-/// The packages of the store path `own`, from what `nix path-info` says of it.
+/// The packages of the store path `own`, from what the store says of it.
 pub fn packages_from_info(own: &str, info: &PathInfo) -> Vec<Package> {
     packages_from_references(own, info.references.iter().map(String::as_str))
 }

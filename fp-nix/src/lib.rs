@@ -2,7 +2,9 @@
 //! command-line interface.
 //!
 //! - Running nix: command lines as data ([`command`]), the Nix version, `nix build --json`.
-//! - The store: store paths and `parseDrvName` ([`store_path`]), `nix path-info` ([`path_info`]).
+//! - The store: store paths and `parseDrvName` ([`store_path`]); what the store knows about
+//!   paths ([`store_query`]), read from its database ([`store_db`]) or asked of `nix path-info`
+//!   ([`path_info`]); Nix's settings as nix.conf and `$NIX_CONFIG` give them ([`nix_conf`]).
 //! - Profiles: the profile link and its directory ([`profile`]), its generations
 //!   ([`generation`]), the lock tools hold while changing one ([`lock`]), where Nix keeps
 //!   profiles, channels, registries and its settings for each version and user ([`locations`]).
@@ -25,10 +27,13 @@ pub mod generation;
 pub mod limits;
 pub mod locations;
 pub mod lock;
+pub mod nix_conf;
 pub mod nix_expr;
 pub mod path_info;
 pub mod profile;
+pub mod store_db;
 pub mod store_path;
+pub mod store_query;
 
 pub use error::{Error, Result};
 

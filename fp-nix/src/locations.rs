@@ -135,28 +135,10 @@ pub fn nix_conf_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/nix"))
 }
 
-/// Whether `use-xdg-base-directories = true` is set in `$NIX_CONFIG`, the system `nix.conf` or
-/// the user's `nix.conf`.
+/// Whether Nix's setting `use-xdg-base-directories` is `true` (read from nix.conf and
+/// `$NIX_CONFIG` as Nix reads them).
 pub fn uses_xdg_base_directories() -> bool {
-    let mut texts: Vec<String> = std::env::var("NIX_CONFIG").into_iter().collect();
-    for file in [
-        nix_conf_dir().join("nix.conf"),
-        config_home().join("nix/nix.conf"),
-    ] {
-        if let Ok(text) = std::fs::read_to_string(file) {
-            texts.push(text);
-        }
-    }
-    texts.iter().any(|t| sets_xdg_base_directories(t))
-}
-
-/// Whether nix.conf text turns `use-xdg-base-directories` on.
-fn sets_xdg_base_directories(text: &str) -> bool {
-    text.lines().any(|line| {
-        let mut kv = line.splitn(2, '=');
-        kv.next().map(str::trim) == Some("use-xdg-base-directories")
-            && kv.next().map(str::trim) == Some("true")
-    })
+    crate::nix_conf::setting("use-xdg-base-directories").as_deref() == Some("true")
 }
 
 /// The user's home directory (`$HOME`), or `/` when unset.
@@ -324,17 +306,5 @@ mod tests {
         // change what is found.
         let name = user_name().expect("a password database entry");
         assert!(!name.is_empty() && !name.contains('$'), "{name}");
-    }
-
-    #[test]
-    fn xdg_setting_is_read_from_nix_conf_text() {
-        assert!(sets_xdg_base_directories(
-            "a = b\nuse-xdg-base-directories = true\n"
-        ));
-        assert!(sets_xdg_base_directories("use-xdg-base-directories=true"));
-        assert!(!sets_xdg_base_directories(
-            "use-xdg-base-directories = false"
-        ));
-        assert!(!sets_xdg_base_directories(""));
     }
 }

@@ -1,4 +1,5 @@
-//! What the store knows about paths (`nix path-info --json`), asked for many paths in one call.
+//! What `nix path-info --json` says about paths, asked for many paths in one call. Tools ask
+//! [`store_query`](crate::store_query), which reads the store's database instead when it can.
 
 use crate::command::{NixCommand, Stderr};
 use crate::error::{Error, Result};
@@ -54,9 +55,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
     let mut result = BTreeMap::new();
     for (path, info) in entries {
         if info.is_null() || info.get("valid").and_then(Value::as_bool) == Some(false) {
-            return Err(Error::usage(format!(
-                "{path} is not a valid path in the Nix store (it was never registered, or is being built)"
-            )));
+            return Err(not_valid(&path));
         }
         let references = info
             .get("references")
@@ -88,6 +87,14 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
         );
     }
     Ok(result)
+}
+
+/// The usage error for a path the store does not know as valid, whoever answered (nix or the
+/// store's database).
+pub fn not_valid(path: &str) -> Error {
+    Error::usage(format!(
+        "{path} is not a valid path in the Nix store (it was never registered, or is being built)"
+    ))
 }
 
 #[cfg(test)]

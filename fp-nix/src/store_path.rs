@@ -100,12 +100,10 @@ impl fmt::Display for StorePath {
     }
 }
 
-/// Whether the store knows `path` as valid (`nix-store --check-validity`): registered, and not
-/// still being built. A path that is not even on disk is not asked about.
-pub fn is_valid(log: &dyn Log, path: &StorePath) -> Result<bool> {
-    if std::fs::symlink_metadata(path.as_path()).is_err() {
-        return Ok(false);
-    }
+/// Whether nix says `path` is valid (`nix-store --check-validity`): registered, and not still
+/// being built. Tools ask [`store_query::is_valid`](crate::store_query::is_valid), which asks
+/// this only when it cannot read the store's database.
+pub fn check_validity(log: &dyn Log, path: &StorePath) -> Result<bool> {
     NixCommand::nix_store()
         .args(["--check-validity", path.as_str()])
         .succeeds(log)

@@ -7,9 +7,9 @@ use fp_common::{Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, Stderr};
 use fp_nix::locations::{self, User};
 use fp_nix::nix_expr;
-use fp_nix::path_info;
 use fp_nix::profile::Profile;
 use fp_nix::store_path::{store_dir, StorePath};
+use fp_nix::store_query;
 use fp_nix::Log;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -297,7 +297,7 @@ pub fn check_contents(ui: &Ui, path: &StorePath, pins: &Pins, what: &str) -> Res
             "{what} ({path}) has no link for the pin {missing}"
         )));
     }
-    let info = path_info::query(ui, &[path.as_str()], false)?;
+    let info = store_query::path_infos(ui, &[path.as_str()], false)?;
     let refs: BTreeSet<&str> = info
         .get(path.as_str())
         .map(|i| i.references.iter().map(String::as_str).collect())

@@ -26,7 +26,8 @@ use fp_nix::generation::{Generation, GenerationRef};
 use fp_nix::locations;
 use fp_nix::lock::Lock;
 use fp_nix::profile::{plan_switch, SwitchPlan, Target};
-use fp_nix::store_path::{self, store_dir, StorePath};
+use fp_nix::store_path::{store_dir, StorePath};
+use fp_nix::store_query;
 use history::{ChannelsState, Entry, History, RegistryState};
 use pins::Pins;
 use registry::{describe_input, Change, Registry, Which};
@@ -449,7 +450,7 @@ fn plan_channels(ui: &Ui, cli: &Cli, wanted: &Wanted) -> Result<ChannelsPlan> {
     let source = match (&cli.channels_path, wanted.flake_installable.as_deref()) {
         (Some(given), _) => {
             let path = StorePath::parse(given).map_err(|e| e.context("--channels-path"))?;
-            if !store_path::is_valid(ui, &path)? {
+            if !store_query::is_valid(ui, &path)? {
                 return Err(Error::usage(format!(
                     "--channels-path {path} is not a valid path in the Nix store"
                 )));

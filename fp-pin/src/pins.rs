@@ -3,7 +3,8 @@
 use crate::registry::is_flake_id;
 use fp_common::{Error, Result, Ui};
 use fp_nix::command::{NixCommand, Stderr};
-use fp_nix::store_path::{self, StorePath};
+use fp_nix::store_path::StorePath;
+use fp_nix::store_query;
 use std::collections::BTreeMap;
 
 /// The pins, by name (sorted, so every output and the registry order are deterministic).
@@ -94,7 +95,7 @@ pub fn from_flake(ui: &Ui, installable: &str) -> Result<Pins> {
 /// Checks that every pinned source exists in the store (exit 2 when one does not).
 pub fn check_valid(ui: &Ui, pins: &Pins) -> Result<()> {
     for (name, path) in pins {
-        if !store_path::is_valid(ui, path)? {
+        if !store_query::is_valid(ui, path)? {
             return Err(Error::usage(format!(
                 "the pin {name}={path} is not a valid path in the Nix store (it does not exist or was never registered)"
             ))

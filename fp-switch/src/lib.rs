@@ -11,7 +11,8 @@ use fp_common::switch::{self, Options};
 use fp_common::{print_json, Error, Result, Ui};
 use fp_nix::env_marker;
 use fp_nix::profile::Target;
-use fp_nix::store_path::{self, resolve_to_store_path, StorePath};
+use fp_nix::store_path::{resolve_to_store_path, StorePath};
+use fp_nix::store_query;
 use std::io::{BufRead, IsTerminal, Read};
 
 /// The most stdin fp-switch reads looking for its input line.
@@ -60,7 +61,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     // An env of ours (it has our marker) exists only once its build finished; anything else is
     // asked of the store.
     let exists = std::fs::symlink_metadata(target.as_path()).is_ok();
-    if !exists || (!env_marker::is_flakey(target.as_path()) && !store_path::is_valid(ui, &target)?)
+    if !exists || (!env_marker::is_flakey(target.as_path()) && !store_query::is_valid(ui, &target)?)
     {
         return Err(Error::usage(format!(
             "{target} is not a valid path in the Nix store (it does not exist or was never registered)"

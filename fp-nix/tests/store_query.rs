@@ -1,0 +1,70 @@
+//! The store database, read directly, against what the running Nix says of the same paths:
+//! references, NAR sizes, closure sizes and validity must be the same on every Nix version.
+
+use fp_nix::path_info;
+use fp_nix::store_db::StoreDb;
+use fp_nix::store_path::{self, StorePath};
+use fp_nix::store_query::{self, database_location, Settings};
+use fp_nix::Silent;
+use fp_testkit::Bed;
+
+/// Two envs of the offline package set and everything in their closures.
+fn built_paths(bed: &Bed) -> (Vec<String>, Vec<String>) {
+    let a = bed.build(&bed.profile_flake("a", 1, &["hello", "cowsay", "tree", "motd"]));
+    let b = bed.build(&bed.profile_flake("b", 2, &["hello", "jq", "tree", "motd"]));
+    let closure = bed
+        .command("nix-store")
+        .args(["--query", "--requisites", a.as_str(), b.as_str()])
+        .run()
+        .success();
+    let all = closure.stdout.lines().map(str::to_string).collect();
+    (vec![a, b], all)
+}
+
+/// This machine's store database, where Nix keeps it by default.
+fn database() -> StoreDb {
+    let db = database_location(&Settings::default()).expect("the default store is local");
+    StoreDb::open(&db).unwrap_or_else(|e| panic!("{}: {e}", db.display()))
+}
+
+#[test]
+fn database_and_nix_path_info_agree() {
+    let bed = Bed::new();
+    let (envs, all) = built_paths(&bed);
+    assert!(all.len() > envs.len(), "{all:?}");
+    let paths: Vec<&str> = all.iter().map(String::as_str).collect();
+    for closure in [false, true] {
+        let from_nix = path_info::query(&Silent, &paths, closure).expect("nix path-info");
+        let from_db: std::collections::BTreeMap<_, _> = database()
+            .path_infos(&paths, closure)
+            .expect("the database reads")
+            .into_iter()
+            .map(|(path, info)| (path.clone(), info.unwrap_or_else(|| panic!("{path}"))))
+            .collect();
+        assert_eq!(from_db, from_nix, "closure sizes: {closure}");
+    }
+    // The env refers to its packages: the comparison is not between two empty lists.
+    let infos = store_query::path_infos(&Silent, &[envs[0].as_str()], true).unwrap();
+    assert!(infos[&envs[0]].references.len() >= 4, "{infos:?}");
+}
+
+#[test]
+fn database_and_nix_agree_on_validity() {
+    let bed = Bed::new();
+    let (envs, _) = built_paths(&bed);
+    let valid = StorePath::parse(&envs[0]).unwrap();
+    assert!(database().is_valid(valid.as_str()).unwrap());
+    assert!(store_path::check_validity(&Silent, &valid).unwrap());
+    assert!(store_query::is_valid(&Silent, &valid).unwrap());
+    // A store path nix never registered: the database, nix and the query all say so.
+    let never = format!(
+        "{}/0123456789abcdfghijklmnpqrsvwxyz-never-registered",
+        store_path::store_dir().display()
+    );
+    let never = StorePath::parse(&never).unwrap();
+    assert!(!database().is_valid(never.as_str()).unwrap());
+    assert!(!store_path::check_validity(&Silent, &never).unwrap());
+    assert!(!store_query::is_valid(&Silent, &never).unwrap());
+    let err = store_query::path_infos(&Silent, &[never.as_str()], false).unwrap_err();
+    assert_eq!(err.code(), 2, "{}", err.message());
+}
