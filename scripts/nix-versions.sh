@@ -147,6 +147,17 @@ select_versions() {
   printf '%s\n' "${out[@]}"
 }
 
+# Takes this machine's lock on the roots for as long as the calling script runs: one test or
+# benchmark run at a time, since a run empties the roots' stores that another would be using.
+hold_roots_lock() {
+  mkdir -p "$roots_dir"
+  exec {roots_lock}>"$roots_dir/.lock"
+  if ! flock -n "$roots_lock"; then
+    say "waiting for another test or benchmark run on this machine to finish"
+    flock "$roots_lock"
+  fi
+}
+
 # Makes sure every version in "$@" can run: the host's own Nix, or a root made and emptied.
 # The roots of every version the host lacks are made in any case: tests start remote machines
 # from them (with a Nix other than the one under test).

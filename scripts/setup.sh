@@ -45,5 +45,21 @@ nix_config() {
 }
 
 ensure_nix
+# The tools read the Nix store's database with the system SQLite library (rusqlite links it),
+# found with pkg-config: Debian's libsqlite3-dev and pkg-config, installed when missing.
+ensure_build_deps() {
+  if command -v pkg-config >/dev/null && pkg-config --exists sqlite3; then
+    return
+  fi
+  command -v apt-get >/dev/null ||
+    die "the SQLite library and pkg-config are missing; install them (libsqlite3-dev, pkg-config) and run this again"
+  say "installing libsqlite3-dev and pkg-config (the tools link SQLite)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null
+}
+
 # Inside a Debian root the tools were built outside (bench/run --nix): no cargo needed there.
-[ -n "${FP_PREBUILT:-}" ] || ensure_cargo
+if [ -z "${FP_PREBUILT:-}" ]; then
+  ensure_cargo
+  ensure_build_deps
+fi
