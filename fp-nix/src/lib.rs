@@ -8,6 +8,7 @@
 //!   profiles, channels, registries and its settings for each version and user ([`locations`]).
 //! - What an env holds: the marker `lib.mkProfile` writes ([`env_marker`]) and the package diff
 //!   between two envs, as data ([`diff`]).
+//! - Other machines: the same questions asked over ssh, and `nix copy` ([`remote`]).
 //! - Writing Nix source safely ([`nix_expr`]), replacing files atomically ([`atomic_file`]), and
 //!   the limits on what is read ([`limits`]).
 //!
@@ -27,6 +28,7 @@ pub mod lock;
 pub mod nix_expr;
 pub mod path_info;
 pub mod profile;
+pub mod remote;
 pub mod store_path;
 
 pub use error::{Error, Result};
