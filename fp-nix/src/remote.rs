@@ -109,9 +109,14 @@ impl Host {
     fn explain(&self, code: Option<i32>, err: Error) -> Error {
         let host = &self.target;
         match code {
-            Some(SSH_FAILED) => err
-                .context(format!("cannot reach {host} over ssh"))
-                .with_hint(format!(
+            Some(SSH_FAILED) => Error::failed(format!(
+                "cannot reach {host} over ssh: {}",
+                // What ssh said, without the command line (shown under -v).
+                err.message()
+                    .split_once('\n')
+                    .map_or("ssh failed", |(_, said)| said.trim())
+            ))
+            .with_hint(format!(
                     "check that `ssh {} true` works (with the options of $NIX_SSHOPTS) and that the host is up",
                     shell_quote(host)
                 )),
