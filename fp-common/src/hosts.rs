@@ -310,8 +310,9 @@ struct Failure<'a> {
 
 /// Reports the results of [`run_on_hosts`]: with `json`, one JSON line per host on stdout (the
 /// tool's document with `host` added, or the error); otherwise `show` prints each success's
-/// product. Then one summary line per host on stderr. A lone host's error is returned as it
-/// is; with several, any failure is exit 1 naming the hosts that failed.
+/// product. Then one summary line per host on stderr (a lone host's failure is told by its
+/// error alone). A lone host's error is returned as it is; with several, any failure is exit 1
+/// naming the hosts that failed.
 pub fn report<R: Outcome>(
     ui: &Ui,
     specs: &[HostSpec],
@@ -345,8 +346,11 @@ pub fn report<R: Outcome>(
                         hint: err.hint(),
                     })?;
                 }
-                let first = err.message().lines().next().unwrap_or_default().to_string();
-                ui.info(&format!("{}: failed: {first}", spec.name));
+                if specs.len() > 1 {
+                    // A lone host's error is the run's own, shown once.
+                    let first = err.message().lines().next().unwrap_or_default().to_string();
+                    ui.info(&format!("{}: failed: {first}", spec.name));
+                }
                 failed.push(spec.name.clone());
                 lone_error = Some(err);
             }

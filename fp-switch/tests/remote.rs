@@ -131,3 +131,233 @@ fn switch_rollback_list_and_diff_on_another_machine() {
     assert_eq!(remote.generation_numbers(&profile), (vec![1, 2], Some(1)));
     assert!(std::fs::symlink_metadata(bed.profile()).is_err());
 }
+
+/// Replaces the port numbers ssh names in its errors.
+fn redact_ports(text: &str, ports: &[u16]) -> String {
+    ports
+        .iter()
+        .fold(text.to_string(), |t, p| t.replace(&format!("port {p}"), "port [PORT]"))
+}
+
+#[test]
+fn several_hosts_at_once_and_one_down() {
+    let bed = Bed::new();
+    let (a, b) = (Remote::start("a"), Remote::start("b"));
+    let down_port = free_port();
+    let config = bed.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        [
+            a.ssh_config_entry(),
+            b.ssh_config_entry(),
+            ssh_config_entry("down", down_port, &a.client_key()),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let opts = format!("-F {}", config.display());
+    for remote in [&a, &b] {
+        remote_profile(remote, "/root/fp");
+    }
+    let hosts = bed.config_home().join("flakey-profile");
+    std::fs::create_dir_all(&hosts).unwrap();
+    std::fs::write(
+        hosts.join("config.toml"),
+        "[hosts.a]\ntarget = \"a\"\nprofile = \"/root/fp/profile\"\n\n[hosts.b]\ntarget = \"b\"\nprofile = \"/root/fp/profile\"\n\n[hosts.down]\ntarget = \"down\"\n",
+    )
+    .unwrap();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+
+    let run = tool(&bed, SWITCH, &opts)
+        .args(["--hosts", "all", "--json", &env])
+        .run()
+        .code(1);
+    let docs = json_lines(&run.stdout);
+    let hosts: Vec<&str> = docs.iter().map(|d| d["host"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["a", "b", "down"]);
+    assert_eq!((docs[0]["generation"].as_u64(), docs[1]["generation"].as_u64()), (Some(1), Some(1)));
+    assert!(docs[2]["error"].as_str().unwrap().starts_with("cannot reach down over ssh"));
+    insta::assert_snapshot!(
+        "several_hosts_one_down",
+        redact_ports(&bed.redact(&run.stderr), &[down_port])
+    );
+    for remote in [&a, &b] {
+        assert!(remote.has_store_path(&env));
+        assert_eq!(
+            remote.generation_numbers(Path::new("/root/fp/profile")),
+            (vec![1], Some(1))
+        );
+    }
+    assert!(std::fs::symlink_metadata(bed.profile()).is_err());
+
+    // The listing of two hosts, one table each, in the order asked.
+    let run = tool(&bed, "fp-generations", &opts)
+        .args(["--hosts", "b,a", "--jobs", "1"])
+        .run()
+        .success();
+    let headings: Vec<&str> = run.stdout.lines().filter(|l| l.ends_with(':')).collect();
+    assert_eq!(headings, ["b:", "a:"]);
+    assert_eq!(run.stdout.matches("(current)").count(), 2, "{}", run.stdout);
+    let run = tool(&bed, "fp-generations", &opts)
+        .args(["--hosts", "nope"])
+        .run()
+        .code(2)
+        .stderr_has("no host named \"nope\"");
+    assert!(run.stderr.contains("a, b, down"), "{}", run.stderr);
+}
+
+#[test]
+fn errors_say_which_host_and_what_to_run() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let opts = remote.nix_sshopts();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    let switch = |profile: &str| {
+        tool(&bed, SWITCH, &opts)
+            .args(["--target-host", "box", "--profile", profile, &env])
+            .run()
+    };
+    // The per-user directory missing there: the same fix as here, to run there.
+    let run = switch("/root/missing/profile").code(1);
+    insta::assert_snapshot!("remote_directory_missing", bed.redact(&run.stderr));
+    assert!(!remote.has_store_path(&env), "copied before the check");
+    // No Nix on the remote PATH.
+    remote
+        .ssh("mv /usr/bin/nix-env /usr/bin/nix-env.off")
+        .success();
+    let run = switch("/root/profile").code(1);
+    insta::assert_snapshot!("remote_without_nix", bed.redact(&run.stderr));
+    // A host name ssh would take as an option.
+    tool(&bed, SWITCH, &opts)
+        .args(["--target-host=-oProxyCommand=touch /tmp/x", &env])
+        .run()
+        .code(2)
+        .stderr_has("is not a host name");
+}
+
+#[test]
+fn hostile_profile_paths_run_nothing_there() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let opts = remote.nix_sshopts();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    let dir = "/root/$(touch /root/pwned)`touch /root/pwned`; touch /root/pwned '\"";
+    remote
+        .ssh(&format!("mkdir -p {}", fp_nix::command::shell_quote(dir)))
+        .success();
+    let profile = format!("{dir}/my profile*");
+    tool(&bed, SWITCH, &opts)
+        .args(["--target-host", "box", "--profile", &profile, &env])
+        .run()
+        .success();
+    assert_eq!(remote.ssh("test -e /root/pwned").code, 1, "a command ran");
+    let link = remote
+        .ssh(&format!(
+            "readlink {}",
+            fp_nix::command::shell_quote(&profile)
+        ))
+        .success();
+    assert_eq!(link.stdout.trim(), "my profile*-1-link");
+    tool(&bed, "fp-generations", &opts)
+        .args(["--target-host", "box", "--profile", &profile])
+        .run()
+        .success();
+    assert_eq!(remote.ssh("test -e /root/pwned").code, 1, "a command ran");
+}
+
+#[test]
+fn dry_run_copies_and_changes_nothing() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    let profile = remote_profile(&remote, "/root/fp");
+    tool(&bed, SWITCH, &remote.nix_sshopts())
+        .args(["--target-host", "box", "--dry-run", "--profile"])
+        .arg(&profile)
+        .arg(&env)
+        .run()
+        .success()
+        .stderr_has("box: would switch to generation 1 (dry run)");
+    assert!(!remote.has_store_path(&env));
+    assert_eq!(remote.read_link(&profile), None);
+}
+
+#[test]
+fn the_default_profile_there_is_the_one_nix_env_uses_there() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let opts = remote.nix_sshopts();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    // Whatever nix-env's default is there, its directory must exist: make it the way the
+    // error says, then switch without --profile.
+    let run = tool(&bed, SWITCH, &opts)
+        .args(["--target-host", "box", &env])
+        .run();
+    if run.code != 0 {
+        let fix = run
+            .stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("sudo mkdir -p "))
+            .and_then(|l| l.split(" && ").next())
+            .unwrap_or_else(|| panic!("no fix in:\n{}", run.stderr));
+        remote.ssh(&format!("mkdir -p {fix}")).success();
+        tool(&bed, SWITCH, &opts)
+            .args(["--target-host", "box", &env])
+            .run()
+            .success();
+    }
+    // nix-env there, asked about its own default profile, sees the new generation.
+    let listing = remote.ssh("nix-env --list-generations").success().stdout;
+    assert_eq!(
+        fp_testkit::parse_generation_listing(&listing),
+        (vec![1], Some(1)),
+        "{listing}"
+    );
+}
+
+#[test]
+fn a_generation_made_there_stays_there() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let opts = remote.nix_sshopts();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    let profile = remote_profile(&remote, "/root/fp");
+    tool(&bed, SWITCH, &opts)
+        .args(["--target-host", "box", "--profile"])
+        .arg(&profile)
+        .arg(&env)
+        .run()
+        .success();
+    // A second generation made on the remote alone, from a path this machine never had.
+    let only_there = remote
+        .ssh("echo remote-only > /root/notes && nix-store --add /root/notes")
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    remote
+        .ssh(&format!(
+            "nix-env --profile /root/fp/profile --set {only_there}"
+        ))
+        .success();
+    let run = tool(&bed, "fp-diff", &opts)
+        .args(["--target-host", "box", "--json", "--profile"])
+        .arg(&profile)
+        .run()
+        .success();
+    let doc = &json_lines(&run.stdout)[0];
+    assert_eq!(doc["to"]["storePath"], only_there.as_str());
+    assert_eq!(doc["diff"]["removed"][0]["name"], "hello");
+    // Rolling back there and reading it all did not bring the path here.
+    tool(&bed, "fp-rollback", &opts)
+        .args(["--target-host", "box", "--profile"])
+        .arg(&profile)
+        .run()
+        .success();
+    assert_eq!(remote.generation_numbers(&profile), (vec![1, 2], Some(1)));
+    let here = bed
+        .command("nix-store")
+        .args(["--check-validity", &only_there])
+        .run();
+    assert_ne!(here.code, 0, "{only_there} was copied here");
+}
