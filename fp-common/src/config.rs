@@ -303,8 +303,8 @@ mod tests {
         assert_eq!(c.hosts()["web"].target, "root@web1");
         assert_eq!(c.hosts()["web"].profile.as_deref(), Some("/p"));
         assert_eq!(c.hosts()["ci"].profile, None);
-        let err = Config::parse("[hosts.web]\ntarget = \"a\"\nport = 22\n", "c.toml".into())
-            .unwrap_err();
+        let err =
+            Config::parse("[hosts.web]\ntarget = \"a\"\nport = 22\n", "c.toml".into()).unwrap_err();
         assert_eq!(err.code(), 2);
         assert!(err.message().contains("port"), "{}", err.message());
         let err = Config::parse("[hosts.web]\nprofile = \"/p\"\n", "c.toml".into()).unwrap_err();

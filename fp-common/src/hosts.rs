@@ -84,8 +84,9 @@ pub fn select(
             })?;
             specs.push(HostSpec {
                 name: name.to_string(),
-                host: Host::new(&entry.target)
-                    .map_err(|e| e.context(format!("[hosts.{name}] in {}", config_path.display())))?,
+                host: Host::new(&entry.target).map_err(|e| {
+                    e.context(format!("[hosts.{name}] in {}", config_path.display()))
+                })?,
                 profile: profile
                     .map(Path::to_path_buf)
                     .or_else(|| entry.profile.as_ref().map(PathBuf::from)),
@@ -272,8 +273,7 @@ pub fn run_on_hosts<R: Send>(
     work: impl Fn(&Ui, &HostSpec) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
     let several = specs.len() > 1;
-    let results: Mutex<Vec<Option<Result<R>>>> =
-        Mutex::new(specs.iter().map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new(specs.iter().map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let workers = usize::from(jobs).clamp(1, specs.len().max(1));
     std::thread::scope(|scope| {
@@ -408,11 +408,19 @@ mod tests {
         let specs = select(&args(&[], Some("all")), &tables(), cfg, None).unwrap();
         assert_eq!(
             names(&specs),
-            [("ci", "ci", None), ("web", "root@web1", Some(Path::new("/p/web")))]
+            [
+                ("ci", "ci", None),
+                ("web", "root@web1", Some(Path::new("/p/web")))
+            ]
         );
         // --profile wins over the table's, and a host named twice is worked on once.
-        let specs =
-            select(&args(&["ci"], Some("web, ci")), &tables(), cfg, Some(Path::new("/q"))).unwrap();
+        let specs = select(
+            &args(&["ci"], Some("web, ci")),
+            &tables(),
+            cfg,
+            Some(Path::new("/q")),
+        )
+        .unwrap();
         assert_eq!(
             names(&specs),
             [
@@ -457,7 +465,13 @@ mod tests {
         let specs = select(&args(&targets, None), &BTreeMap::new(), cfg, None).unwrap();
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
-        let ui = Ui::new("fp-test", &crate::cli::CommonArgs { quiet: true, ..Default::default() });
+        let ui = Ui::new(
+            "fp-test",
+            &crate::cli::CommonArgs {
+                quiet: true,
+                ..Default::default()
+            },
+        );
         let results = run_on_hosts(&ui, &specs, 3, |_, spec| {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);

@@ -40,8 +40,10 @@ impl Host {
     /// (a leading `-`) and names with spaces or control characters are usage errors.
     pub fn new(target: &str) -> Result<Host> {
         let bad = |why: &str| {
-            Error::usage(format!("--target-host {target:?} is not a host name: {why}"))
-                .with_hint("give what ssh accepts: host, user@host or an alias from ~/.ssh/config")
+            Error::usage(format!(
+                "--target-host {target:?} is not a host name: {why}"
+            ))
+            .with_hint("give what ssh accepts: host, user@host or an alias from ~/.ssh/config")
         };
         if target.is_empty() {
             return Err(bad("it is empty"));
@@ -191,14 +193,11 @@ pub fn split_ssh_options(text: &str, version: NixVersion) -> Result<Vec<String>>
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = text.chars();
-    let unterminated =
-        || Error::usage(format!("NIX_SSHOPTS has an unterminated quote: {text:?}"));
+    let unterminated = || Error::usage(format!("NIX_SSHOPTS has an unterminated quote: {text:?}"));
     while let Some(c) = chars.next() {
         match c {
             c if c.is_whitespace() => words.extend(word.take()),
-            '\\' => word
-                .get_or_insert_with(String::new)
-                .extend(chars.next()),
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
             '\'' => {
                 let w = word.get_or_insert_with(String::new);
                 loop {
@@ -273,7 +272,9 @@ impl Probe {
             )));
         };
         let version = NixVersion::parse(version).ok_or_else(|| {
-            Error::failed(format!("cannot read the remote Nix version from {version:?}"))
+            Error::failed(format!(
+                "cannot read the remote Nix version from {version:?}"
+            ))
         })?;
         let home = PathBuf::from(if home.is_empty() { "/" } else { home });
         let state_home = if state.starts_with('/') {
@@ -454,7 +455,15 @@ mod tests {
         let text = "-F /a/cfg  -o ProxyCommand=\"ssh -W %h:%p gate\"";
         assert_eq!(
             split_ssh_options(text, old).unwrap(),
-            ["-F", "/a/cfg", "-o", "ProxyCommand=\"ssh", "-W", "%h:%p", "gate\""]
+            [
+                "-F",
+                "/a/cfg",
+                "-o",
+                "ProxyCommand=\"ssh",
+                "-W",
+                "%h:%p",
+                "gate\""
+            ]
         );
         assert_eq!(
             split_ssh_options(text, new).unwrap(),
@@ -504,7 +513,10 @@ mod tests {
         let v28 = "nix-env (Nix) 2.8.0";
         let v34 = "nix-env (Nix) 2.34.8";
         assert_eq!(probe("/p/x", "/l", v28, "1000"), PathBuf::from("/p/x"));
-        assert_eq!(probe("", "/l/profile", v28, "1000"), PathBuf::from("/l/profile"));
+        assert_eq!(
+            probe("", "/l/profile", v28, "1000"),
+            PathBuf::from("/l/profile")
+        );
         // A relative link text is taken from the link's directory.
         assert_eq!(
             probe("", "rel/profile", v28, "1000"),
@@ -553,14 +565,22 @@ mod tests {
             gens.iter()
                 .map(|g| {
                     let secs = g.created.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-                    (g.generation, g.store_path.clone(), g.current, secs.as_secs())
+                    (
+                        g.generation,
+                        g.store_path.clone(),
+                        g.current,
+                        secs.as_secs(),
+                    )
                 })
                 .collect::<Vec<_>>()
         };
         let local = crate::generation::list(&profile).unwrap();
         assert_eq!(seconds(&read.generations), seconds(&local));
         assert_eq!(
-            read.generations.iter().map(|g| g.generation).collect::<Vec<_>>(),
+            read.generations
+                .iter()
+                .map(|g| g.generation)
+                .collect::<Vec<_>>(),
             [1, 2, 10]
         );
         assert!(read.generations[1].current);
@@ -575,7 +595,9 @@ mod tests {
         assert_eq!(read.dir, DirState::Missing);
         assert!(read.generations.is_empty());
         assert_eq!(
-            read_profile_line(Path::new("rel/profile")).unwrap_err().code(),
+            read_profile_line(Path::new("rel/profile"))
+                .unwrap_err()
+                .code(),
             2
         );
     }

@@ -71,9 +71,14 @@ fn switch_rollback_list_and_diff_on_another_machine() {
     for path in closure(&bed, &env1) {
         assert!(remote.has_store_path(&path), "{path} not copied");
     }
-    assert_eq!(remote.read_link(&profile).as_deref(), Some("profile-1-link"));
     assert_eq!(
-        remote.read_link(&Path::new("/root/fp/profile-1-link")).as_deref(),
+        remote.read_link(&profile).as_deref(),
+        Some("profile-1-link")
+    );
+    assert_eq!(
+        remote
+            .read_link(&Path::new("/root/fp/profile-1-link"))
+            .as_deref(),
         Some(env1.as_str())
     );
     assert_eq!(remote.generation_numbers(&profile), (vec![1], Some(1)));
@@ -88,7 +93,10 @@ fn switch_rollback_list_and_diff_on_another_machine() {
         .success()
         .no_stdout()
         .stderr_has("box: switched to generation 2: 1 added, 1 removed, 1 changed");
-    insta::assert_snapshot!("remote_switch", without_nix_progress(&bed.redact(&run.stderr)));
+    insta::assert_snapshot!(
+        "remote_switch",
+        without_nix_progress(&bed.redact(&run.stderr))
+    );
     assert_eq!(remote.generation_numbers(&profile), (vec![1, 2], Some(2)));
 
     // Listing reads the remote generations.
@@ -134,9 +142,9 @@ fn switch_rollback_list_and_diff_on_another_machine() {
 
 /// Replaces the port numbers ssh names in its errors.
 fn redact_ports(text: &str, ports: &[u16]) -> String {
-    ports
-        .iter()
-        .fold(text.to_string(), |t, p| t.replace(&format!("port {p}"), "port [PORT]"))
+    ports.iter().fold(text.to_string(), |t, p| {
+        t.replace(&format!("port {p}"), "port [PORT]")
+    })
 }
 
 #[test]
@@ -175,8 +183,17 @@ fn several_hosts_at_once_and_one_down() {
     let docs = json_lines(&run.stdout);
     let hosts: Vec<&str> = docs.iter().map(|d| d["host"].as_str().unwrap()).collect();
     assert_eq!(hosts, ["a", "b", "down"]);
-    assert_eq!((docs[0]["generation"].as_u64(), docs[1]["generation"].as_u64()), (Some(1), Some(1)));
-    assert!(docs[2]["error"].as_str().unwrap().starts_with("cannot reach down over ssh"));
+    assert_eq!(
+        (
+            docs[0]["generation"].as_u64(),
+            docs[1]["generation"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert!(docs[2]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot reach down over ssh"));
     insta::assert_snapshot!(
         "several_hosts_one_down",
         redact_ports(&bed.redact(&run.stderr), &[down_port])

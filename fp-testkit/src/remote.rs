@@ -13,7 +13,9 @@
 //! not `$HOME`'s, so the file is named on the command line).
 
 use crate::{nix_at_least, Run};
+use std::ffi::CString;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,34 +111,36 @@ impl Remote {
             ssh_config_entry(alias, port, &d.join("client_key")),
         )
         .expect("ssh_config");
-        // Mounted in a namespace of its own: the overlay, its own /nix, /proc and /dev; then
-        // sshd replaces the shell, so killing its process group ends the machine.
-        let script = r#"set -e
-d=$1 root=$2 m=$1/merged
-mount -t overlay overlay -o "lowerdir=$root,upperdir=$d/upper,workdir=$d/work" "$m"
-mount --bind "$d/nix" "$m/nix"
-mount -t proc proc "$m/proc"
-mount --rbind /dev "$m/dev"
-mkdir -p "$m/run/sshd" "$m/root/.ssh" "$m/etc/nix"
-cp "$d/client_key.pub" "$m/root/.ssh/authorized_keys"
-cp "$d/host_key" "$m/etc/ssh/fp_host_key"
-chmod 600 "$m/etc/ssh/fp_host_key"
-cp "$d/sshd_config" "$m/etc/ssh/fp_sshd_config"
-cp "$d/nix.conf" "$m/etc/nix/nix.conf"
-exec chroot "$m" /usr/sbin/sshd -D -e -f /etc/ssh/fp_sshd_config
-"#;
+        // What the machine needs besides the root filesystem goes into the overlay's writable
+        // layer before it is mounted.
+        let upper = d.join("upper");
+        for (path, from) in [
+            ("etc/ssh/fp_host_key", d.join("host_key")),
+            ("etc/ssh/fp_sshd_config", d.join("sshd_config")),
+            ("etc/nix/nix.conf", d.join("nix.conf")),
+            ("root/.ssh/authorized_keys", d.join("client_key.pub")),
+        ] {
+            let to = upper.join(path);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("upper dirs");
+            std::fs::copy(&from, &to).expect("copy into the overlay");
+        }
+        std::fs::create_dir_all(upper.join("run/sshd")).expect("privilege separation dir");
         let log = std::fs::File::create(d.join("sshd.log")).expect("sshd log");
+        let mounts = Mounts::new(&root, d);
         use std::os::unix::process::CommandExt;
-        let sshd = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "bash", "-c", script, "remote"])
-            .arg(d)
-            .arg(&root)
+        let mut command = Command::new("/usr/sbin/sshd");
+        command
+            .args(["-D", "-e", "-f", "/etc/ssh/fp_sshd_config"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start unshare");
+            .process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and makes only system calls
+        // (no allocation, no locks) on C strings built before the fork.
+        unsafe {
+            command.pre_exec(move || mounts.enter());
+        }
+        let sshd = command.spawn().expect("start sshd in the remote root");
         let mut remote = Remote {
             dir,
             alias: alias.to_string(),
@@ -157,8 +161,8 @@ exec chroot "$m" /usr/sbin/sshd -D -e -f /etc/ssh/fp_sshd_config
             }
             let exited = self.sshd.try_wait().ok().flatten();
             if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.dir.path().join("sshd.log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default();
                 panic!(
                     "the remote machine ({}) did not start (exit {exited:?}):\n{log}",
                     self.root.display()
@@ -208,12 +212,18 @@ exec chroot "$m" /usr/sbin/sshd -D -e -f /etc/ssh/fp_sshd_config
 
     /// The remote's Nix version, as `nix --version` prints it there.
     pub fn nix_version(&self) -> String {
-        self.ssh("nix --version").success().stdout.trim().to_string()
+        self.ssh("nix --version")
+            .success()
+            .stdout
+            .trim()
+            .to_string()
     }
 
     /// Whether `path` is a valid path of the remote's store.
     pub fn has_store_path(&self, path: &str) -> bool {
-        self.ssh(&format!("nix-store --check-validity '{path}'")).code == 0
+        self.ssh(&format!("nix-store --check-validity '{path}'"))
+            .code
+            == 0
     }
 
     /// Where the link `path` points there (`readlink`), or `None`.
@@ -231,6 +241,95 @@ exec chroot "$m" /usr/sbin/sshd -D -e -f /etc/ssh/fp_sshd_config
             ))
             .success();
         crate::parse_generation_listing(&run.stdout)
+    }
+}
+
+/// The mounts of a remote machine, as C strings made before the fork that uses them.
+struct Mounts {
+    merged: CString,
+    overlay_options: CString,
+    nix_dir: CString,
+    nix_mount: CString,
+    proc_mount: CString,
+    dev_mount: CString,
+}
+
+impl Mounts {
+    /// The mounts of the machine in `dir` over the root filesystem `root`.
+    fn new(root: &Path, dir: &Path) -> Mounts {
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in paths");
+        let merged = dir.join("merged");
+        Mounts {
+            overlay_options: CString::new(format!(
+                "lowerdir={},upperdir={},workdir={}",
+                root.display(),
+                dir.join("upper").display(),
+                dir.join("work").display()
+            ))
+            .expect("no NUL in paths"),
+            nix_dir: c(&dir.join("nix")),
+            nix_mount: c(&merged.join("nix")),
+            proc_mount: c(&merged.join("proc")),
+            dev_mount: c(&merged.join("dev")),
+            merged: c(&merged),
+        }
+    }
+
+    /// In the child: a mount namespace of its own whose mounts reach no other namespace; the
+    /// overlay, its own empty `/nix`, `/proc` and `/dev`; then the overlay becomes `/`.
+    /// Inside a chroot (the newer Nix versions' tests) `/` is no mount point and cannot be made
+    /// private, but the namespace the chroot runs in is private already.
+    fn enter(&self) -> std::io::Result<()> {
+        let check = |r: libc::c_int| {
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        };
+        let none = std::ptr::null::<libc::c_char>();
+        // SAFETY: plain system calls with NUL-terminated strings that outlive them.
+        unsafe {
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            let _ = libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            );
+            check(libc::mount(
+                c"overlay".as_ptr(),
+                self.merged.as_ptr(),
+                c"overlay".as_ptr(),
+                0,
+                self.overlay_options.as_ptr().cast(),
+            ))?;
+            check(libc::mount(
+                self.nix_dir.as_ptr(),
+                self.nix_mount.as_ptr(),
+                none,
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"proc".as_ptr(),
+                self.proc_mount.as_ptr(),
+                c"proc".as_ptr(),
+                0,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"/dev".as_ptr(),
+                self.dev_mount.as_ptr(),
+                none,
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
+            check(libc::chroot(self.merged.as_ptr()))?;
+            check(libc::chdir(c"/".as_ptr()))?;
+        }
+        Ok(())
     }
 }
 
