@@ -77,7 +77,7 @@ fn switch_rollback_list_and_diff_on_another_machine() {
     );
     assert_eq!(
         remote
-            .read_link(&Path::new("/root/fp/profile-1-link"))
+            .read_link(Path::new("/root/fp/profile-1-link"))
             .as_deref(),
         Some(env1.as_str())
     );
