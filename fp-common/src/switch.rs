@@ -303,6 +303,32 @@ mod tests {
     }
 
     #[test]
+    fn summaries_say_what_happened() {
+        let mut r = Report {
+            profile: "/p".into(),
+            dry_run: false,
+            changed: true,
+            previous: None,
+            generation: 3,
+            store_path: "/nix/store/x".into(),
+            diff: Some(PackageDiff {
+                added: vec![Package::new("jq", "1.7")],
+                ..Default::default()
+            }),
+            made_outside: None,
+        };
+        assert_eq!(
+            r.summary(),
+            "switched to generation 3: 1 added, 0 removed, 0 changed"
+        );
+        r.dry_run = true;
+        r.diff = None;
+        assert_eq!(r.summary(), "would switch to generation 3 (dry run)");
+        r.changed = false;
+        assert_eq!(r.summary(), "already at generation 3");
+    }
+
+    #[test]
     fn report_has_the_documented_fields() {
         let r = Report {
             profile: "/p".into(),

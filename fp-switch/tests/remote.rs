@@ -86,7 +86,12 @@ fn switch_rollback_list_and_diff_on_another_machine() {
     assert!(std::fs::symlink_metadata(bed.profile()).is_err());
 
     let run = tool(&bed, SWITCH, &opts)
-        .args(["--target-host", "box", "--profile"])
+        .args([
+            "--target-host",
+            "box",
+            "--substitute-on-destination",
+            "--profile",
+        ])
         .arg(&profile)
         .arg(&env2)
         .run()
@@ -137,6 +142,17 @@ fn switch_rollback_list_and_diff_on_another_machine() {
         .success()
         .stderr_has("box: switched to generation 1");
     assert_eq!(remote.generation_numbers(&profile), (vec![1, 2], Some(1)));
+
+    // Deleting there: generation 2 goes, the current one stays.
+    tool(&bed, "fp-generations", &opts)
+        .args(["--target-host", "box", "--profile"])
+        .arg(&profile)
+        .args(["delete", "1", "2"])
+        .run()
+        .success()
+        .stderr_has("generation 1 is the current one; it is not deleted")
+        .stderr_has("box: deleted generations 2");
+    assert_eq!(remote.generation_numbers(&profile), (vec![1], Some(1)));
     assert!(std::fs::symlink_metadata(bed.profile()).is_err());
 }
 
@@ -244,6 +260,16 @@ fn errors_say_which_host_and_what_to_run() {
         .success();
     let run = switch("/root/profile").code(1);
     insta::assert_snapshot!("remote_without_nix", bed.redact(&run.stderr));
+    // Options for other machines without one.
+    tool(&bed, SWITCH, &opts)
+        .args(["--substitute-on-destination", &env])
+        .run()
+        .code(2)
+        .stderr_has("--substitute-on-destination is for other machines");
+    tool(&bed, SWITCH, &opts)
+        .args(["--target-host", "box", "--jobs", "0", &env])
+        .run()
+        .code(2);
     // A host name ssh would take as an option.
     tool(&bed, SWITCH, &opts)
         .args(["--target-host=-oProxyCommand=touch /tmp/x", &env])
