@@ -236,8 +236,7 @@ impl Place for OnHost {
 
     fn switch(&self, ui: &Ui, target: &Target) -> Result<Generation> {
         let cmd = self.as_profile()?.switch_command(target);
-        self.host.run_nix(ui, &cmd)?;
-        let after = self.host.read_profile(ui, &self.profile)?;
+        let after = self.host.change_then_read(ui, &cmd, &self.profile)?;
         generation::current(&after.generations)
             .cloned()
             .ok_or_else(|| {

@@ -144,6 +144,18 @@ impl Host {
         RemoteProfile::parse(profile, &self.run(log, &read_profile_line(profile)?)?)
     }
 
+    /// Runs the nix command `cmd` on the host (one that changes the profile `profile`), then
+    /// reads that profile, in one ssh call ([`change_then_read_line`]).
+    pub fn change_then_read(
+        &self,
+        log: &dyn Log,
+        cmd: &NixCommand,
+        profile: &Path,
+    ) -> Result<RemoteProfile> {
+        let line = change_then_read_line(cmd, profile)?;
+        RemoteProfile::parse(profile, &self.run(log, &line)?)
+    }
+
     /// What the host's store knows about `paths` (`nix path-info --json` run there).
     pub fn path_info(
         &self,
@@ -324,6 +336,17 @@ pub fn read_profile_line(profile: &Path) -> Result<String> {
         p = shell_quote(&profile.to_string_lossy()),
         d = shell_quote(&dir.to_string_lossy()),
         b = shell_quote(&base),
+    ))
+}
+
+/// The shell command line that runs `cmd` (its stdout sent to stderr, so the answer is only
+/// the profile's), stops with its exit code if it fails, and otherwise reads `profile` as
+/// [`read_profile_line`] does.
+pub fn change_then_read_line(cmd: &NixCommand, profile: &Path) -> Result<String> {
+    Ok(format!(
+        "{NEEDS_NIX}{} >&2 || exit; {}",
+        cmd.display(),
+        read_profile_line(profile)?
     ))
 }
 
@@ -584,6 +607,27 @@ mod tests {
             [1, 2, 10]
         );
         assert!(read.generations[1].current);
+    }
+
+    #[test]
+    fn a_change_then_the_profile_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("profile");
+        symlink("/nix/store/x-1", dir.path().join("profile-1-link")).unwrap();
+        let change = NixCommand::new("ln")
+            .args(["-s", "profile-1-link"])
+            .arg(&profile);
+        let line = change_then_read_line(&change, &profile).unwrap();
+        let read = RemoteProfile::parse(&profile, &sh(&line)).unwrap();
+        assert!(read.generations[0].current);
+        // A failing change stops the line with its own exit code.
+        let fail = NixCommand::new("sh").args(["-c", "exit 3"]);
+        let line = change_then_read_line(&fail, &profile).unwrap();
+        let status = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(3));
     }
 
     #[test]
