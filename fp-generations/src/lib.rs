@@ -189,9 +189,14 @@ struct Listing {
 impl Outcome for Listing {
     fn summary(&self) -> String {
         let n = self.doc.generations.len();
+        let count = if n == 1 {
+            "1 generation".to_string()
+        } else {
+            format!("{n} generations")
+        };
         match self.doc.current {
-            Some(c) => format!("{n} generations, current {c}"),
-            None => format!("{n} generations, none current"),
+            Some(c) => format!("{count}, current {c}"),
+            None => format!("{count}, none current"),
         }
     }
 }
