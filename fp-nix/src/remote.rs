@@ -96,9 +96,12 @@ impl Host {
     /// the host and a missing `nix-env` there are errors that say so and what to check.
     pub fn run(&self, log: &dyn Log, remote: &str) -> Result<String> {
         let options = ssh_options(log)?;
-        let outcome = self.ssh(&options, remote).output_or_code(log).map_err(|e| {
-            e.with_hint("install an ssh client (OpenSSH's ssh) and make sure it is on PATH")
-        })?;
+        let outcome = self
+            .ssh(&options, remote)
+            .output_or_code(log)
+            .map_err(|e| {
+                e.with_hint("install an ssh client (OpenSSH's ssh) and make sure it is on PATH")
+            })?;
         match outcome {
             Ok(stdout) => Ok(stdout),
             Err((code, err)) => Err(self.explain(code, err)),
