@@ -57,3 +57,29 @@ pub struct SwitchArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `--target-host`, `--hosts` and `--jobs`: the tools that read or switch a profile do it on
+/// other machines over ssh instead of this one.
+#[derive(Debug, Clone, Args, Default)]
+pub struct HostArgs {
+    /// Work on the profile of this machine over ssh instead (host, user@host or an alias from
+    /// ~/.ssh/config; options from $NIX_SSHOPTS); repeatable.
+    #[arg(long = "target-host", value_name = "HOST", global = true)]
+    pub target_hosts: Vec<String>,
+
+    /// Work on the hosts of the config file's [hosts.NAME] tables: `all`, or names separated by
+    /// commas.
+    #[arg(long, value_name = "all|NAME,...", global = true)]
+    pub hosts: Option<String>,
+
+    /// How many hosts to work on at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    pub jobs: u16,
+}
+
+impl HostArgs {
+    /// Whether any other machine was asked for.
+    pub fn any(&self) -> bool {
+        !self.target_hosts.is_empty() || self.hosts.is_some()
+    }
+}

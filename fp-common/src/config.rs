@@ -10,6 +10,7 @@ use fp_nix::command::nix_version;
 use fp_nix::locations::{config_home, home_dir};
 use fp_nix::profile::Profile;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,18 @@ struct ConfigFile {
     flake: Option<String>,
     attr: Option<String>,
     profile: Option<String>,
+    #[serde(default)]
+    hosts: BTreeMap<String, HostEntry>,
+}
+
+/// A `[hosts.NAME]` table: another machine the tools reach over ssh with `--hosts NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostEntry {
+    /// What ssh is given: `host`, `user@host` or an alias of the ssh config.
+    pub target: String,
+    /// The profile there (default: nix-env's default on that machine).
+    pub profile: Option<String>,
 }
 
 /// The loaded configuration file (or its absence).
@@ -101,10 +114,15 @@ impl Config {
             if e.message().contains("expected one of") {
                 err
             } else {
-                err.with_hint("the keys it may have are flake, attr and profile (strings)")
+                err.with_hint("the keys it may have are flake, attr and profile (strings), and [hosts.NAME] tables with target and profile")
             }
         })?;
         Ok(Config { path, file })
+    }
+
+    /// The `[hosts.NAME]` tables, by name.
+    pub fn hosts(&self) -> &BTreeMap<String, HostEntry> {
+        &self.file.hosts
     }
 
     /// The config file's path, whether or not it exists.
@@ -276,6 +294,24 @@ mod tests {
         let msg = err.message();
         assert!(msg.contains("/cfg/config.toml, line 3"), "{msg}");
         assert!(msg.contains("flakes"), "{msg}");
+    }
+
+    #[test]
+    fn host_tables() {
+        let c = Config::parse(
+            "[hosts.web]\ntarget = \"root@web1\"\nprofile = \"/p\"\n[hosts.ci]\ntarget = \"ci\"\n",
+            "c.toml".into(),
+        )
+        .unwrap();
+        assert_eq!(c.hosts()["web"].target, "root@web1");
+        assert_eq!(c.hosts()["web"].profile.as_deref(), Some("/p"));
+        assert_eq!(c.hosts()["ci"].profile, None);
+        let err =
+            Config::parse("[hosts.web]\ntarget = \"a\"\nport = 22\n", "c.toml".into()).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(err.message().contains("port"), "{}", err.message());
+        let err = Config::parse("[hosts.web]\nprofile = \"/p\"\n", "c.toml".into()).unwrap_err();
+        assert!(err.message().contains("target"), "{}", err.message());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! which uses this one for: the shared `main` ([`app`]), the shared flags ([`cli`]), settings
 //! from flags, environment and config file ([`config`]), what is written on stderr ([`ui`]),
 //! rendering diffs and generation lists for people ([`render`]), completions and man pages
-//! ([`completions`]), the switch shared by fp-switch and fp-rollback ([`switch`]), and writing
+//! ([`completions`]), the switch shared by fp-switch and fp-rollback ([`switch`]), working on
+//! other machines over ssh ([`hosts`]), and writing
 //! the product on stdout ([`write_stdout`], [`print_json`]).
 //!
 //! Code for a single tool lives in that tool's crate; facts about Nix live in `fp-nix`.
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod error;
+pub mod hosts;
 pub mod render;
 pub mod switch;
 pub mod ui;

@@ -58,6 +58,17 @@ impl Ui {
         }
     }
 
+    /// The UI of the part of a run that works on the host `host`: its warnings and errors say
+    /// `<tool> [host]:`; with `quiet`, only they are shown (the other lines of several hosts
+    /// working at once would interleave).
+    pub fn for_host(&self, host: &str, quiet: bool) -> Ui {
+        Ui {
+            tool: format!("{} [{host}]", self.tool),
+            quiet: self.quiet || quiet,
+            ..self.clone()
+        }
+    }
+
     /// The tool's name, as used in the `<tool>: error:` prefix.
     pub fn tool(&self) -> &str {
         &self.tool

@@ -1,16 +1,20 @@
 //! `fp-diff`: which packages changed between two generations or store paths, with `--closure`
-//! adding the change in closure size. The same diff code as fp-switch.
+//! adding the change in closure size. The same diff code as fp-switch. With `--target-host`
+//! (or `--hosts`) the generations and store paths are those of other machines, over ssh.
 
 use clap::Parser;
-use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
+use fp_common::hosts::{self, OnHost, Outcome};
 use fp_common::{print_json, render, Error, Result, Ui};
 use fp_nix::diff::{self, PackageDiff};
 use fp_nix::generation::{self, Generation};
+use fp_nix::path_info::PathInfo;
 use fp_nix::store_path::resolve_to_store_path;
 use fp_nix::store_query;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Show which packages changed between two generations or store paths.
 #[derive(Debug, Parser)]
@@ -36,6 +40,10 @@ pub struct Cli {
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub hosts: HostArgs,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -79,33 +87,67 @@ pub struct DiffJson {
 
 /// Runs fp-diff.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    if cli.hosts.any() {
+        let config = Config::load()?;
+        let specs = hosts::specs(&cli.hosts, &config, cli.profile.profile.as_deref())?;
+        let several = specs.len() > 1;
+        let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
+            let place = OnHost::open(ui, spec)?;
+            compare(&cli, place.read_generations(), |paths| {
+                place.path_info(ui, paths, cli.closure)
+            })
+        });
+        return hosts::report(ui, &specs, results, cli.json, |spec, doc| {
+            let text = render_text(ui, doc);
+            if several {
+                fp_common::write_stdout(&format!("{}:\n{text}", spec.name))
+            } else {
+                fp_common::write_stdout(&text)
+            }
+        });
+    }
     let needs_profile = [&cli.from, &cli.to]
         .iter()
         .any(|side| side.as_ref().is_none_or(|s| is_number(s)));
     let generations = if needs_profile {
         let config = Config::load()?;
         config
-            .resolve_profile(ui, cli.profile.profile)?
+            .resolve_profile(ui, cli.profile.profile.clone())?
             .generations()?
     } else {
         Vec::new()
     };
+    let doc = compare(&cli, &generations, |paths| {
+        store_query::path_infos(ui, paths, cli.closure)
+    })?;
+    if cli.json {
+        return print_json(&doc);
+    }
+    fp_common::write_stdout(&render_text(ui, &doc))
+}
+
+/// The diff the command line asks for, between sides taken from `generations` or given as
+/// store paths; `query` asks the store that has them (with closure sizes under `--closure`).
+fn compare(
+    cli: &Cli,
+    generations: &[Generation],
+    query: impl FnOnce(&[&str]) -> Result<BTreeMap<String, PathInfo>>,
+) -> Result<DiffJson> {
     let to = match &cli.to {
-        Some(text) => side(text, &generations)?,
-        None => current_side(&generations)?,
+        Some(text) => side(text, generations)?,
+        None => current_side(generations)?,
     };
     let from = match &cli.from {
-        Some(text) => side(text, &generations)?,
+        Some(text) => side(text, generations)?,
         None => {
-            let prev = generation::previous(&generations).ok_or_else(|| {
+            let prev = generation::previous(generations).ok_or_else(|| {
                 Error::failed("there is no generation before the current one to compare with")
                     .with_hint("name both sides: fp-diff A B (generation numbers or store paths)")
             })?;
             of_generation(prev)
         }
     };
-    let paths = [from.store_path.as_str(), to.store_path.as_str()];
-    let info = store_query::path_infos(ui, &paths, cli.closure)?;
+    let info = query(&[from.store_path.as_str(), to.store_path.as_str()])?;
     let packages = |p: &str| {
         info.get(p)
             .map(|i| diff::packages_from_info(p, i))
@@ -123,18 +165,19 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     } else {
         None
     };
-    if cli.json {
-        let doc = DiffJson {
-            from,
-            to,
-            diff: d,
-            closure_size,
-        };
-        return print_json(&doc);
-    }
-    let mut text = format!("{} -> {}\n", describe(&from), describe(&to));
-    text.push_str(&render::diff(ui, &d));
-    if let Some(size) = &closure_size {
+    Ok(DiffJson {
+        from,
+        to,
+        diff: d,
+        closure_size,
+    })
+}
+
+/// The diff for people: the sides, the package lines and, with `--closure`, the size change.
+fn render_text(ui: &Ui, doc: &DiffJson) -> String {
+    let mut text = format!("{} -> {}\n", describe(&doc.from), describe(&doc.to));
+    text.push_str(&render::diff(ui, &doc.diff));
+    if let Some(size) = &doc.closure_size {
         text.push_str(&format!(
             "closure size: {} -> {} ({})\n",
             human_bytes(size.from),
@@ -142,7 +185,20 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             signed_bytes(size.change)
         ));
     }
-    fp_common::write_stdout(text.trim_end_matches('\n'))
+    text.trim_end_matches('\n').to_string()
+}
+
+impl Outcome for DiffJson {
+    fn summary(&self) -> String {
+        format!(
+            "{} -> {}: {} added, {} removed, {} changed",
+            describe(&self.from),
+            describe(&self.to),
+            self.diff.added.len(),
+            self.diff.removed.len(),
+            self.diff.changed.len()
+        )
+    }
 }
 
 /// Whether a side names a generation (all digits) rather than a path.

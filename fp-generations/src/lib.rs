@@ -3,18 +3,23 @@
 //!
 //! Listing reads the profile directory natively (the same set `nix-env --list-generations`
 //! prints); deleting goes through `nix-env --delete-generations` with explicit numbers, so the
-//! choice of what to delete is ours and tested, and the deletion itself is Nix's.
+//! choice of what to delete is ours and tested, and the deletion itself is Nix's. With
+//! `--target-host` (or `--hosts`) both work on the profiles of other machines over ssh.
 
 use clap::{Args, Parser, Subcommand};
-use fp_common::cli::{CommonArgs, ProfileArgs};
+use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
+use fp_common::hosts::{self, HostSpec, OnHost, Outcome};
+use fp_common::switch::Place;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::Stderr;
 use fp_nix::generation::{self, format_local_time, format_rfc3339_utc, Generation};
+use fp_nix::path_info::PathInfo;
 use fp_nix::profile::Profile;
 use fp_nix::store_query;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// List the generations of a Nix profile, or delete old ones.
@@ -32,6 +37,10 @@ pub struct Cli {
     /// Print one JSON document on stdout instead of the table.
     #[arg(long, global = true)]
     pub json: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub hosts: HostArgs,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -111,6 +120,10 @@ pub struct DeleteJson {
 /// Runs fp-generations.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
+    if cli.hosts.any() {
+        let specs = hosts::specs(&cli.hosts, &config, cli.profile.profile.as_deref())?;
+        return on_hosts(ui, &cli, &specs);
+    }
     let profile = config.resolve_profile(ui, cli.profile.profile)?;
     match cli.command {
         None => list(ui, &profile, &profile.generations()?, cli.json),
@@ -118,23 +131,112 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
 }
 
+/// Lists or deletes the generations of every host asked for, over ssh; one summary line per
+/// host, the tables (or JSON lines) on stdout in the hosts' order.
+fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
+    let several = specs.len() > 1;
+    match &cli.command {
+        None => {
+            let results = hosts::run_on_hosts(ui, specs, cli.hosts.jobs, |ui, spec| {
+                let place = OnHost::open(ui, spec)?;
+                let generations = place.read_generations();
+                let counts =
+                    package_counts(ui, generations, |paths| place.path_info(ui, paths, false));
+                Ok(Listing {
+                    doc: list_json(&place.profile_path().display().to_string(), generations),
+                    table: render_table(generations, &counts),
+                })
+            });
+            hosts::report(ui, specs, results, cli.json, |spec, listing| {
+                let table = listing.table.trim_end_matches('\n');
+                if several {
+                    write_stdout(&format!("{}:\n{table}", spec.name))
+                } else {
+                    write_stdout(table)
+                }
+            })
+        }
+        Some(Command::Delete(args)) => {
+            let selection = selection(args, SystemTime::now())?;
+            let results = hosts::run_on_hosts(ui, specs, cli.hosts.jobs, |ui, spec| {
+                let place = OnHost::open(ui, spec)?;
+                let (doomed, kept) = decide(ui, place.read_generations(), &selection)?;
+                if !doomed.is_empty() && !args.dry_run {
+                    place.check_writable()?;
+                    place.delete(ui, &doomed)?;
+                }
+                tell(ui, args.dry_run, &doomed, &kept);
+                Ok(DeleteJson {
+                    profile: place.profile_path().display().to_string(),
+                    dry_run: args.dry_run,
+                    deleted: doomed,
+                    kept,
+                })
+            });
+            hosts::report(ui, specs, results, cli.json, |_, _| Ok(()))
+        }
+    }
+}
+
+/// A host's listing: its `--json` document and its table for people.
+#[derive(Debug, Serialize)]
+struct Listing {
+    #[serde(flatten)]
+    doc: ListJson,
+    #[serde(skip)]
+    table: String,
+}
+
+impl Outcome for Listing {
+    fn summary(&self) -> String {
+        let n = self.doc.generations.len();
+        let count = if n == 1 {
+            "1 generation".to_string()
+        } else {
+            format!("{n} generations")
+        };
+        match self.doc.current {
+            Some(c) => format!("{count}, current {c}"),
+            None => format!("{count}, none current"),
+        }
+    }
+}
+
+impl Outcome for DeleteJson {
+    fn summary(&self) -> String {
+        let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        match (self.deleted.is_empty(), self.dry_run) {
+            (true, _) => "nothing to delete".to_string(),
+            (false, true) => format!("would delete generations {}", list(&self.deleted)),
+            (false, false) => format!("deleted generations {}", list(&self.deleted)),
+        }
+    }
+}
+
+/// The `--json` document of the listing of the profile `profile`.
+fn list_json(profile: &str, generations: &[Generation]) -> ListJson {
+    ListJson {
+        profile: profile.to_string(),
+        current: generation::current(generations).map(|g| g.generation),
+        generations: generations
+            .iter()
+            .map(|g| GenerationJson {
+                generation: g.generation,
+                store_path: g.store_path.clone(),
+                created: format_rfc3339_utc(g.created),
+                current: g.current,
+            })
+            .collect(),
+    }
+}
+
 /// Prints the table (or JSON) of generations on stdout.
 fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> Result<()> {
     if json {
-        let doc = ListJson {
-            profile: profile.path().display().to_string(),
-            current: generation::current(generations).map(|g| g.generation),
-            generations: generations
-                .iter()
-                .map(|g| GenerationJson {
-                    generation: g.generation,
-                    store_path: g.store_path.clone(),
-                    created: format_rfc3339_utc(g.created),
-                    current: g.current,
-                })
-                .collect(),
-        };
-        return print_json(&doc);
+        return print_json(&list_json(
+            &profile.path().display().to_string(),
+            generations,
+        ));
     }
     if generations.is_empty() {
         ui.info(&format!(
@@ -143,15 +245,21 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         ));
         return Ok(());
     }
-    let counts = package_counts(ui, generations);
+    let counts = package_counts(ui, generations, |paths| {
+        store_query::path_infos(ui, paths, false)
+    });
     write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 
-/// How many packages each generation has, asked of the store in one call; `None` where the
-/// store could not say (the table shows `?`).
-fn package_counts(ui: &Ui, generations: &[Generation]) -> Vec<Option<usize>> {
+/// How many packages each generation has, asked of the store (with `query`) in one call;
+/// `None` where the store could not say (the table shows `?`).
+fn package_counts(
+    ui: &Ui,
+    generations: &[Generation],
+    query: impl FnOnce(&[&str]) -> Result<BTreeMap<String, PathInfo>>,
+) -> Vec<Option<usize>> {
     let paths: Vec<&str> = generations.iter().map(|g| g.store_path.as_str()).collect();
-    match store_query::path_infos(ui, &paths, false) {
+    match query(&paths) {
         Ok(info) => generations
             .iter()
             .map(|g| {
@@ -279,6 +387,53 @@ pub fn selection(args: &DeleteArgs, now: SystemTime) -> Result<Selection> {
     })
 }
 
+/// The generations `selection` deletes and those it keeps, warning when it names the current
+/// one (which is kept).
+fn decide(
+    ui: &Ui,
+    generations: &[Generation],
+    selection: &Selection,
+) -> Result<(Vec<u64>, Vec<u64>)> {
+    if let (Selection::Numbers(numbers), Some(current)) =
+        (selection, generation::current(generations))
+    {
+        if numbers.contains(&current.generation) {
+            ui.warn(&format!(
+                "generation {} is the current one; it is not deleted",
+                current.generation
+            ));
+        }
+    }
+    let doomed = select(generations, selection)?;
+    let kept: Vec<u64> = generations
+        .iter()
+        .map(|g| g.generation)
+        .filter(|n| !doomed.contains(n))
+        .collect();
+    Ok((doomed, kept))
+}
+
+/// Says what a deletion did (or would do).
+fn tell(ui: &Ui, dry_run: bool, doomed: &[u64], kept: &[u64]) {
+    let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if doomed.is_empty() {
+        ui.info("nothing to delete");
+    } else if dry_run {
+        ui.info(&format!(
+            "would delete generations {} (keeping {})",
+            list(doomed),
+            list(kept)
+        ));
+    } else {
+        ui.info(&format!(
+            "deleted generations {} (kept {})",
+            list(doomed),
+            list(kept)
+        ));
+        ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
+    }
+}
+
 /// `fp-generations delete`: decides with [`select`], says what it does, then deletes through
 /// nix-env under the profile's lock (taken before the generations are read).
 fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<()> {
@@ -289,43 +444,14 @@ fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<(
         Some(profile.lock(ui)?)
     };
     let generations = profile.generations()?;
-    if let (Selection::Numbers(numbers), Some(current)) =
-        (&selection, generation::current(&generations))
-    {
-        if numbers.contains(&current.generation) {
-            ui.warn(&format!(
-                "generation {} is the current one; it is not deleted",
-                current.generation
-            ));
-        }
-    }
-    let doomed = select(&generations, &selection)?;
-    let kept: Vec<u64> = generations
-        .iter()
-        .map(|g| g.generation)
-        .filter(|n| !doomed.contains(n))
-        .collect();
-    let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-    if doomed.is_empty() {
-        ui.info("nothing to delete");
-    } else if args.dry_run {
-        ui.info(&format!(
-            "would delete generations {} (keeping {})",
-            list(&doomed),
-            list(&kept)
-        ));
-    } else {
+    let (doomed, kept) = decide(ui, &generations, &selection)?;
+    if !doomed.is_empty() && !args.dry_run {
         profile.check_writable()?;
         profile
             .delete_command(&doomed)
             .output(ui, Stderr::Capture)?;
-        ui.info(&format!(
-            "deleted generations {} (kept {})",
-            list(&doomed),
-            list(&kept)
-        ));
-        ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
     }
+    tell(ui, args.dry_run, &doomed, &kept);
     if json {
         print_json(&DeleteJson {
             profile: profile.path().display().to_string(),

@@ -106,6 +106,22 @@ impl NixCommand {
         }
     }
 
+    /// Runs the command with stderr captured and returns its stdout or, when it exits non-zero,
+    /// its exit code (`None` when killed by a signal) beside the error [`NixCommand::output`]
+    /// would give. For commands whose exit code tells what went wrong (ssh's 255: the host was
+    /// not reached).
+    pub fn output_or_code(
+        &self,
+        log: &dyn Log,
+    ) -> Result<std::result::Result<String, (Option<i32>, Error)>> {
+        let out = self.run(log, Stderr::Capture)?;
+        if out.success {
+            Ok(Ok(out.stdout))
+        } else {
+            Ok(Err((out.code, self.failure(&out))))
+        }
+    }
+
     /// Runs the command and reports whether it exited 0, without treating failure as an error.
     /// Used for questions nix answers with its exit code (`nix-store --check-validity`).
     pub fn succeeds(&self, log: &dyn Log) -> Result<bool> {
@@ -143,6 +159,7 @@ impl NixCommand {
         Ok(Finished {
             streamed: stream,
             success: output.status.success(),
+            code: output.status.code(),
             status: output.status.to_string(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr[start..]).into_owned(),
@@ -167,6 +184,7 @@ struct Finished {
     /// Whether stderr was already copied to ours (then the error does not repeat it).
     streamed: bool,
     success: bool,
+    code: Option<i32>,
     status: String,
     stdout: String,
     stderr: String,

@@ -10,6 +10,7 @@
 //!   profiles, channels, registries and its settings for each version and user ([`locations`]).
 //! - What an env holds: the marker `lib.mkProfile` writes ([`env_marker`]) and the package diff
 //!   between two envs, as data ([`diff`]).
+//! - Other machines: the same questions asked over ssh, and `nix copy` ([`remote`]).
 //! - Writing Nix source safely ([`nix_expr`]), replacing files atomically ([`atomic_file`]), and
 //!   the limits on what is read ([`limits`]).
 //!
@@ -31,6 +32,7 @@ pub mod nix_conf;
 pub mod nix_expr;
 pub mod path_info;
 pub mod profile;
+pub mod remote;
 pub mod store_db;
 pub mod store_path;
 pub mod store_query;

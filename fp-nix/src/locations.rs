@@ -97,7 +97,14 @@ pub fn xdg_profile_link() -> PathBuf {
 /// when `link` is not a symlink.
 pub fn link_target(link: &Path) -> Option<PathBuf> {
     let target = std::fs::read_link(link).ok()?;
-    Some(link.parent().unwrap_or(Path::new("/")).join(target))
+    Some(resolve_link_target(link, &target))
+}
+
+/// Where a symlink at `link` whose text is `target` points: a relative target is taken from
+/// the link's directory. The rule of [`link_target`], for links read elsewhere (on another
+/// machine).
+pub fn resolve_link_target(link: &Path, target: &Path) -> PathBuf {
+    link.parent().unwrap_or(Path::new("/")).join(target)
 }
 
 /// The directory whose entries `<nixpkgs>` is looked up in: `~/.nix-defexpr`, or

@@ -21,18 +21,27 @@ pub struct PathInfo {
 /// Queries `paths` with one `nix path-info --json` (`-S` adds closure sizes). Duplicates are
 /// asked once. The answer is keyed by path.
 pub fn query(log: &dyn Log, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
+    match query_command(paths, closure) {
+        Some(cmd) => parse(&cmd.output(log, Stderr::Capture)?),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// The `nix path-info --json` command that asks about `paths` (each once; `--closure-size`
+/// with `closure`), wherever it runs; `None` when there is nothing to ask. Its output is read
+/// with [`parse`].
+pub fn query_command(paths: &[&str], closure: bool) -> Option<NixCommand> {
     let mut unique: Vec<&str> = paths.to_vec();
     unique.sort_unstable();
     unique.dedup();
     if unique.is_empty() {
-        return Ok(BTreeMap::new());
+        return None;
     }
     let mut cmd = NixCommand::nix().args(["path-info", "--json"]);
     if closure {
         cmd = cmd.arg("--closure-size");
     }
-    let out = cmd.args(&unique).output(log, Stderr::Capture)?;
-    parse(&out)
+    Some(cmd.args(&unique))
 }
 
 /// Parses `nix path-info --json` output: a list of objects with `path` (Nix up to 2.18) or an

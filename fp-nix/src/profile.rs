@@ -52,16 +52,17 @@ impl Profile {
     pub fn nix_env_default(
         version: impl FnOnce() -> Result<NixVersion>,
     ) -> Result<(Profile, Option<&'static str>)> {
-        if let Some(p) = std::env::var_os("NIX_PROFILE").filter(|p| !p.is_empty()) {
-            return Ok((Profile::new(Path::new(&p))?, Some("NIX_PROFILE")));
-        }
-        for link in [
+        let nix_profile = std::env::var_os("NIX_PROFILE").map(PathBuf::from);
+        let links = [
             locations::home_profile_link(),
             locations::xdg_profile_link(),
-        ] {
-            if let Some(target) = locations::link_target(&link) {
-                return Ok((Profile::new(&target)?, None));
-            }
+        ]
+        .map(|link| {
+            let target = std::fs::read_link(&link).ok();
+            (link, target)
+        });
+        if let Some((path, env)) = chosen_by_user(nix_profile, &links) {
+            return Ok((Profile::new(&path)?, env));
         }
         let version = version()?;
         let mut profile = Profile::new(&locations::default_profile(version, &User::current())?)?;
@@ -95,24 +96,20 @@ impl Profile {
     /// problem of multi-user installs and macOS).
     pub fn check_writable(&self) -> Result<()> {
         let dir = self.dir();
-        let problem = if !dir.is_dir() {
-            format!("its directory {} does not exist", dir.display())
+        let state = if !dir.is_dir() {
+            DirState::Missing
         } else if !locations::is_writable_dir(dir) {
-            format!("its directory {} is not writable by you", dir.display())
+            DirState::ReadOnly
         } else {
-            return Ok(());
+            DirState::Writable
         };
         let owner = locations::user_name()
             .map(|name| shell_quote(&name))
             .unwrap_or_else(|| locations::effective_uid().to_string());
-        let quoted = shell_quote(&dir.to_string_lossy());
-        Err(Error::failed(format!(
-            "cannot make generations of the profile {}: {problem}",
-            self.path.display()
-        ))
-        .with_hint(format!(
-            "this is the per-user profile problem of multi-user Nix; create the directory and make it yours, then run this again:\n  sudo mkdir -p {quoted} && sudo chown {owner} {quoted}"
-        )))
+        match unwritable_error(&self.path, state, &owner, None) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Creates `~/.nix-profile` pointing to this profile when nix-env would have (it was
@@ -170,6 +167,67 @@ impl Profile {
             ))
         })
     }
+}
+
+/// The profile nix-env uses when none is named, as far as the user chose it: `$NIX_PROFILE`
+/// when set and not empty (and the variable's name), else where the first of the user's
+/// profile links (`~/.nix-profile`, then `$XDG_STATE_HOME/nix/profile`) that exists points, a
+/// relative target taken from the link's directory. `None`: neither, so the version's default
+/// applies ([`locations::default_profile`]). `links` pairs each link with its text, if it is one.
+pub fn chosen_by_user(
+    nix_profile: Option<PathBuf>,
+    links: &[(PathBuf, Option<PathBuf>)],
+) -> Option<(PathBuf, Option<&'static str>)> {
+    if let Some(p) = nix_profile.filter(|p| !p.as_os_str().is_empty()) {
+        return Some((p, Some("NIX_PROFILE")));
+    }
+    links.iter().find_map(|(link, target)| {
+        let target = target.as_ref()?;
+        Some((locations::resolve_link_target(link, target), None))
+    })
+}
+
+/// Whether a profile's directory exists and the user may make generations in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirState {
+    /// It does not exist.
+    Missing,
+    /// It exists but the user cannot write in it.
+    ReadOnly,
+    /// Generations can be made here.
+    Writable,
+}
+
+/// The error for a profile whose directory is missing or not writable (the per-user profile
+/// problem of multi-user installs and macOS), with the exact commands that fix it for `owner`
+/// (a user name, shell-quoted, or a uid); `None` when the directory is fine. `host` names the
+/// machine over ssh, so the fix is run there.
+pub fn unwritable_error(
+    profile: &Path,
+    state: DirState,
+    owner: &str,
+    host: Option<&str>,
+) -> Option<Error> {
+    let dir = profile.parent().unwrap_or(Path::new("/"));
+    let problem = match state {
+        DirState::Writable => return None,
+        DirState::Missing => format!("its directory {} does not exist", dir.display()),
+        DirState::ReadOnly => format!("its directory {} is not writable by you", dir.display()),
+    };
+    let on = host.map(|h| format!(" on {h}")).unwrap_or_default();
+    let run = host
+        .map(|h| format!(" on {h} (ssh {})", shell_quote(h)))
+        .unwrap_or_default();
+    let quoted = shell_quote(&dir.to_string_lossy());
+    Some(
+        Error::failed(format!(
+            "cannot make generations of the profile {}{on}: {problem}",
+            profile.display()
+        ))
+        .with_hint(format!(
+            "this is the per-user profile problem of multi-user Nix; create the directory and make it yours{run}, then run this again:\n  sudo mkdir -p {quoted} && sudo chown {owner} {quoted}"
+        )),
+    )
 }
 
 /// What switching a profile with these generations to a target does, as nix-env does it:

@@ -1,14 +1,16 @@
 //! `fp-rollback`: switch a profile back to an earlier generation, showing what changes.
 //!
 //! Without `--to`, the highest generation below the current one (nix-env's rule); the switch
-//! itself is `nix-env --switch-generation`, so Nix keeps the locking and GC roots.
+//! itself is `nix-env --switch-generation`, so Nix keeps the locking and GC roots. With
+//! `--target-host` (or `--hosts`) it rolls back the profiles of other machines over ssh.
 
 use clap::Parser;
-use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
+use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
+use fp_common::hosts::{self, OnHost};
 use fp_common::render;
-use fp_common::switch::{self, Options};
+use fp_common::switch::{self, Options, Place};
 use fp_common::{print_json, Error, Result, Ui};
 use fp_nix::generation::{self, Generation};
 use fp_nix::profile::Target;
@@ -31,12 +33,19 @@ pub struct Cli {
 
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub hosts: HostArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub common: CommonArgs,
 }
 
 /// Rolls the profile back.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
+    if cli.hosts.any() {
+        return rollback_hosts(ui, &cli, &config);
+    }
     let profile = config.resolve_profile(ui, cli.profile.profile)?;
     let generations = profile.generations()?;
     let target = choose(&generations, cli.to, &profile.path().display().to_string())?;
@@ -56,6 +65,22 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         print_json(&report)?;
     }
     Ok(())
+}
+
+/// Rolls back the profile of every host asked for, over ssh; one summary line per host.
+fn rollback_hosts(ui: &Ui, cli: &Cli, config: &Config) -> Result<()> {
+    let specs = hosts::specs(&cli.hosts, config, cli.profile.profile.as_deref())?;
+    let opts = Options::from_args(&cli.switch);
+    let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
+        let place = OnHost::open(ui, spec)?;
+        let name = format!("{} on {}", place.profile_path().display(), spec.name);
+        let target = choose(place.read_generations(), cli.to, &name)?;
+        if !opts.dry_run {
+            place.check_writable()?;
+        }
+        switch::switch(ui, &place, &Target::Generation(target), opts)
+    });
+    hosts::report(ui, &specs, results, cli.switch.json, |_, _| Ok(()))
 }
 
 /// The generation to roll back to: `to` if it exists, else the highest below the current one.

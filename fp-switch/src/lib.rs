@@ -2,11 +2,14 @@
 //!
 //! Takes the store path as an argument or from stdin (a store path, a link to one, or a line of
 //! `fp-build --json`), shows the package diff against the current generation, then switches.
+//! With `--target-host` (or `--hosts`) it does that on other machines over ssh, after copying
+//! the env's closure there with `nix copy`.
 
 use clap::Parser;
-use fp_common::cli::{CommonArgs, ProfileArgs, SwitchArgs};
+use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs, SwitchArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
+use fp_common::hosts::{self, OnHost};
 use fp_common::switch::{self, Options};
 use fp_common::{print_json, Error, Result, Ui};
 use fp_nix::env_marker;
@@ -37,12 +40,21 @@ pub struct Cli {
 
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub hosts: HostArgs,
+
+    /// With --target-host or --hosts: let each host fetch what it can from its own
+    /// substituters instead of receiving it from this machine.
+    #[arg(long)]
+    pub substitute_on_destination: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub common: CommonArgs,
 }
 
 /// Switches the profile to the given env.
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
-    let given = match cli.path {
+    let given = match cli.path.clone() {
         Some(p) => p,
         None => {
             let stdin = std::io::stdin();
@@ -54,8 +66,17 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     };
     let target = parse_input(&given)?;
     let config = Config::load()?;
-    let profile = config.resolve_profile(ui, cli.profile.profile)?;
-    if !cli.switch.dry_run {
+    if cli.substitute_on_destination && !cli.hosts.any() {
+        return Err(Error::usage(
+            "--substitute-on-destination is for other machines: give --target-host or --hosts",
+        ));
+    }
+    let profile = if cli.hosts.any() {
+        None
+    } else {
+        Some(config.resolve_profile(ui, cli.profile.profile.clone())?)
+    };
+    if let Some(profile) = profile.as_ref().filter(|_| !cli.switch.dry_run) {
         profile.check_writable()?;
     }
     // An env of ours (it has our marker) exists only once its build finished; anything else is
@@ -68,6 +89,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ))
         .with_hint("build it first: fp-build | fp-switch"));
     }
+    let Some(profile) = profile else {
+        return switch_hosts(ui, &cli, &config, &target);
+    };
     let report = switch::switch(
         ui,
         &profile,
@@ -78,6 +102,24 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         print_json(&report)?;
     }
     Ok(())
+}
+
+/// Switches the profile of every host asked for: copies the env's closure there (unless dry
+/// run), then the same switch as here, over ssh. One summary line per host.
+fn switch_hosts(ui: &Ui, cli: &Cli, config: &Config, target: &StorePath) -> Result<()> {
+    let specs = hosts::specs(&cli.hosts, config, cli.profile.profile.as_deref())?;
+    let opts = Options::from_args(&cli.switch);
+    let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
+        let place = OnHost::open(ui, spec)?;
+        if !opts.dry_run {
+            place.check_writable()?;
+            place
+                .host()
+                .copy(ui, target.as_str(), cli.substitute_on_destination)?;
+        }
+        switch::switch(ui, &place, &Target::StorePath(target.clone()), opts)
+    });
+    hosts::report(ui, &specs, results, cli.switch.json, |_, _| Ok(()))
 }
 
 /// The error for missing input, with the usual ways to give it.

@@ -6,6 +6,8 @@
 //! a copy of this repository's Nix library, and profile flakes that use both; it runs the real
 //! tool binaries and real nix with that environment.
 
+pub mod remote;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -654,7 +656,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn new(description: String, output: Output) -> Run {
+    pub(crate) fn new(description: String, output: Output) -> Run {
         Run {
             description,
             code: output.status.code().unwrap_or(-1),
