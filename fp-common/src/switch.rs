@@ -2,18 +2,23 @@
 //! fp-rollback: show the diff, honour `--dry-run`, change the profile through nix-env only, and
 //! report what happened in the `--json` document both tools print.
 //!
-//! What the switch does is decided from the generations alone ([`plan_switch`]); [`switch`]
-//! prints and acts around it.
+//! What the switch does is decided from the generations alone ([`plan_switch`]), and whether
+//! it would take away the running nix from the facts read before ([`loses_running_nix`]);
+//! [`switch`] prints, asks (`--ask`) and acts around them.
 
+use crate::ask::Terminal;
 use crate::cli::SwitchArgs;
+use crate::config::Config;
 use crate::render;
 use crate::ui::{Style, Ui};
-use crate::Result;
+use crate::{Error, Result};
 use fp_nix::command::shell_quote;
 use fp_nix::diff::{self, Package, PackageDiff};
 use fp_nix::env_marker;
 use fp_nix::generation::GenerationRef;
-use fp_nix::profile::{plan_switch, Profile, SwitchPlan, Target};
+use fp_nix::profile::{
+    loses_running_nix, nix_of_env, nix_on_path, plan_switch, Profile, SwitchPlan, Target,
+};
 use serde::Serialize;
 use std::path::Path;
 
@@ -24,15 +29,25 @@ pub struct Options {
     pub dry_run: bool,
     /// Compute and print the package diff.
     pub diff: bool,
+    /// Add closure-size changes to the diff.
+    pub sizes: bool,
+    /// Ask on the terminal before switching.
+    pub ask: bool,
+    /// Switch even when that takes away the running nix.
+    pub allow_removing_nix: bool,
 }
 
 impl Options {
-    /// The options `--dry-run` and `--no-diff` ask for.
-    pub fn from_args(args: &SwitchArgs) -> Options {
-        Options {
+    /// The options the switch flags ask for; whether to ask also comes from `FP_ASK` and the
+    /// config file ([`Config::ask`]).
+    pub fn from_args(ui: &Ui, args: &SwitchArgs, config: &Config) -> Result<Options> {
+        Ok(Options {
             dry_run: args.dry_run,
             diff: !args.no_diff,
-        }
+            sizes: args.sizes,
+            ask: config.ask(ui, &args.ask)?,
+            allow_removing_nix: args.allow_removing_nix,
+        })
     }
 }
 
@@ -58,6 +73,11 @@ pub struct Report {
     /// When the current generation was made outside flakey-profile (`nix profile install`,
     /// `nix-env -i`): which of its packages this switch drops.
     pub made_outside: Option<MadeOutside>,
+    /// Whether the switch takes away the `nix` being run (it comes from the current generation
+    /// and the target has none): refused unless `--allow-removing-nix`, reported by a dry run.
+    pub removes_running_nix: bool,
+    /// Whether the person asked (`--ask`) answered no: then nothing changed.
+    pub declined: bool,
 }
 
 /// A current generation that flakey-profile did not make, and what switching away drops.
@@ -70,8 +90,16 @@ pub struct MadeOutside {
     pub dropped: Vec<Package>,
 }
 
-/// Switches `profile` to `target`, printing the diff to stderr first.
+/// Switches `profile` to `target`, printing the diff to stderr first. With `--ask` the
+/// terminal is opened before anything else (no terminal: exit 2, nothing changed) and the
+/// switch happens only on a yes. A switch that would take away the running nix is refused
+/// (exit 1) unless allowed.
 pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Result<Report> {
+    let terminal = if opts.ask && !opts.dry_run {
+        Some(Terminal::open()?)
+    } else {
+        None
+    };
     // Held from reading the generations to the switch, so the report is about what happened.
     let _lock = if opts.dry_run || !profile.dir().is_dir() {
         None
@@ -88,6 +116,8 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         store_path: plan.store_path.clone(),
         diff: None,
         made_outside: None,
+        removes_running_nix: false,
+        declined: false,
     };
     if !plan.changed {
         ui.info(&format!(
@@ -116,7 +146,7 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         .as_ref()
         .filter(|g| !env_marker::is_flakey(Path::new(&g.store_path)));
     if opts.diff || outside.is_some() {
-        let d = package_diff(ui, &plan)?;
+        let d = package_diff(ui, &plan, opts.sizes)?;
         if let Some(g) = outside {
             let made_outside = MadeOutside {
                 generation: g.generation,
@@ -131,9 +161,47 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
         }
     }
 
+    report.removes_running_nix = loses_running_nix(
+        nix_on_path().as_deref(),
+        plan.previous
+            .as_ref()
+            .and_then(|g| nix_of_env(Path::new(&g.store_path)))
+            .as_deref(),
+        nix_of_env(Path::new(&plan.store_path)).is_some(),
+    );
+    if report.removes_running_nix {
+        let lost = running_nix_lost(&plan);
+        if opts.dry_run {
+            ui.warn(&format!(
+                "{}; without --allow-removing-nix the switch is refused",
+                lost.message()
+            ));
+        } else if opts.allow_removing_nix {
+            ui.warn(&format!(
+                "{} (going ahead: --allow-removing-nix)",
+                lost.message()
+            ));
+        } else {
+            return Err(lost);
+        }
+    }
+
     if opts.dry_run {
         ui.info("dry run: the profile was not changed");
         return Ok(report);
+    }
+    if let Some(terminal) = terminal {
+        if !terminal.confirm(&format!("switch to generation {}?", plan.generation))? {
+            ui.info("answered no: the profile was not changed");
+            report.declined = true;
+            report.changed = false;
+            report.generation = plan.previous.as_ref().map_or(0, |g| g.generation);
+            report.store_path = plan
+                .previous
+                .as_ref()
+                .map_or(String::new(), |g| g.store_path.clone());
+            return Ok(report);
+        }
     }
     let now = profile.switch(ui, target)?;
     profile.ensure_user_link(ui)?;
@@ -147,19 +215,20 @@ pub fn switch(ui: &Ui, profile: &Profile, target: &Target, opts: Options) -> Res
     Ok(report)
 }
 
+/// The refusal of a switch that would take away the running nix, with the fix.
+fn running_nix_lost(plan: &SwitchPlan) -> Error {
+    let from = plan.previous.as_ref().map_or(0, |g| g.generation);
+    Error::failed(format!(
+        "the nix you are running comes from generation {from} of this profile, and generation {} has no bin/nix: switching would leave you without nix on PATH",
+        plan.generation
+    ))
+    .with_hint("add pkgs.nix to paths in your profile flake and build again, or switch anyway: --allow-removing-nix")
+}
+
 /// The package diff from the current generation (none: nothing) to the planned store path.
-fn package_diff(ui: &Ui, plan: &SwitchPlan) -> Result<PackageDiff> {
-    let mut paths = vec![plan.store_path.as_str()];
-    paths.extend(plan.previous.as_ref().map(|g| g.store_path.as_str()));
-    let packages = diff::packages_of_many(ui, &paths)?;
-    let old = plan
-        .previous
-        .as_ref()
-        .and_then(|g| packages.get(&g.store_path))
-        .cloned()
-        .unwrap_or_default();
-    let new = packages.get(&plan.store_path).cloned().unwrap_or_default();
-    Ok(diff::diff(&old, &new))
+fn package_diff(ui: &Ui, plan: &SwitchPlan, sizes: bool) -> Result<PackageDiff> {
+    let old = plan.previous.as_ref().map(|g| g.store_path.as_str());
+    diff::between(ui, old, &plan.store_path, sizes)
 }
 
 /// The packages a switch away from a generation made outside flakey-profile drops: what the
@@ -225,6 +294,8 @@ mod tests {
             store_path: "/nix/store/x".into(),
             diff: Some(PackageDiff::default()),
             made_outside: None,
+            removes_running_nix: false,
+            declined: false,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         for key in [
@@ -235,6 +306,8 @@ mod tests {
             "generation",
             "storePath",
             "diff",
+            "removesRunningNix",
+            "declined",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }

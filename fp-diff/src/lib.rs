@@ -6,9 +6,8 @@ use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, render, Error, Result, Ui};
-use fp_nix::diff::{self, PackageDiff};
+use fp_nix::diff::{self, ClosureSize, PackageDiff};
 use fp_nix::generation::{self, Generation};
-use fp_nix::path_info;
 use fp_nix::store_path::resolve_to_store_path;
 use serde::Serialize;
 
@@ -29,7 +28,8 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Also show the change in closure size, in bytes.
+    /// Also show each package's change in closure size and the whole closures' sizes (one
+    /// `nix path-info --recursive` for both sides).
     #[arg(long)]
     pub closure: bool,
 
@@ -52,17 +52,6 @@ pub struct Side {
     pub store_path: String,
 }
 
-/// The closure sizes of both sides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClosureSize {
-    /// Bytes of the old side's closure.
-    pub from: u64,
-    /// Bytes of the new side's closure.
-    pub to: u64,
-    /// `to - from`.
-    pub change: i64,
-}
-
 /// The `--json` document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,7 +62,7 @@ pub struct DiffJson {
     pub to: Side,
     /// The package diff.
     pub diff: PackageDiff,
-    /// Closure sizes, with `--closure`.
+    /// Closure sizes, with `--closure` (the diff carries them too, with each entry's change).
     pub closure_size: Option<ClosureSize>,
 }
 
@@ -104,25 +93,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             of_generation(prev)
         }
     };
-    let paths = [from.store_path.as_str(), to.store_path.as_str()];
-    let info = path_info::query(ui, &paths, cli.closure)?;
-    let packages = |p: &str| {
-        info.get(p)
-            .map(|i| diff::packages_from_info(p, i))
-            .unwrap_or_default()
-    };
-    let d = diff::diff(&packages(&from.store_path), &packages(&to.store_path));
-    let closure_size = if cli.closure {
-        let size = |p: &str| info.get(p).and_then(|i| i.closure_size).unwrap_or(0);
-        let (a, b) = (size(&from.store_path), size(&to.store_path));
-        Some(ClosureSize {
-            from: a,
-            to: b,
-            change: b as i64 - a as i64,
-        })
-    } else {
-        None
-    };
+    let d = diff::between(ui, Some(&from.store_path), &to.store_path, cli.closure)?;
+    let closure_size = d.closure_size;
     if cli.json {
         let doc = DiffJson {
             from,
@@ -134,14 +106,6 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
     let mut text = format!("{} -> {}\n", describe(&from), describe(&to));
     text.push_str(&render::diff(ui, &d));
-    if let Some(size) = &closure_size {
-        text.push_str(&format!(
-            "closure size: {} -> {} ({})\n",
-            human_bytes(size.from),
-            human_bytes(size.to),
-            signed_bytes(size.change)
-        ));
-    }
     fp_common::write_stdout(text.trim_end_matches('\n'))
 }
 
@@ -201,41 +165,9 @@ fn describe(side: &Side) -> String {
     }
 }
 
-/// Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`, ...
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// A signed byte change for people: `+1.5 KiB`, `-512 B`, `+0 B`.
-pub fn signed_bytes(change: i64) -> String {
-    let sign = if change < 0 { "-" } else { "+" };
-    format!("{sign}{}", human_bytes(change.unsigned_abs()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
-        assert_eq!(signed_bytes(-512), "-512 B");
-        assert_eq!(signed_bytes(2048), "+2.0 KiB");
-    }
 
     #[test]
     fn numbers_and_paths() {

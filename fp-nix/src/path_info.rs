@@ -20,17 +20,28 @@ pub struct PathInfo {
 /// Queries `paths` with one `nix path-info --json` (`-S` adds closure sizes). Duplicates are
 /// asked once. The answer is keyed by path.
 pub fn query(log: &dyn Log, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
+    run(log, paths, if closure { &["--closure-size"] } else { &[] })
+}
+
+/// Queries every path of the closures of `roots` (`nix path-info --json --recursive`) in one
+/// call: each path's NAR size and references, from which any closure among them is summed.
+pub fn query_closures(log: &dyn Log, roots: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
+    run(log, roots, &["--recursive"])
+}
+
+/// One `nix path-info --json` of `paths` (each once) with `flags`; nothing to ask, no call.
+fn run(log: &dyn Log, paths: &[&str], flags: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
     let mut unique: Vec<&str> = paths.to_vec();
     unique.sort_unstable();
     unique.dedup();
     if unique.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mut cmd = NixCommand::nix().args(["path-info", "--json"]);
-    if closure {
-        cmd = cmd.arg("--closure-size");
-    }
-    let out = cmd.args(&unique).output(log, Stderr::Capture)?;
+    let out = NixCommand::nix()
+        .args(["path-info", "--json"])
+        .args(flags)
+        .args(&unique)
+        .output(log, Stderr::Capture)?;
     parse(&out)
 }
 

@@ -71,7 +71,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::StorePath(target),
-        Options::from_args(&cli.switch),
+        Options::from_args(ui, &cli.switch, &config)?,
     )?;
     if cli.switch.json {
         print_json(&report)?;
