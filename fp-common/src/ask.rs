@@ -22,10 +22,10 @@ impl Terminal {
             .write(true)
             .open("/dev/tty")
             .map(|tty| Terminal { tty })
-            .map_err(|e| {
-                Error::usage(format!(
-                    "--ask needs a terminal to answer on, and there is none (/dev/tty: {e}); nothing was changed"
-                ))
+            .map_err(|_| {
+                Error::usage(
+                    "--ask needs a terminal to answer on, and this run has none (no /dev/tty); nothing was changed",
+                )
                 .with_hint("run it from a terminal, or go ahead without asking: --yes (or FP_ASK=0)")
             })
     }
