@@ -5,7 +5,8 @@ use fp_nix::diff::PackageDiff;
 use fp_nix::generation::{format_local_time, Generation};
 
 /// The diff for people: `+ name version`, `- name version`, `~ name from -> to`,
-/// `* name version (rebuilt)`, then a count line (or `no package changes`). Where the diff
+/// `* name version (rebuilt)`, then a count line (or `no package changes`), which counts
+/// rebuilds only when there are some. Where the diff
 /// carries sizes, each entry ends with its closure-size change (`(+1.2 MiB)`) and a last line
 /// gives both whole closures and the change. The marks are coloured when the UI colours.
 pub fn diff(ui: &Ui, diff: &PackageDiff) -> String {
@@ -65,12 +66,16 @@ pub fn diff(ui: &Ui, diff: &PackageDiff) -> String {
     if diff.is_empty() {
         out.push_str("no package changes\n");
     } else {
+        // Rebuilds are counted only when there are any, so the usual line stays as it was.
+        let rebuilt = match diff.rebuilt.len() {
+            0 => String::new(),
+            n => format!(", {n} rebuilt"),
+        };
         out.push_str(&format!(
-            "{} added, {} removed, {} changed, {} rebuilt\n",
+            "{} added, {} removed, {} changed{rebuilt}\n",
             diff.added.len(),
             diff.removed.len(),
             diff.changed.len(),
-            diff.rebuilt.len()
         ));
     }
     if let Some(size) = &diff.closure_size {
@@ -148,7 +153,7 @@ mod tests {
         - cowsay 3.7.0
         ~ hello 2.12.1 -> 2.12.2
         ~ motd (no version) -> 1
-        2 added, 1 removed, 2 changed, 0 rebuilt
+        2 added, 1 removed, 2 changed
         ");
     }
 

@@ -143,8 +143,11 @@ pub fn between(log: &dyn Log, old: Option<&str>, new: &str, sizes: bool) -> Resu
     let mut roots = vec![new];
     roots.extend(old);
     if !sizes {
-        let mut installed = installed_of_many(log, &roots)?;
-        let mut side = |p: Option<&str>| p.and_then(|p| installed.remove(p)).unwrap_or_default();
+        let installed = installed_of_many(log, &roots)?;
+        let side = |p: Option<&str>| {
+            p.and_then(|p| installed.get(p).cloned())
+                .unwrap_or_default()
+        };
         let (before, after) = (side(old), side(Some(new)));
         return Ok(diff_installed(&before, &after));
     }

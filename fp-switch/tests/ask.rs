@@ -148,7 +148,11 @@ fn rollback_asks_too() {
     let rollback = fp_testkit::bin("fp-rollback").display().to_string();
     let argv = [rollback.as_str(), "--ask", "--profile", profile.as_str()];
     let run = on_terminal(&bed, &argv, "n\n", &[]).success();
-    assert!(run.stdout.contains("switch to generation 1? [y/N]"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("switch to generation 1? [y/N]"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
     on_terminal(&bed, &argv, "y\n", &[]).success();
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(1)));

@@ -47,7 +47,9 @@ fn switch(bed: &Bed, path: &str, extra: &[&str], profile_first: bool) -> Run {
     if profile_first {
         dirs.push(bed.profile().join("bin"));
     }
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").expect("PATH")));
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").expect("PATH"),
+    ));
     bed.tool(FP_SWITCH)
         .arg(path)
         .arg("--profile")
@@ -116,7 +118,9 @@ fn rollback_refuses_too() {
     switch(&bed, store.to_str().expect("utf-8"), &[], false).success();
     assert_eq!(bed.generation_numbers(), (vec![1, 2, 3], Some(3)));
     let mut dirs = vec![bed.profile().join("bin")];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").expect("PATH")));
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").expect("PATH"),
+    ));
     let run = bed
         .tool("fp-rollback")
         .arg("--profile")
@@ -124,6 +128,10 @@ fn rollback_refuses_too() {
         .env("PATH", std::env::join_paths(dirs).expect("PATH"))
         .run()
         .code(1);
-    assert!(run.stderr.contains("--allow-removing-nix"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--allow-removing-nix"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(bed.generation_numbers(), (vec![1, 2, 3], Some(3)));
 }
