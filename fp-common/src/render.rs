@@ -89,6 +89,15 @@ pub fn diff(ui: &Ui, diff: &PackageDiff) -> String {
     out
 }
 
+/// A count with its noun, singular for one: `1 store path`, `3 store paths`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`, ...
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -183,6 +192,13 @@ mod tests {
         1 added, 1 removed, 0 changed, 1 rebuilt
         closure size: 10.0 MiB -> 13.0 MiB (+3.0 MiB)
         ");
+    }
+
+    #[test]
+    fn counts_for_people() {
+        assert_eq!(count(1, "store path"), "1 store path");
+        assert_eq!(count(0, "store path"), "0 store paths");
+        assert_eq!(count(7, "check"), "7 checks");
     }
 
     #[test]

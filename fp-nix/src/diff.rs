@@ -281,27 +281,36 @@ pub fn diff_installed(old: &[Installed], new: &[Installed]) -> PackageDiff {
     result
 }
 
-/// The size in bytes of the closure of `roots` in `graph` (path-info of every path of the
-/// closure, as `nix path-info --recursive` gives it): the sum of each path's NAR size, each
-/// path counted once. Paths missing from the graph count nothing.
-pub fn closure_bytes<'a>(
-    graph: &BTreeMap<String, PathInfo>,
+/// The closure of `roots` in `graph` (path-info of every path of the closure, as `nix
+/// path-info --recursive` gives it): every path reachable through references, each once.
+/// Paths missing from the graph are left out.
+pub fn closure<'a>(
+    graph: &'a BTreeMap<String, PathInfo>,
     roots: impl IntoIterator<Item = &'a str>,
-) -> u64 {
+) -> BTreeSet<&'a str> {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut todo: Vec<&str> = roots.into_iter().collect();
-    let mut total = 0;
     while let Some(path) = todo.pop() {
         let Some((key, info)) = graph.get_key_value(path) else {
             continue;
         };
-        if !seen.insert(key.as_str()) {
-            continue;
+        if seen.insert(key.as_str()) {
+            todo.extend(info.references.iter().map(String::as_str));
         }
-        total += info.nar_size;
-        todo.extend(info.references.iter().map(String::as_str));
     }
-    total
+    seen
+}
+
+/// The size in bytes of the closure of `roots` in `graph`: the sum of each path's NAR size,
+/// each path counted once.
+pub fn closure_bytes<'a>(
+    graph: &'a BTreeMap<String, PathInfo>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> u64 {
+    closure(graph, roots)
+        .into_iter()
+        .map(|p| graph[p].nar_size)
+        .sum()
 }
 
 /// Adds sizes to `d`, the diff of `old` against `new`: each entry's closure-size change (the
