@@ -27,7 +27,12 @@ use std::path::{Path, PathBuf};
 
 /// Check the machine for what breaks flakey-profile; each problem comes with its fix.
 #[derive(Debug, Parser)]
-#[command(name = "fp-doctor", version, about, after_help = "Exit codes:\n  0  every check passed (or does not apply)\n  1  a check found a problem\n  2  usage error")]
+#[command(
+    name = "fp-doctor",
+    version,
+    about,
+    after_help = "Exit codes:\n  0  every check passed (or does not apply)\n  1  a check found a problem\n  2  usage error"
+)]
 pub struct Cli {
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -398,9 +403,11 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
         .keys()
         .map(|name| {
             let from = registry::indirect(name);
-            let found = [&user, &system]
-                .iter()
-                .find_map(|r| r.find(&from).first().map(|e| registry::describe_input(&e["to"])));
+            let found = [&user, &system].iter().find_map(|r| {
+                r.find(&from)
+                    .first()
+                    .map(|e| registry::describe_input(&e["to"]))
+            });
             (name.clone(), found)
         })
         .collect();
@@ -416,8 +423,7 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
             (name.clone(), target)
         })
         .collect();
-    let mut channels_unused =
-        location.not_used_because(std::env::var("NIX_PATH").ok().as_deref());
+    let mut channels_unused = location.not_used_because(std::env::var("NIX_PATH").ok().as_deref());
     if location.link_state == LinkState::Missing {
         channels_unused.push(format!("{} does not exist", location.link.display()));
     }
@@ -554,7 +560,10 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             source,
             has_flake_nix,
         } => {
-            checks.push(Check::ok("config", "the config file parses (or there is none)"));
+            checks.push(Check::ok(
+                "config",
+                "the config file parses (or there is none)",
+            ));
             checks.push(match (source, has_flake_nix) {
                 (None, _) => Check::skipped(
                     "flake",
@@ -584,11 +593,13 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             channels,
             channels_unused,
         } => {
-            let differing = |found: &BTreeMap<String, Option<String>>, as_found: &dyn Fn(&str) -> String| {
+            let differing = |found: &BTreeMap<String, Option<String>>,
+                             as_found: &dyn Fn(&str) -> String| {
                 wanted
                     .iter()
                     .filter(|(name, path)| {
-                        found.get(*name).cloned().flatten().as_deref() != Some(as_found(path).as_str())
+                        found.get(*name).cloned().flatten().as_deref()
+                            != Some(as_found(path).as_str())
                     })
                     .map(|(name, path)| {
                         let now = found
@@ -700,7 +711,10 @@ mod tests {
     #[test]
     fn a_healthy_machine_has_no_problem() {
         let checks = diagnose(&healthy());
-        assert!(checks.iter().all(|c| c.status != Status::Problem), "{checks:?}");
+        assert!(
+            checks.iter().all(|c| c.status != Status::Problem),
+            "{checks:?}"
+        );
         assert_eq!(status(&checks, "daemon"), Status::Skipped);
         assert_eq!(status(&checks, "registry-pins"), Status::Skipped);
     }
@@ -711,24 +725,41 @@ mod tests {
         let cases: Vec<(&str, Breaks)> = vec![
             ("path", Box::new(|f| f.path_dirs.clear())),
             ("user-link", Box::new(|f| f.user_link_is_profile = false)),
-            ("profile-dir", Box::new(|f| {
-                f.multi_user = true;
-                f.daemon.1 = true;
-                f.profile_dir.1 = Some(0);
-            })),
+            (
+                "profile-dir",
+                Box::new(|f| {
+                    f.multi_user = true;
+                    f.daemon.1 = true;
+                    f.profile_dir.1 = Some(0);
+                }),
+            ),
             ("daemon", Box::new(|f| f.multi_user = true)),
-            ("made-by", Box::new(|f| f.current.as_mut().unwrap().flakey = false)),
-            ("config", Box::new(|f| f.config = ConfigFacts::Broken("bad".into(), "/c".into()))),
-            ("flake", Box::new(|f| f.config = ConfigFacts::Read {
-                flake: "/x".into(),
-                source: Some("config".into()),
-                has_flake_nix: Some(false),
-            })),
-            ("running-nix", Box::new(|f| {
-                let g = f.current.as_mut().unwrap();
-                g.flakey = false;
-                g.nix = Some("/usr/bin/nix".into());
-            })),
+            (
+                "made-by",
+                Box::new(|f| f.current.as_mut().unwrap().flakey = false),
+            ),
+            (
+                "config",
+                Box::new(|f| f.config = ConfigFacts::Broken("bad".into(), "/c".into())),
+            ),
+            (
+                "flake",
+                Box::new(|f| {
+                    f.config = ConfigFacts::Read {
+                        flake: "/x".into(),
+                        source: Some("config".into()),
+                        has_flake_nix: Some(false),
+                    }
+                }),
+            ),
+            (
+                "running-nix",
+                Box::new(|f| {
+                    let g = f.current.as_mut().unwrap();
+                    g.flakey = false;
+                    g.nix = Some("/usr/bin/nix".into());
+                }),
+            ),
         ];
         for (id, breaks) in cases {
             let mut facts = healthy();
