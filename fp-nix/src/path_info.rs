@@ -45,6 +45,29 @@ fn run(log: &dyn Log, paths: &[&str], flags: &[&str]) -> Result<BTreeMap<String,
     parse(&out)
 }
 
+/// One entry of `nix path-info --json`, with only the fields the tools use (the others, such
+/// as hashes and signatures, are skipped unread, which keeps large closures fast).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    path: Option<String>,
+    valid: Option<bool>,
+    #[serde(default)]
+    references: Vec<String>,
+    #[serde(default)]
+    nar_size: u64,
+    closure_size: Option<u64>,
+}
+
+/// The two shapes of `nix path-info --json`: a list (Nix up to 2.18) or an object keyed by
+/// path (2.19 and later), whose value is `null` for an invalid path.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Shape {
+    List(Vec<Entry>),
+    Map(BTreeMap<String, Option<Entry>>),
+}
+
 /// Parses `nix path-info --json` output: a list of objects with `path` (Nix up to 2.18) or an
 /// object keyed by path (2.19 and later).
 pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
@@ -53,48 +76,46 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
             "unexpected output from nix path-info --json: {why}"
         ))
     };
-    let value: Value = serde_json::from_str(text.trim()).map_err(|e| bad(&e.to_string()))?;
-    let entries: Vec<(String, &Value)> = match &value {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|i| Some((i.get("path")?.as_str()?.to_string(), i)))
+    let shape: Shape = serde_json::from_str(text.trim()).map_err(|e| {
+        if serde_json::from_str::<Value>(text.trim()).is_ok() {
+            bad("neither a list nor an object of path infos")
+        } else {
+            bad(&e.to_string())
+        }
+    })?;
+    let entries: Vec<(String, Option<Entry>)> = match shape {
+        Shape::List(items) => items
+            .into_iter()
+            .filter_map(|i| Some((i.path.clone()?, Some(i))))
             .collect(),
-        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        _ => return Err(bad("neither a list nor an object")),
+        Shape::Map(map) => map.into_iter().collect(),
     };
+    let store = crate::store_path::store_dir();
     let mut result = BTreeMap::new();
     for (path, info) in entries {
-        if info.is_null() || info.get("valid").and_then(Value::as_bool) == Some(false) {
+        let Some(info) = info.filter(|i| i.valid != Some(false)) else {
             return Err(Error::usage(format!(
                 "{path} is not a valid path in the Nix store (it was never registered, or is being built)"
             )));
-        }
+        };
         let references = info
-            .get("references")
-            .and_then(Value::as_array)
-            .map(|refs| {
-                refs.iter()
-                    .filter_map(Value::as_str)
-                    .map(|r| {
-                        // Newer Nix may print references as base names.
-                        if r.starts_with('/') {
-                            r.to_string()
-                        } else {
-                            crate::store_path::store_dir()
-                                .join(r)
-                                .to_string_lossy()
-                                .into_owned()
-                        }
-                    })
-                    .collect()
+            .references
+            .into_iter()
+            .map(|r| {
+                // Newer Nix may print references as base names.
+                if r.starts_with('/') {
+                    r
+                } else {
+                    store.join(r).to_string_lossy().into_owned()
+                }
             })
-            .unwrap_or_default();
+            .collect();
         result.insert(
             path,
             PathInfo {
                 references,
-                nar_size: info.get("narSize").and_then(Value::as_u64).unwrap_or(0),
-                closure_size: info.get("closureSize").and_then(Value::as_u64),
+                nar_size: info.nar_size,
+                closure_size: info.closure_size,
             },
         );
     }
