@@ -162,3 +162,20 @@ fn rollback_asks_too() {
     no_terminal(&bed, &to_two).code(2);
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(1)));
 }
+
+#[test]
+fn conflicting_flags_are_usage_errors_and_change_nothing() {
+    let (bed, second) = bed_with_two_builds();
+    let before = bed.nix_env_generations();
+    for flags in [["--ask", "--yes"], ["--sizes", "--no-diff"]] {
+        bed.tool(FP_SWITCH)
+            .arg(&second)
+            .arg("--profile")
+            .arg(bed.profile())
+            .args(flags)
+            .run()
+            .code(2)
+            .stderr_has("cannot be used with");
+    }
+    assert_eq!(bed.nix_env_generations(), before);
+}

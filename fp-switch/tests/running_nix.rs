@@ -80,6 +80,7 @@ fn dry_run_reports_it_and_the_flag_allows_it() {
     insta::assert_snapshot!(bed.redact(&run.stderr));
 
     let run = switch(&bed, &second, &["--allow-removing-nix", "--json"], true).success();
+    insta::assert_snapshot!("allowed", bed.redact(&run.stderr));
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(v["removesRunningNix"], true);
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
