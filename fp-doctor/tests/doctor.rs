@@ -163,6 +163,19 @@ fn multi_user_profile_directory_not_yours_and_no_daemon() {
         .take_while(|l| !l.contains("made-by:"))
         .collect();
     insta::assert_snapshot!(lines.join("\n"));
+    // A per-user directory that does not exist yet.
+    let missing = m.bed.path().join("per-user/alice/profile");
+    let run = m.problem("profile-dir", |c| {
+        with_daemon(c).arg("--profile").arg(&missing)
+    });
+    let text = m.redact(&run.stdout);
+    let line = text
+        .lines()
+        .skip_while(|l| !l.contains("profile-dir:"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("missing_profile_dir", line);
 }
 
 #[test]
