@@ -64,7 +64,8 @@ pub struct Report {
     pub changed: bool,
     /// The generation current before, if any.
     pub previous: Option<GenerationRef>,
-    /// The generation current after (predicted for a dry run).
+    /// The generation current after (predicted for a dry run; after a declined `--ask`, the one
+    /// current before, 0 when there was none).
     pub generation: u64,
     /// Its store path.
     pub store_path: String,
