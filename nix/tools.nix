@@ -11,4 +11,5 @@
   fp-migrate = "Turn a nix profile (manifest.json or manifest.nix) into a flakey-profile flake.nix";
   fp-generations = "List and delete the generations of a Nix profile; never the current one";
   fp-diff = "Show which packages changed between two generations or store paths of a Nix profile";
+  fp-doctor = "Check a machine for what breaks flakey-profile, each problem with its exact fix";
 }

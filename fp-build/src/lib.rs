@@ -14,7 +14,7 @@ pub mod policy;
 
 use clap::Parser;
 use fp_common::cli::CommonArgs;
-use fp_common::config::Config;
+use fp_common::config::{Config, Origin};
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
@@ -84,6 +84,10 @@ pub struct BuildReport {
 /// Builds the profile and prints its store path (or the JSON report).
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if no_flake_found(&config, cli.flake.as_deref(), &cwd) {
+        return Err(first_run(&config, &cwd));
+    }
     let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
     let (flake, attr, installable) = (target.flake, target.attr, target.installable);
 
@@ -302,6 +306,29 @@ impl Cached {
             Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
         }
     }
+}
+
+/// Whether there is no flake to build at all: none named (argument, `$FP_FLAKE`, the config
+/// file's `flake`) and no `flake.nix` in `cwd`, where the default `.` would look.
+pub fn no_flake_found(config: &Config, flake_arg: Option<&str>, cwd: &Path) -> bool {
+    flake_arg.is_none()
+        && config.flake(None).source == Origin::Default
+        && !cwd.join("flake.nix").exists()
+}
+
+/// The first-run error: no flake found, in our words, with the three ways on.
+pub fn first_run(config: &Config, cwd: &Path) -> Error {
+    Error::usage(format!(
+        "no profile flake to build: none was named, {} sets no `flake`, and {} has no flake.nix",
+        config.path().display(),
+        cwd.display()
+    ))
+    .with_hint(
+        "name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
+         or set it once in config.toml: flake = \"~/my-profile\"\n  \
+         or start one here: nix flake init -t github:flakey-profile/flakey-profile,\n  \
+         or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
+    )
 }
 
 /// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.

@@ -249,3 +249,22 @@ fn help_documents_exit_codes() {
         version.stdout
     );
 }
+
+#[test]
+fn first_run_without_any_flake_says_the_three_ways_on() {
+    let bed = Bed::new();
+    let run = bed.tool(FP_BUILD).run().code(2).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+    // A flake.nix in the directory, $FP_FLAKE or the config file's `flake` is a flake found:
+    // then it is nix that says what is wrong with it.
+    std::fs::write(bed.path().join("flake.nix"), "{ outputs = _: { }; }").expect("flake");
+    let run = bed.tool(FP_BUILD).run().code(1);
+    assert!(!run.stderr.contains("no profile flake"), "{}", run.stderr);
+    std::fs::remove_file(bed.path().join("flake.nix")).expect("rm");
+    let run = bed
+        .tool(FP_BUILD)
+        .env("FP_FLAKE", "/nonexistent")
+        .run()
+        .code(1);
+    assert!(!run.stderr.contains("no profile flake"), "{}", run.stderr);
+}

@@ -42,7 +42,21 @@ pub struct ProfileArgs {
     pub profile: Option<PathBuf>,
 }
 
-/// `--dry-run`, `--no-diff` and `--json`: how fp-switch and fp-rollback switch and report.
+/// `--ask` and `--yes`, for the tools that change a profile.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AskArgs {
+    /// Show what would change, then ask on the terminal before changing anything (also
+    /// `FP_ASK=1` or `ask = true` in config.toml); without a terminal, refused (exit 2).
+    #[arg(long)]
+    pub ask: bool,
+
+    /// Do not ask, even when `FP_ASK` or the config file says to.
+    #[arg(long, short = 'y', conflicts_with = "ask")]
+    pub yes: bool,
+}
+
+/// `--dry-run`, `--no-diff`, `--sizes`, `--ask`, `--allow-removing-nix` and `--json`: how
+/// fp-switch and fp-rollback switch and report.
 #[derive(Debug, Clone, Args, Default)]
 pub struct SwitchArgs {
     /// Show what would change and change nothing.
@@ -52,6 +66,20 @@ pub struct SwitchArgs {
     /// Do not compute or print the package diff.
     #[arg(long)]
     pub no_diff: bool,
+
+    /// Show each package's change in closure size and the whole closure's (one `nix path-info
+    /// --recursive` for both generations).
+    #[arg(long, conflicts_with = "no_diff")]
+    pub sizes: bool,
+
+    /// Switch even when the `nix` you are running comes from this profile and the target has
+    /// no `bin/nix` (you would be left without nix on PATH).
+    #[arg(long)]
+    pub allow_removing_nix: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ask: AskArgs,
 
     /// Print one JSON document describing the switch on stdout.
     #[arg(long)]

@@ -4,6 +4,7 @@
 //! `$XDG_CONFIG_HOME/flakey-profile/config.toml`, then the built-in default (for the profile,
 //! nix-env's own default).
 
+use crate::cli::AskArgs;
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 use fp_nix::command::nix_version;
@@ -54,6 +55,7 @@ struct ConfigFile {
     flake: Option<String>,
     attr: Option<String>,
     profile: Option<String>,
+    ask: Option<bool>,
     #[serde(default)]
     hosts: BTreeMap<String, HostEntry>,
 }
@@ -114,7 +116,7 @@ impl Config {
             if e.message().contains("expected one of") {
                 err
             } else {
-                err.with_hint("the keys it may have are flake, attr and profile (strings), and [hosts.NAME] tables with target and profile")
+                err.with_hint("the keys it may have are flake, attr and profile (strings), ask (true or false), and [hosts.NAME] tables with target and profile")
             }
         })?;
         Ok(Config { path, file })
@@ -191,6 +193,40 @@ impl Config {
 }
 
 impl Config {
+    /// Whether to ask before changing the profile: `--yes` (no) or `--ask` (yes), then
+    /// `$FP_ASK` (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`; anything else is exit 2),
+    /// then the config file's `ask`, then no. Says under `-v` where it came from.
+    pub fn ask(&self, ui: &Ui, args: &AskArgs) -> Result<bool> {
+        let setting = if args.yes || args.ask {
+            Setting {
+                value: args.ask,
+                source: Origin::Flag,
+            }
+        } else if let Some(text) = std::env::var("FP_ASK").ok().filter(|v| !v.is_empty()) {
+            let value = crate::ask::parse_bool(&text).ok_or_else(|| {
+                Error::usage(format!(
+                    "FP_ASK is {text:?}; it takes 1 or 0 (also true/false, yes/no, on/off)"
+                ))
+            })?;
+            Setting {
+                value,
+                source: Origin::Env("FP_ASK"),
+            }
+        } else if let Some(value) = self.file.ask {
+            Setting {
+                value,
+                source: Origin::ConfigFile(self.path.clone()),
+            }
+        } else {
+            Setting {
+                value: false,
+                source: Origin::Default,
+            }
+        };
+        explain(ui, "ask", &setting);
+        Ok(setting.value)
+    }
+
     /// The profile a tool acts on: `--profile`, `$FP_PROFILE`, the config file's `profile`, then
     /// nix-env's own default ([`Profile::nix_env_default`]). Says under `-v` where it came from.
     pub fn resolve_profile(&self, ui: &Ui, flag: Option<PathBuf>) -> Result<Profile> {
@@ -331,6 +367,21 @@ mod tests {
         let i = c.installable(&ui, Some("/f"), Some("top".into())).unwrap();
         assert_eq!(i.installable, "/f#top");
         let err = c.installable(&ui, Some("/f#"), None).unwrap_err();
+        assert_eq!(err.code(), 2);
+    }
+
+    #[test]
+    fn ask_from_flags_and_file() {
+        let ui = Ui::new("fp-test", &Default::default());
+        let c = Config::parse("ask = true\n", "c.toml".into()).unwrap();
+        let flags = |ask, yes| AskArgs { ask, yes };
+        // (FP_ASK, which the test runner does not set, is tested end to end.)
+        assert!(c.ask(&ui, &flags(false, false)).unwrap());
+        assert!(!c.ask(&ui, &flags(false, true)).unwrap());
+        let none = Config::parse("", "c.toml".into()).unwrap();
+        assert!(!none.ask(&ui, &flags(false, false)).unwrap());
+        assert!(none.ask(&ui, &flags(true, false)).unwrap());
+        let err = Config::parse("ask = \"sometimes\"\n", "c.toml".into()).unwrap_err();
         assert_eq!(err.code(), 2);
     }
 

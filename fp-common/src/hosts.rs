@@ -12,7 +12,7 @@ use crate::switch::Place;
 use crate::ui::Ui;
 use crate::{print_json, Error, Result};
 use fp_nix::command::shell_quote;
-use fp_nix::diff::{self, Package};
+use fp_nix::diff::{self, PackageDiff};
 use fp_nix::env_marker;
 use fp_nix::generation::{self, Generation};
 use fp_nix::lock::Lock;
@@ -216,15 +216,34 @@ impl Place for OnHost {
         Ok(self.read.generations.clone())
     }
 
-    fn packages(&self, ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
+    /// Paths this machine has are read here (the env being switched to may not be on the host
+    /// yet), the others on the host. Closure sizes are not measured on other machines: `sizes`
+    /// is said to be ignored there.
+    fn diff(&self, ui: &Ui, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff> {
+        if sizes {
+            ui.warn(&format!(
+                "{}: closure sizes are measured on this machine only; showing the diff without them",
+                self.host.target()
+            ));
+        }
+        let mut paths = vec![new];
+        paths.extend(old);
         let (here, there): (Vec<&str>, Vec<&str>) =
             paths.iter().partition(|p| Path::new(p).exists());
-        let mut packages = diff::packages_of_many(ui, &here)?;
+        let mut installed = diff::installed_of_many(ui, &here)?;
         for (path, info) in self.host.path_info(ui, &there, false)? {
-            let list = diff::packages_from_info(&path, &info);
-            packages.insert(path, list);
+            let list = diff::installed_from_info(&path, &info);
+            installed.insert(path, list);
         }
-        Ok(packages)
+        let side = |p: Option<&str>| {
+            p.and_then(|p| installed.get(p).cloned())
+                .unwrap_or_default()
+        };
+        Ok(diff::diff_installed(&side(old), &side(Some(new))))
+    }
+
+    fn is_here(&self) -> bool {
+        false
     }
 
     fn is_flakey(&self, ui: &Ui, path: &str) -> Result<bool> {

@@ -2,7 +2,7 @@
 //! is and does).
 //!
 //! Every tool (`fp-build`, `fp-switch`, `fp-rollback`, ...) is a thin binary over its own crate,
-//! which uses this one for: the shared `main` ([`app`]), the shared flags ([`cli`]), settings
+//! which uses this one for: the shared `main` ([`app`]), asking before acting ([`ask`]), the shared flags ([`cli`]), settings
 //! from flags, environment and config file ([`config`]), what is written on stderr ([`ui`]),
 //! rendering diffs and generation lists for people ([`render`]), completions and man pages
 //! ([`completions`]), the switch shared by fp-switch and fp-rollback ([`switch`]), working on
@@ -12,6 +12,7 @@
 //! Code for a single tool lives in that tool's crate; facts about Nix live in `fp-nix`.
 
 pub mod app;
+pub mod ask;
 pub mod cli;
 pub mod completions;
 pub mod config;

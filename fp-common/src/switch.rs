@@ -2,22 +2,26 @@
 //! fp-rollback: show the diff, honour `--dry-run`, change the profile through nix-env only, and
 //! report what happened in the `--json` document both tools print.
 //!
-//! What the switch does is decided from the generations alone ([`plan_switch`]); [`switch`]
-//! prints and acts around it. The profile is on this machine or on another one over ssh: both
-//! are a [`Place`].
+//! What the switch does is decided from the generations alone ([`plan_switch`]), and whether
+//! it would take away the running nix from the facts read before ([`loses_running_nix`]);
+//! [`switch`] prints, asks (`--ask`) and acts around them. The profile is on this machine or on
+//! another one over ssh: both are a [`Place`].
 
+use crate::ask::Terminal;
 use crate::cli::SwitchArgs;
+use crate::config::Config;
 use crate::render;
 use crate::ui::{Style, Ui};
-use crate::Result;
+use crate::{Error, Result};
 use fp_nix::command::shell_quote;
 use fp_nix::diff::{self, Package, PackageDiff};
 use fp_nix::env_marker;
 use fp_nix::generation::{Generation, GenerationRef};
 use fp_nix::lock::Lock;
-use fp_nix::profile::{plan_switch, Profile, SwitchPlan, Target};
+use fp_nix::profile::{
+    loses_running_nix, nix_of_env, nix_on_path, plan_switch, Profile, SwitchPlan, Target,
+};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Where a profile lives, as far as switching it goes: this machine ([`Profile`]) or another
@@ -38,9 +42,15 @@ pub trait Place {
     /// The profile's generations, oldest first.
     fn generations(&self) -> Result<Vec<Generation>>;
 
-    /// The packages of each of `paths` (store paths of that machine's generations, or of the
+    /// The package diff from the store path `old` (none: an empty profile) to `new`, with
+    /// closure-size changes when `sizes` (store paths of that machine's generations, or of the
     /// env being switched to).
-    fn packages(&self, ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>>;
+    fn diff(&self, ui: &Ui, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff>;
+
+    /// Whether the profile is this machine's, so the `nix` being run may come from it.
+    fn is_here(&self) -> bool {
+        true
+    }
 
     /// Whether the env at `path` was made by flakey-profile.
     fn is_flakey(&self, ui: &Ui, path: &str) -> Result<bool>;
@@ -67,8 +77,8 @@ impl Place for Profile {
         Profile::generations(self)
     }
 
-    fn packages(&self, ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
-        diff::packages_of_many(ui, paths)
+    fn diff(&self, ui: &Ui, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff> {
+        diff::between(ui, old, new, sizes)
     }
 
     fn is_flakey(&self, _ui: &Ui, path: &str) -> Result<bool> {
@@ -89,15 +99,37 @@ pub struct Options {
     pub dry_run: bool,
     /// Compute and print the package diff.
     pub diff: bool,
+    /// Add closure-size changes to the diff.
+    pub sizes: bool,
+    /// Ask on the terminal before switching.
+    pub ask: bool,
+    /// Switch even when that takes away the running nix.
+    pub allow_removing_nix: bool,
 }
 
 impl Options {
-    /// The options `--dry-run` and `--no-diff` ask for.
-    pub fn from_args(args: &SwitchArgs) -> Options {
-        Options {
+    /// The options the switch flags ask for; whether to ask also comes from `FP_ASK` and the
+    /// config file ([`Config::ask`]).
+    pub fn from_args(ui: &Ui, args: &SwitchArgs, config: &Config) -> Result<Options> {
+        Ok(Options {
             dry_run: args.dry_run,
             diff: !args.no_diff,
+            sizes: args.sizes,
+            ask: config.ask(ui, &args.ask)?,
+            allow_removing_nix: args.allow_removing_nix,
+        })
+    }
+
+    /// The options for switching `hosts` machines at once: `--ask` takes one at a time, since
+    /// the questions of hosts switched in parallel would mix on one terminal.
+    pub fn for_hosts(ui: &Ui, args: &SwitchArgs, config: &Config, hosts: usize) -> Result<Options> {
+        let opts = Options::from_args(ui, args, config)?;
+        if opts.ask && hosts > 1 {
+            return Err(Error::usage(
+                "--ask takes one host at a time: switch several hosts without it (--dry-run shows what would change)",
+            ));
         }
+        Ok(opts)
     }
 }
 
@@ -114,7 +146,8 @@ pub struct Report {
     pub changed: bool,
     /// The generation current before, if any.
     pub previous: Option<GenerationRef>,
-    /// The generation current after (predicted for a dry run).
+    /// The generation current after (predicted for a dry run; after a declined `--ask`, the one
+    /// current before, 0 when there was none).
     pub generation: u64,
     /// Its store path.
     pub store_path: String,
@@ -123,12 +156,19 @@ pub struct Report {
     /// When the current generation was made outside flakey-profile (`nix profile install`,
     /// `nix-env -i`): which of its packages this switch drops.
     pub made_outside: Option<MadeOutside>,
+    /// Whether the switch takes away the `nix` being run (it comes from the current generation
+    /// and the target has none): refused unless `--allow-removing-nix`, reported by a dry run.
+    pub removes_running_nix: bool,
+    /// Whether the person asked (`--ask`) answered no: then nothing changed.
+    pub declined: bool,
 }
 
 impl Report {
     /// One line for people saying what the switch did (or would do): the summary of a host.
     pub fn summary(&self) -> String {
-        let what = if !self.changed {
+        let what = if self.declined {
+            format!("answered no: still at generation {}", self.generation)
+        } else if !self.changed {
             format!("already at generation {}", self.generation)
         } else if self.dry_run {
             format!("would switch to generation {} (dry run)", self.generation)
@@ -136,12 +176,19 @@ impl Report {
             format!("switched to generation {}", self.generation)
         };
         match &self.diff {
-            Some(d) if self.changed => format!(
-                "{what}: {} added, {} removed, {} changed",
-                d.added.len(),
-                d.removed.len(),
-                d.changed.len()
-            ),
+            Some(d) if self.changed => {
+                let rebuilt = if d.rebuilt.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} rebuilt", d.rebuilt.len())
+                };
+                format!(
+                    "{what}: {} added, {} removed, {} changed{rebuilt}",
+                    d.added.len(),
+                    d.removed.len(),
+                    d.changed.len()
+                )
+            }
             _ => what,
         }
     }
@@ -157,8 +204,16 @@ pub struct MadeOutside {
     pub dropped: Vec<Package>,
 }
 
-/// Switches the profile at `profile` to `target`, printing the diff to stderr first.
+/// Switches the profile at `profile` to `target`, printing the diff to stderr first. With
+/// `--ask` the terminal is opened before anything else (no terminal: exit 2, nothing changed)
+/// and the switch happens only on a yes. A switch that would take away the running nix is
+/// refused (exit 1) unless allowed.
 pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> Result<Report> {
+    let terminal = if opts.ask && !opts.dry_run {
+        Some(Terminal::open()?)
+    } else {
+        None
+    };
     // Held from reading the generations to the switch, so the report is about what happened.
     let _lock = if opts.dry_run {
         None
@@ -175,6 +230,8 @@ pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> R
         store_path: plan.store_path.clone(),
         diff: None,
         made_outside: None,
+        removes_running_nix: false,
+        declined: false,
     };
     if !plan.changed {
         ui.info(&format!(
@@ -205,7 +262,7 @@ pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> R
         _ => None,
     };
     if opts.diff || outside.is_some() {
-        let d = package_diff(ui, profile, &plan)?;
+        let d = package_diff(ui, profile, &plan, opts.sizes)?;
         if let Some(g) = outside {
             let made_outside = MadeOutside {
                 generation: g.generation,
@@ -220,9 +277,48 @@ pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> R
         }
     }
 
+    report.removes_running_nix = profile.is_here()
+        && loses_running_nix(
+            nix_on_path().as_deref(),
+            plan.previous
+                .as_ref()
+                .and_then(|g| nix_of_env(Path::new(&g.store_path)))
+                .as_deref(),
+            nix_of_env(Path::new(&plan.store_path)).is_some(),
+        );
+    if report.removes_running_nix {
+        let lost = running_nix_lost(&plan);
+        if opts.dry_run {
+            ui.warn(&format!(
+                "{}; without --allow-removing-nix the switch is refused",
+                lost.message()
+            ));
+        } else if opts.allow_removing_nix {
+            ui.warn(&format!(
+                "{} (going ahead: --allow-removing-nix)",
+                lost.message()
+            ));
+        } else {
+            return Err(lost);
+        }
+    }
+
     if opts.dry_run {
         ui.info("dry run: the profile was not changed");
         return Ok(report);
+    }
+    if let Some(terminal) = terminal {
+        if !terminal.confirm(&format!("switch to generation {}?", plan.generation))? {
+            ui.info("answered no: the profile was not changed");
+            report.declined = true;
+            report.changed = false;
+            report.generation = plan.previous.as_ref().map_or(0, |g| g.generation);
+            report.store_path = plan
+                .previous
+                .as_ref()
+                .map_or(String::new(), |g| g.store_path.clone());
+            return Ok(report);
+        }
     }
     let now = profile.switch(ui, target)?;
     ui.info(&format!(
@@ -235,19 +331,25 @@ pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> R
     Ok(report)
 }
 
+/// The refusal of a switch that would take away the running nix, with the fix.
+fn running_nix_lost(plan: &SwitchPlan) -> Error {
+    let from = plan.previous.as_ref().map_or(0, |g| g.generation);
+    Error::failed(format!(
+        "the nix you are running comes from generation {from} of this profile, and generation {} has no bin/nix: switching would leave you without nix on PATH",
+        plan.generation
+    ))
+    .with_hint("add pkgs.nix to paths in your profile flake and build again, or switch anyway: --allow-removing-nix")
+}
+
 /// The package diff from the current generation (none: nothing) to the planned store path.
-fn package_diff(ui: &Ui, profile: &dyn Place, plan: &SwitchPlan) -> Result<PackageDiff> {
-    let mut paths = vec![plan.store_path.as_str()];
-    paths.extend(plan.previous.as_ref().map(|g| g.store_path.as_str()));
-    let packages = profile.packages(ui, &paths)?;
-    let old = plan
-        .previous
-        .as_ref()
-        .and_then(|g| packages.get(&g.store_path))
-        .cloned()
-        .unwrap_or_default();
-    let new = packages.get(&plan.store_path).cloned().unwrap_or_default();
-    Ok(diff::diff(&old, &new))
+fn package_diff(
+    ui: &Ui,
+    profile: &dyn Place,
+    plan: &SwitchPlan,
+    sizes: bool,
+) -> Result<PackageDiff> {
+    let old = plan.previous.as_ref().map(|g| g.store_path.as_str());
+    profile.diff(ui, old, &plan.store_path, sizes)
 }
 
 /// The packages a switch away from a generation made outside flakey-profile drops: what the
@@ -316,6 +418,8 @@ mod tests {
                 ..Default::default()
             }),
             made_outside: None,
+            removes_running_nix: false,
+            declined: false,
         };
         assert_eq!(
             r.summary(),
@@ -339,6 +443,8 @@ mod tests {
             store_path: "/nix/store/x".into(),
             diff: Some(PackageDiff::default()),
             made_outside: None,
+            removes_running_nix: false,
+            declined: false,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         for key in [
@@ -349,6 +455,8 @@ mod tests {
             "generation",
             "storePath",
             "diff",
+            "removesRunningNix",
+            "declined",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }

@@ -7,14 +7,12 @@ use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::hosts::{self, OnHost, Outcome};
+use fp_common::switch::Place;
 use fp_common::{print_json, render, Error, Result, Ui};
-use fp_nix::diff::{self, PackageDiff};
+use fp_nix::diff::{self, ClosureSize, PackageDiff};
 use fp_nix::generation::{self, Generation};
-use fp_nix::path_info::PathInfo;
 use fp_nix::store_path::resolve_to_store_path;
-use fp_nix::store_query;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Show which packages changed between two generations or store paths.
 #[derive(Debug, Parser)]
@@ -33,7 +31,8 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Also show the change in closure size, in bytes.
+    /// Also show each package's change in closure size and the whole closures' sizes (one
+    /// `nix path-info --recursive` for both sides).
     #[arg(long)]
     pub closure: bool,
 
@@ -60,17 +59,6 @@ pub struct Side {
     pub store_path: String,
 }
 
-/// The closure sizes of both sides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClosureSize {
-    /// Bytes of the old side's closure.
-    pub from: u64,
-    /// Bytes of the new side's closure.
-    pub to: u64,
-    /// `to - from`.
-    pub change: i64,
-}
-
 /// The `--json` document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,7 +69,7 @@ pub struct DiffJson {
     pub to: Side,
     /// The package diff.
     pub diff: PackageDiff,
-    /// Closure sizes, with `--closure`.
+    /// Closure sizes, with `--closure` (the diff carries them too, with each entry's change).
     pub closure_size: Option<ClosureSize>,
 }
 
@@ -93,8 +81,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         let several = specs.len() > 1;
         let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
             let place = OnHost::open(ui, spec)?;
-            compare(&cli, place.read_generations(), |paths| {
-                place.path_info(ui, paths, cli.closure)
+            compare(&cli, place.read_generations(), |old, new| {
+                place.diff(ui, Some(old), new, cli.closure)
             })
         });
         return hosts::report(ui, &specs, results, cli.json, |spec, doc| {
@@ -117,8 +105,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     } else {
         Vec::new()
     };
-    let doc = compare(&cli, &generations, |paths| {
-        store_query::path_infos(ui, paths, cli.closure)
+    let doc = compare(&cli, &generations, |old, new| {
+        diff::between(ui, Some(old), new, cli.closure)
     })?;
     if cli.json {
         return print_json(&doc);
@@ -127,11 +115,12 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 }
 
 /// The diff the command line asks for, between sides taken from `generations` or given as
-/// store paths; `query` asks the store that has them (with closure sizes under `--closure`).
+/// store paths; `differ` diffs two store paths on the machine that has them (with sizes under
+/// `--closure`).
 fn compare(
     cli: &Cli,
     generations: &[Generation],
-    query: impl FnOnce(&[&str]) -> Result<BTreeMap<String, PathInfo>>,
+    differ: impl FnOnce(&str, &str) -> Result<PackageDiff>,
 ) -> Result<DiffJson> {
     let to = match &cli.to {
         Some(text) => side(text, generations)?,
@@ -147,24 +136,8 @@ fn compare(
             of_generation(prev)
         }
     };
-    let info = query(&[from.store_path.as_str(), to.store_path.as_str()])?;
-    let packages = |p: &str| {
-        info.get(p)
-            .map(|i| diff::packages_from_info(p, i))
-            .unwrap_or_default()
-    };
-    let d = diff::diff(&packages(&from.store_path), &packages(&to.store_path));
-    let closure_size = if cli.closure {
-        let size = |p: &str| info.get(p).and_then(|i| i.closure_size).unwrap_or(0);
-        let (a, b) = (size(&from.store_path), size(&to.store_path));
-        Some(ClosureSize {
-            from: a,
-            to: b,
-            change: b as i64 - a as i64,
-        })
-    } else {
-        None
-    };
+    let d = differ(&from.store_path, &to.store_path)?;
+    let closure_size = d.closure_size.clone();
     Ok(DiffJson {
         from,
         to,
@@ -173,18 +146,11 @@ fn compare(
     })
 }
 
-/// The diff for people: the sides, the package lines and, with `--closure`, the size change.
+/// The diff for people: the sides, then the package lines (with `--closure`, each with its
+/// size change, and the whole closures' sizes last).
 fn render_text(ui: &Ui, doc: &DiffJson) -> String {
     let mut text = format!("{} -> {}\n", describe(&doc.from), describe(&doc.to));
     text.push_str(&render::diff(ui, &doc.diff));
-    if let Some(size) = &doc.closure_size {
-        text.push_str(&format!(
-            "closure size: {} -> {} ({})\n",
-            human_bytes(size.from),
-            human_bytes(size.to),
-            signed_bytes(size.change)
-        ));
-    }
     text.trim_end_matches('\n').to_string()
 }
 
@@ -257,41 +223,9 @@ fn describe(side: &Side) -> String {
     }
 }
 
-/// Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`, ...
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// A signed byte change for people: `+1.5 KiB`, `-512 B`, `+0 B`.
-pub fn signed_bytes(change: i64) -> String {
-    let sign = if change < 0 { "-" } else { "+" };
-    format!("{sign}{}", human_bytes(change.unsigned_abs()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_for_people() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
-        assert_eq!(signed_bytes(-512), "-512 B");
-        assert_eq!(signed_bytes(2048), "+2.0 KiB");
-    }
 
     #[test]
     fn numbers_and_paths() {

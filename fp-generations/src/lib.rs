@@ -7,19 +7,22 @@
 //! `--target-host` (or `--hosts`) both work on the profiles of other machines over ssh.
 
 use clap::{Args, Parser, Subcommand};
-use fp_common::cli::{CommonArgs, HostArgs, ProfileArgs};
+use fp_common::ask::Terminal;
+use fp_common::cli::{AskArgs, CommonArgs, HostArgs, ProfileArgs};
 use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::hosts::{self, HostSpec, OnHost, Outcome};
+use fp_common::render::{count, human_bytes};
 use fp_common::switch::Place;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
-use fp_nix::command::Stderr;
+use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::diff::closure;
 use fp_nix::generation::{self, format_local_time, format_rfc3339_utc, Generation};
 use fp_nix::path_info::PathInfo;
 use fp_nix::profile::Profile;
 use fp_nix::store_query;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 /// List the generations of a Nix profile, or delete old ones.
@@ -55,26 +58,38 @@ pub enum Command {
     Delete(DeleteArgs),
 }
 
-/// What `fp-generations delete` deletes: exactly one of --keep, --older-than or numbers.
+/// What `fp-generations delete` deletes: by `--keep` and `--older-than` (together, what either
+/// keeps is kept) or by numbers.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["keep", "older_than", "generations"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["keep", "older_than", "generations"])))]
 pub struct DeleteArgs {
-    /// Keep the N newest generations (by number) and the current one; delete the rest.
+    /// Keep the N newest generations (by number) and the current one; delete the rest (with
+    /// --older-than: only what both rules would delete).
     #[arg(long, value_name = "N")]
     pub keep: Option<u64>,
 
     /// Delete generations older than DURATION (`30d`, `2w`, `12h`), keeping the one that was
-    /// current at that time, as nix-env does, and the current one.
+    /// current at that time, as nix-env does, and the current one (with --keep: only what both
+    /// rules would delete).
     #[arg(long, value_name = "DURATION")]
     pub older_than: Option<String>,
 
     /// Delete these generations (the current one is skipped with a warning).
-    #[arg(value_name = "GEN")]
+    #[arg(value_name = "GEN", conflicts_with_all = ["keep", "older_than"])]
     pub generations: Vec<u64>,
 
-    /// Print what would be deleted and delete nothing.
+    /// Print what would be deleted and the space that frees, and delete nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+
+    /// Then collect the store paths only the deleted generations held (`nix-store --delete`
+    /// of exactly those, not a whole-store garbage collection) and print what that freed.
+    #[arg(long)]
+    pub gc: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub ask: AskArgs,
 }
 
 /// One generation in `--json`.
@@ -115,6 +130,29 @@ pub struct DeleteJson {
     pub deleted: Vec<u64>,
     /// Generations kept.
     pub kept: Vec<u64>,
+    /// Bytes of the store paths only the deleted generations hold (with `--dry-run`, `--ask`
+    /// or `--gc`): what collecting them frees at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reclaimable_bytes: Option<u64>,
+    /// What `--gc` collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collected: Option<Collected>,
+    /// Whether the person asked (`--ask`) answered no: then nothing was deleted.
+    pub declined: bool,
+}
+
+/// What `--gc` collected: the store paths it deleted (those only the deleted generations held,
+/// and the garbage that referred to them) and their size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collected {
+    /// Store paths deleted.
+    pub paths: Vec<String>,
+    /// Their NAR size in bytes.
+    pub bytes: u64,
+    /// Store paths only the deleted generations held that something else (another profile, a
+    /// `result` link) still keeps alive, so they stay.
+    pub still_alive: Vec<String>,
 }
 
 /// Runs fp-generations.
@@ -127,7 +165,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let profile = config.resolve_profile(ui, cli.profile.profile)?;
     match cli.command {
         None => list(ui, &profile, &profile.generations()?, cli.json),
-        Some(Command::Delete(args)) => delete(ui, &profile, &args, cli.json),
+        Some(Command::Delete(args)) => delete(ui, &config, &profile, &args, cli.json),
     }
 }
 
@@ -157,6 +195,11 @@ fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
             })
         }
         Some(Command::Delete(args)) => {
+            if args.gc || args.ask.ask {
+                return Err(Error::usage(
+                    "--gc and --ask work on this machine's profiles only, not with --target-host or --hosts",
+                ));
+            }
             let selection = selection(args, SystemTime::now())?;
             let results = hosts::run_on_hosts(ui, specs, cli.hosts.jobs, |ui, spec| {
                 let place = OnHost::open(ui, spec)?;
@@ -171,6 +214,9 @@ fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
                     dry_run: args.dry_run,
                     deleted: doomed,
                     kept,
+                    reclaimable_bytes: None,
+                    collected: None,
+                    declined: false,
                 })
             });
             hosts::report(ui, specs, results, cli.json, |_, _| Ok(()))
@@ -295,10 +341,15 @@ pub fn render_table(generations: &[Generation], counts: &[Option<usize>]) -> Str
 /// What to delete, as parsed from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
-    /// Keep the N newest and the current one.
-    Keep(u64),
-    /// Older than this time, as nix-env's `--delete-generations Nd` chooses.
-    OlderThan(SystemTime),
+    /// By rules: a generation goes only when every rule given would delete it (what either
+    /// keeps is kept).
+    Rules {
+        /// Keep the N newest and the current one.
+        keep: Option<u64>,
+        /// Keep what is newer than this time and the one current at it, as nix-env's
+        /// `--delete-generations Nd` chooses.
+        older_than: Option<SystemTime>,
+    },
     /// These numbers.
     Numbers(Vec<u64>),
 }
@@ -333,42 +384,54 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 /// Chooses the generations to delete. The current generation is never among them.
 pub fn select(generations: &[Generation], selection: &Selection) -> Result<Vec<u64>> {
     let current = generation::current(generations).map(|g| g.generation);
-    let mut chosen: Vec<u64> = match selection {
-        Selection::Keep(0) => return Err(Error::usage("--keep must be at least 1")),
-        Selection::Keep(n) => {
-            let keep_from = generations.len().saturating_sub(*n as usize);
-            generations[..keep_from]
-                .iter()
-                .map(|g| g.generation)
-                .collect()
-        }
-        Selection::OlderThan(cutoff) => {
-            // Newest to oldest: the first one created before the cutoff was current then; keep
-            // it, delete every older one.
-            let mut older = generations.iter().rev().filter(|g| g.created < *cutoff);
-            let _active_at_cutoff = older.next();
-            older.map(|g| g.generation).collect()
-        }
-        Selection::Numbers(numbers) => {
-            let missing: Vec<String> = numbers
-                .iter()
-                .filter(|n| !generations.iter().any(|g| g.generation == **n))
-                .map(u64::to_string)
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::failed(format!(
-                    "no generation {} in this profile; it has {}",
-                    missing.join(", "),
-                    generations
-                        .iter()
-                        .map(|g| g.generation.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+    let mut chosen: Vec<u64> =
+        match selection {
+            Selection::Rules { keep: Some(0), .. } => {
+                return Err(Error::usage("--keep must be at least 1"))
             }
-            numbers.clone()
-        }
-    };
+            Selection::Rules { keep, older_than } => {
+                let by_keep: Option<Vec<u64>> = keep.map(|n| {
+                    let keep_from = generations.len().saturating_sub(n as usize);
+                    generations[..keep_from]
+                        .iter()
+                        .map(|g| g.generation)
+                        .collect()
+                });
+                let by_age: Option<Vec<u64>> = older_than.map(|cutoff| {
+                    // Newest to oldest: the first one created before the cutoff was current then;
+                    // keep it, delete every older one.
+                    let mut older = generations.iter().rev().filter(|g| g.created < cutoff);
+                    let _active_at_cutoff = older.next();
+                    older.map(|g| g.generation).collect()
+                });
+                match (by_keep, by_age) {
+                    (Some(a), Some(b)) => a.into_iter().filter(|n| b.contains(n)).collect(),
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => return Err(Error::usage(
+                        "say what to delete: --keep N, --older-than DURATION or generation numbers",
+                    )),
+                }
+            }
+            Selection::Numbers(numbers) => {
+                let missing: Vec<String> = numbers
+                    .iter()
+                    .filter(|n| !generations.iter().any(|g| g.generation == **n))
+                    .map(u64::to_string)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(Error::failed(format!(
+                        "no generation {} in this profile; it has {}",
+                        missing.join(", "),
+                        generations
+                            .iter()
+                            .map(|g| g.generation.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                numbers.clone()
+            }
+        };
     chosen.retain(|n| Some(*n) != current);
     chosen.sort_unstable();
     chosen.dedup();
@@ -377,13 +440,19 @@ pub fn select(generations: &[Generation], selection: &Selection) -> Result<Vec<u
 
 /// What `fp-generations delete` asks for, with `now` as the time `--older-than` counts back from.
 pub fn selection(args: &DeleteArgs, now: SystemTime) -> Result<Selection> {
-    Ok(if let Some(n) = args.keep {
-        Selection::Keep(n)
-    } else if let Some(text) = &args.older_than {
-        let age = parse_duration(text)?;
-        Selection::OlderThan(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH))
-    } else {
-        Selection::Numbers(args.generations.clone())
+    if !args.generations.is_empty() {
+        return Ok(Selection::Numbers(args.generations.clone()));
+    }
+    let older_than = match &args.older_than {
+        Some(text) => {
+            let age = parse_duration(text)?;
+            Some(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH))
+        }
+        None => None,
+    };
+    Ok(Selection::Rules {
+        keep: args.keep,
+        older_than,
     })
 }
 
@@ -434,10 +503,41 @@ fn tell(ui: &Ui, dry_run: bool, doomed: &[u64], kept: &[u64]) {
     }
 }
 
-/// `fp-generations delete`: decides with [`select`], says what it does, then deletes through
-/// nix-env under the profile's lock (taken before the generations are read).
-fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<()> {
+/// The store paths that only some generations hold, and their size: the closure of `doomed`
+/// without the closure of `kept`, from the path-info of every generation's closure.
+pub fn held_only_by(
+    graph: &BTreeMap<String, PathInfo>,
+    doomed: &[&str],
+    kept: &[&str],
+) -> (Vec<String>, u64) {
+    let keep = closure(graph, kept.iter().copied());
+    let only: Vec<String> = closure(graph, doomed.iter().copied())
+        .into_iter()
+        .filter(|p| !keep.contains(p))
+        .map(str::to_string)
+        .collect();
+    let bytes = only.iter().map(|p| graph[p].nar_size).sum();
+    (only, bytes)
+}
+
+/// `fp-generations delete`: decides with [`select`], says what it does (and, with `--dry-run`,
+/// `--ask` or `--gc`, the space only the deleted generations hold, from one path-info query),
+/// asks if asked, then deletes through nix-env under the profile's lock (taken before the
+/// generations it decides on are read) and, with `--gc`, collects exactly those paths.
+fn delete(
+    ui: &Ui,
+    config: &Config,
+    profile: &Profile,
+    args: &DeleteArgs,
+    json: bool,
+) -> Result<()> {
     let selection = selection(args, SystemTime::now())?;
+    let ask = config.ask(ui, &args.ask)?;
+    let terminal = if ask && !args.dry_run {
+        Some(Terminal::open()?)
+    } else {
+        None
+    };
     let _lock = if args.dry_run || !profile.dir().is_dir() {
         None
     } else {
@@ -445,22 +545,153 @@ fn delete(ui: &Ui, profile: &Profile, args: &DeleteArgs, json: bool) -> Result<(
     };
     let generations = profile.generations()?;
     let (doomed, kept) = decide(ui, &generations, &selection)?;
-    if !doomed.is_empty() && !args.dry_run {
-        profile.check_writable()?;
-        profile
-            .delete_command(&doomed)
-            .output(ui, Stderr::Capture)?;
+    let mut report = DeleteJson {
+        profile: profile.path().display().to_string(),
+        dry_run: args.dry_run,
+        deleted: doomed.clone(),
+        kept: kept.clone(),
+        reclaimable_bytes: None,
+        collected: None,
+        declined: false,
+    };
+    let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if doomed.is_empty() {
+        ui.info("nothing to delete");
+        return finish(json, &report);
     }
-    tell(ui, args.dry_run, &doomed, &kept);
+    let reclaimable = if args.dry_run || ask || args.gc {
+        let paths_of = |ns: &[u64]| -> Vec<&str> {
+            generations
+                .iter()
+                .filter(|g| ns.contains(&g.generation))
+                .map(|g| g.store_path.as_str())
+                .collect()
+        };
+        let all: Vec<&str> = generations.iter().map(|g| g.store_path.as_str()).collect();
+        let graph = store_query::closures(ui, &all)?;
+        let held = held_only_by(&graph, &paths_of(&doomed), &paths_of(&kept));
+        report.reclaimable_bytes = Some(held.1);
+        Some((held, graph))
+    } else {
+        None
+    };
+    let frees = |(paths, bytes): &(Vec<String>, u64)| {
+        format!(
+            "{} in {} only they hold",
+            human_bytes(*bytes),
+            count(paths.len(), "store path")
+        )
+    };
+    if args.dry_run {
+        let held = &reclaimable.as_ref().expect("asked for a dry run").0;
+        ui.info(&format!(
+            "would delete generations {} (keeping {}); that frees up to {}",
+            list(&doomed),
+            list(&kept),
+            frees(held)
+        ));
+        return finish(json, &report);
+    }
+    profile.check_writable()?;
+    if let Some(terminal) = terminal {
+        let held = &reclaimable.as_ref().expect("asked before asking").0;
+        ui.info(&format!(
+            "deleting generations {} (keeping {}) frees up to {}",
+            list(&doomed),
+            list(&kept),
+            frees(held)
+        ));
+        let question = format!("delete generations {}?", list(&doomed));
+        if !terminal.confirm(&question)? {
+            ui.info("answered no: nothing was deleted");
+            report.declined = true;
+            report.deleted.clear();
+            report.kept = generations.iter().map(|g| g.generation).collect();
+            return finish(json, &report);
+        }
+    }
+    profile
+        .delete_command(&doomed)
+        .output(ui, Stderr::Capture)?;
+    ui.info(&format!(
+        "deleted generations {} (kept {})",
+        list(&doomed),
+        list(&kept)
+    ));
+    match reclaimable {
+        Some(((paths, _), _)) if args.gc => {
+            let collected = collect(ui, &paths)?;
+            ui.info(&format!(
+                "collected {}: {} freed",
+                count(collected.paths.len(), "store path"),
+                human_bytes(collected.bytes)
+            ));
+            if !collected.still_alive.is_empty() {
+                ui.info(&format!(
+                    "{} only they held {} alive by something else (another profile, a result link) and {}",
+                    count(collected.still_alive.len(), "store path"),
+                    if collected.still_alive.len() == 1 { "is kept" } else { "are kept" },
+                    if collected.still_alive.len() == 1 { "stays" } else { "stay" },
+                ));
+            }
+            report.collected = Some(collected);
+        }
+        _ => ui.info("hint: --gc collects the store paths only the deleted generations held"),
+    }
+    finish(json, &report)
+}
+
+/// Prints the `--json` document when asked.
+fn finish(json: bool, report: &DeleteJson) -> Result<()> {
     if json {
-        print_json(&DeleteJson {
-            profile: profile.path().display().to_string(),
-            dry_run: args.dry_run,
-            deleted: doomed,
-            kept,
-        })?;
+        print_json(report)?;
     }
     Ok(())
+}
+
+/// Collects the store paths only the deleted generations held (`paths`) with
+/// `nix-store --delete`: those the store now counts as garbage (`nix-store --gc --print-dead`,
+/// which deletes nothing), together with the garbage that refers to them (the text files a
+/// build wrote the package list into, say), without which Nix refuses to delete them. Paths
+/// another root keeps alive stay. The sizes come from one path-info query of what goes.
+fn collect(ui: &Ui, paths: &[String]) -> Result<Collected> {
+    let lines = |cmd: NixCommand| -> Result<BTreeSet<String>> {
+        Ok(cmd
+            .output(ui, Stderr::Capture)?
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect())
+    };
+    let dead = lines(NixCommand::nix_store().args(["--gc", "--print-dead"]))?;
+    let (candidates, still_alive): (Vec<String>, Vec<String>) =
+        paths.iter().cloned().partition(|p| dead.contains(p));
+    let gone: Vec<String> = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        let referrers = lines(
+            NixCommand::nix_store()
+                .args(["--query", "--referrers-closure"])
+                .args(&candidates),
+        )?;
+        referrers.into_iter().filter(|p| dead.contains(p)).collect()
+    };
+    let refs: Vec<&str> = gone.iter().map(String::as_str).collect();
+    let bytes = store_query::path_infos(ui, &refs, false)?
+        .values()
+        .map(|i| i.nar_size)
+        .sum();
+    if !gone.is_empty() {
+        NixCommand::nix_store()
+            .arg("--delete")
+            .args(&gone)
+            .output(ui, Stderr::Capture)?;
+    }
+    Ok(Collected {
+        paths: gone,
+        bytes,
+        still_alive,
+    })
 }
 
 #[cfg(test)]
@@ -479,27 +710,79 @@ mod tests {
             .collect()
     }
 
+    fn keep(n: u64) -> Selection {
+        Selection::Rules {
+            keep: Some(n),
+            older_than: None,
+        }
+    }
+
+    fn older(cutoff: SystemTime) -> Selection {
+        Selection::Rules {
+            keep: None,
+            older_than: Some(cutoff),
+        }
+    }
+
+    #[test]
+    fn keep_and_older_than_together_keep_what_either_keeps() {
+        // 1..6 made at 1000 s steps, 6 current; cutoff 3500: 3 was current then.
+        let g = gens(&[1, 2, 3, 4, 5, 6], 6);
+        let cutoff = SystemTime::UNIX_EPOCH + Duration::from_secs(3500);
+        let both = |n| Selection::Rules {
+            keep: Some(n),
+            older_than: Some(cutoff),
+        };
+        // --older-than alone deletes 1, 2; --keep 5 alone deletes 1: together, 1.
+        assert_eq!(select(&g, &both(5)).unwrap(), [1]);
+        // --keep 1 alone deletes 1-5; with the age rule, 3-5 stay.
+        assert_eq!(select(&g, &both(1)).unwrap(), [1, 2]);
+        // Never the current one, even when it is old and not among the newest.
+        let g = gens(&[1, 2, 3], 1);
+        let late = Selection::Rules {
+            keep: Some(1),
+            older_than: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(10_000)),
+        };
+        assert_eq!(select(&g, &late).unwrap(), [2]);
+    }
+
+    fn info(nar_size: u64, references: &[&str]) -> PathInfo {
+        PathInfo {
+            references: references.iter().map(|r| r.to_string()).collect(),
+            nar_size,
+            closure_size: None,
+        }
+    }
+
+    #[test]
+    fn space_is_what_only_the_deleted_generations_hold() {
+        let graph: BTreeMap<String, PathInfo> = [
+            ("/g1", info(1, &["/old", "/shared"])),
+            ("/g2", info(2, &["/shared", "/new"])),
+            ("/old", info(100, &["/lib"])),
+            ("/lib", info(1000, &[])),
+            ("/shared", info(10_000, &[])),
+            ("/new", info(20_000, &["/lib"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let (paths, bytes) = held_only_by(&graph, &["/g1"], &["/g2"]);
+        assert_eq!(paths, ["/g1", "/old"]);
+        assert_eq!(bytes, 101);
+        assert_eq!(held_only_by(&graph, &[], &["/g2"]), (vec![], 0));
+    }
+
     #[test]
     fn keep_counts_newest_and_never_deletes_current() {
-        assert_eq!(
-            select(&gens(&[1, 2, 3, 4], 4), &Selection::Keep(2)).unwrap(),
-            [1, 2]
-        );
+        assert_eq!(select(&gens(&[1, 2, 3, 4], 4), &keep(2)).unwrap(), [1, 2]);
         // After a rollback to 1, keeping one keeps the newest and the current.
+        assert_eq!(select(&gens(&[1, 2, 3], 1), &keep(1)).unwrap(), [2]);
         assert_eq!(
-            select(&gens(&[1, 2, 3], 1), &Selection::Keep(1)).unwrap(),
-            [2]
-        );
-        assert_eq!(
-            select(&gens(&[1, 2], 2), &Selection::Keep(5)).unwrap(),
+            select(&gens(&[1, 2], 2), &keep(5)).unwrap(),
             Vec::<u64>::new()
         );
-        assert_eq!(
-            select(&gens(&[1], 1), &Selection::Keep(0))
-                .unwrap_err()
-                .code(),
-            2
-        );
+        assert_eq!(select(&gens(&[1], 1), &keep(0)).unwrap_err().code(), 2);
     }
 
     #[test]
@@ -507,11 +790,11 @@ mod tests {
         let g = gens(&[1, 2, 3, 4, 5], 5);
         let cutoff = SystemTime::UNIX_EPOCH + Duration::from_secs(3500);
         // 1, 2, 3 are older; 3 was current at the cutoff and stays.
-        assert_eq!(select(&g, &Selection::OlderThan(cutoff)).unwrap(), [1, 2]);
+        assert_eq!(select(&g, &older(cutoff)).unwrap(), [1, 2]);
         // Even when the current one is old, it stays.
         let g = gens(&[1, 2, 3], 1);
         let later = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
-        assert_eq!(select(&g, &Selection::OlderThan(later)).unwrap(), [2]);
+        assert_eq!(select(&g, &older(later)).unwrap(), [2]);
     }
 
     #[test]
@@ -534,15 +817,24 @@ mod tests {
             older_than: older_than.map(str::to_string),
             generations,
             dry_run: false,
+            gc: false,
+            ask: AskArgs::default(),
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(30 * 86_400);
         assert_eq!(
             selection(&args(Some(2), None, vec![]), now).unwrap(),
-            Selection::Keep(2)
+            keep(2)
         );
         assert_eq!(
             selection(&args(None, Some("1d"), vec![]), now).unwrap(),
-            Selection::OlderThan(now - Duration::from_secs(86_400))
+            older(now - Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            selection(&args(Some(3), Some("1d"), vec![]), now).unwrap(),
+            Selection::Rules {
+                keep: Some(3),
+                older_than: Some(now - Duration::from_secs(86_400))
+            }
         );
         assert_eq!(
             selection(&args(None, None, vec![3, 1]), now).unwrap(),

@@ -209,7 +209,7 @@ fn older_than_uses_link_times() {
 }
 
 #[test]
-fn delete_needs_exactly_one_selection() {
+fn delete_needs_a_selection_and_numbers_go_alone() {
     let bed = with_switches(1);
     bed.tool(FP_GENERATIONS)
         .arg("delete")
@@ -218,7 +218,12 @@ fn delete_needs_exactly_one_selection() {
         .run()
         .code(2);
     bed.tool(FP_GENERATIONS)
-        .args(["delete", "--keep", "1", "--older-than", "3d", "--profile"])
+        .args(["delete", "1", "--older-than", "3d", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .code(2);
+    bed.tool(FP_GENERATIONS)
+        .args(["delete", "1", "--keep", "3", "--profile"])
         .arg(bed.profile())
         .run()
         .code(2);

@@ -1,6 +1,9 @@
 //! The package diff between two generations, as data: a generation's packages are the direct
 //! references of its store path, named the way `builtins.parseDrvName` splits them, and two
-//! generations compare by name. Showing it to people is the tools' business.
+//! generations compare by name. A name whose versions stay but whose store paths change was
+//! rebuilt. Closure sizes come from the closures' path-info (narSize and references of every
+//! path), each package's closure summed here, so one query covers both sides. Showing it to
+//! people is the tools' business.
 
 use crate::env_marker;
 use crate::error::Result;
@@ -12,13 +15,18 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// A package of a generation: its name and version (`""` when it has none).
+/// A package of a generation: its name and version (`""` when it has none), and, when sizes
+/// were asked for, how much the package's closure grows (negative: shrinks) in bytes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Package {
     /// Name, as `parseDrvName` gives it.
     pub name: String,
     /// Version, or `""`.
     pub version: String,
+    /// Change of the package's closure size in bytes, when sizes were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_change: Option<i64>,
 }
 
 impl Package {
@@ -27,12 +35,24 @@ impl Package {
         Package {
             name: name.to_string(),
             version: version.to_string(),
+            size_change: None,
         }
     }
 }
 
+/// A package of a generation with the store path it comes from: what tells a rebuild (same
+/// version, other path) and whose closure is measured.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Installed {
+    /// The package, named from its store path.
+    pub package: Package,
+    /// Its store path.
+    pub path: String,
+}
+
 /// A package present on both sides with other versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Change {
     /// Name.
     pub name: String,
@@ -40,10 +60,36 @@ pub struct Change {
     pub from: String,
     /// Version after.
     pub to: String,
+    /// Change of the package's closure size in bytes, when sizes were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_change: Option<i64>,
+}
+
+/// The closure sizes of both sides of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClosureSize {
+    /// Bytes of the old side's closure.
+    pub from: u64,
+    /// Bytes of the new side's closure.
+    pub to: u64,
+    /// `to - from`.
+    pub change: i64,
+}
+
+impl ClosureSize {
+    /// The sizes of both sides, and the change between them.
+    pub fn new(from: u64, to: u64) -> ClosureSize {
+        ClosureSize {
+            from,
+            to,
+            change: to as i64 - from as i64,
+        }
+    }
 }
 
 /// What changes from one generation to another, each list sorted by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PackageDiff {
     /// In the new generation only.
     pub added: Vec<Package>,
@@ -51,39 +97,88 @@ pub struct PackageDiff {
     pub removed: Vec<Package>,
     /// In both, with another version.
     pub changed: Vec<Change>,
+    /// In both at the same version, from another store path (new dependencies, a new build):
+    /// what a diff by version alone hides.
+    pub rebuilt: Vec<Package>,
+    /// The whole closures' sizes, when sizes were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closure_size: Option<ClosureSize>,
 }
 
 /// The packages of a store path: its direct references without itself.
 pub fn packages_of(log: &dyn Log, path: &str) -> Result<Vec<Package>> {
-    let mut all = packages_of_many(log, &[path])?;
-    Ok(all.remove(path).unwrap_or_default())
+    let mut all = installed_of_many(log, &[path])?;
+    Ok(packages(&all.remove(path).unwrap_or_default()))
 }
 
-/// The packages of several store paths. An env made by `lib.mkProfile` lists its direct
-/// references in its marker, so it costs one file read; the others are asked of the store in
-/// one query ([`store_query::path_infos`]).
-pub fn packages_of_many(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, Vec<Package>>> {
+/// The packages of several store paths, with their store paths. An env made by
+/// `lib.mkProfile` lists its direct references in its marker, so it costs one file read; the
+/// others are asked of the store in one query ([`store_query::path_infos`]).
+pub fn installed_of_many(
+    log: &dyn Log,
+    paths: &[&str],
+) -> Result<BTreeMap<String, Vec<Installed>>> {
     let mut result = BTreeMap::new();
     let mut ask = Vec::new();
     for &path in paths {
         match env_marker::read(Path::new(path)) {
             Some(marker) => {
                 let refs = marker.store_paths.iter().map(String::as_str);
-                result.insert(path.to_string(), packages_from_references(path, refs));
+                result.insert(path.to_string(), installed_from_references(path, refs));
             }
             None => ask.push(path),
         }
     }
     for (path, info) in store_query::path_infos(log, &ask, false)? {
-        let packages = packages_from_info(&path, &info);
-        result.insert(path, packages);
+        let installed = installed_from_info(&path, &info);
+        result.insert(path, installed);
     }
     Ok(result)
 }
 
+/// The diff from the store path `old` (none: an empty profile) to `new`. With `sizes`, both
+/// closures are read in one query ([`store_query::closures`]) and every entry carries its
+/// closure-size change ([`add_sizes`]); without, the packages come as [`installed_of_many`]
+/// finds them.
+pub fn between(log: &dyn Log, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff> {
+    let mut roots = vec![new];
+    roots.extend(old);
+    if !sizes {
+        let installed = installed_of_many(log, &roots)?;
+        let side = |p: Option<&str>| {
+            p.and_then(|p| installed.get(p).cloned())
+                .unwrap_or_default()
+        };
+        let (before, after) = (side(old), side(Some(new)));
+        return Ok(diff_installed(&before, &after));
+    }
+    let graph = store_query::closures(log, &roots)?;
+    let side = |p: Option<&str>| {
+        p.and_then(|p| graph.get(p).map(|i| installed_from_info(p, i)))
+            .unwrap_or_default()
+    };
+    let (before, after) = (side(old), side(Some(new)));
+    let mut d = diff_installed(&before, &after);
+    add_sizes(&mut d, &graph, (old.unwrap_or(""), &before), (new, &after));
+    Ok(d)
+}
+
 /// The packages of the store path `own`, from what the store says of it.
 pub fn packages_from_info(own: &str, info: &PathInfo) -> Vec<Package> {
-    packages_from_references(own, info.references.iter().map(String::as_str))
+    packages(&installed_from_info(own, info))
+}
+
+/// The packages of the store path `own` with their paths, from what `nix path-info` says of it.
+pub fn installed_from_info(own: &str, info: &PathInfo) -> Vec<Installed> {
+    installed_from_references(own, info.references.iter().map(String::as_str))
+}
+
+/// The packages alone, each name and version once.
+pub fn packages(installed: &[Installed]) -> Vec<Package> {
+    let mut packages: Vec<Package> = installed.iter().map(|i| i.package.clone()).collect();
+    packages.sort();
+    packages.dedup();
+    packages
 }
 
 /// Turns reference store paths into packages, leaving out `own` (a path refers to itself when
@@ -92,66 +187,174 @@ pub fn packages_from_references<'a>(
     own: &str,
     references: impl IntoIterator<Item = &'a str>,
 ) -> Vec<Package> {
-    let mut packages: Vec<Package> = references
+    packages(&installed_from_references(own, references))
+}
+
+/// Like [`packages_from_references`], keeping each package's store path.
+pub fn installed_from_references<'a>(
+    own: &str,
+    references: impl IntoIterator<Item = &'a str>,
+) -> Vec<Installed> {
+    let mut installed: Vec<Installed> = references
         .into_iter()
         .map(str::trim)
         .filter(|r| !r.is_empty() && *r != own)
         .filter_map(|r| StorePath::parse(r).ok())
         .map(|p| {
             let (name, version) = parse_drv_name(p.name());
-            Package::new(name, version)
+            Installed {
+                package: Package::new(name, version),
+                path: p.as_str().to_string(),
+            }
         })
         .collect();
-    packages.sort();
-    packages.dedup();
-    packages
+    installed.sort();
+    installed.dedup();
+    installed
 }
 
 /// Diffs `old` against `new` by name. A name present several times (several outputs or
-/// versions) compares as the sorted list of its versions, joined with `, `.
+/// versions) compares as the sorted list of its versions, joined with `, `. Without store
+/// paths nothing counts as rebuilt; see [`diff_installed`].
 pub fn diff(old: &[Package], new: &[Package]) -> PackageDiff {
-    let group = |pkgs: &[Package]| {
-        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for p in pkgs {
-            map.entry(p.name.clone())
-                .or_default()
-                .insert(p.version.clone());
-        }
-        map.into_iter()
-            .map(|(name, versions)| (name, versions.into_iter().collect::<Vec<_>>().join(", ")))
-            .collect::<BTreeMap<String, String>>()
+    let bare = |pkgs: &[Package]| -> Vec<Installed> {
+        pkgs.iter()
+            .map(|p| Installed {
+                package: p.clone(),
+                path: String::new(),
+            })
+            .collect()
     };
-    let (old, new) = (group(old), group(new));
+    diff_installed(&bare(old), &bare(new))
+}
+
+/// One name's versions (sorted, joined with `, `) and store paths on one side.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Named {
+    versions: BTreeSet<String>,
+    paths: BTreeSet<String>,
+}
+
+impl Named {
+    fn version(&self) -> String {
+        self.versions.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Groups one side's packages by name.
+fn by_name(side: &[Installed]) -> BTreeMap<&str, Named> {
+    let mut map: BTreeMap<&str, Named> = BTreeMap::new();
+    for i in side {
+        let named = map.entry(i.package.name.as_str()).or_default();
+        named.versions.insert(i.package.version.clone());
+        if !i.path.is_empty() {
+            named.paths.insert(i.path.clone());
+        }
+    }
+    map
+}
+
+/// Diffs `old` against `new` by name, as [`diff`] does; a name whose versions are the same on
+/// both sides but whose store paths differ is `rebuilt`.
+pub fn diff_installed(old: &[Installed], new: &[Installed]) -> PackageDiff {
+    let (old, new) = (by_name(old), by_name(new));
     let mut result = PackageDiff::default();
-    for (name, version) in &new {
+    for (name, after) in &new {
         match old.get(name) {
-            None => result.added.push(Package {
-                name: name.clone(),
-                version: version.clone(),
+            None => result.added.push(Package::new(name, &after.version())),
+            Some(before) if before.versions != after.versions => result.changed.push(Change {
+                name: name.to_string(),
+                from: before.version(),
+                to: after.version(),
+                size_change: None,
             }),
-            Some(before) if before != version => result.changed.push(Change {
-                name: name.clone(),
-                from: before.clone(),
-                to: version.clone(),
-            }),
+            Some(before) if before.paths != after.paths => {
+                result.rebuilt.push(Package::new(name, &after.version()))
+            }
             Some(_) => {}
         }
     }
-    for (name, version) in &old {
+    for (name, before) in &old {
         if !new.contains_key(name) {
-            result.removed.push(Package {
-                name: name.clone(),
-                version: version.clone(),
-            });
+            result.removed.push(Package::new(name, &before.version()));
         }
     }
     result
 }
 
+/// The closure of `roots` in `graph` (path-info of every path of the closure, as `nix
+/// path-info --recursive` gives it): every path reachable through references, each once.
+/// Paths missing from the graph are left out.
+pub fn closure<'a>(
+    graph: &'a BTreeMap<String, PathInfo>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<&'a str> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut todo: Vec<&str> = roots.into_iter().collect();
+    while let Some(path) = todo.pop() {
+        let Some((key, info)) = graph.get_key_value(path) else {
+            continue;
+        };
+        if seen.insert(key.as_str()) {
+            todo.extend(info.references.iter().map(String::as_str));
+        }
+    }
+    seen
+}
+
+/// The size in bytes of the closure of `roots` in `graph`: the sum of each path's NAR size,
+/// each path counted once.
+pub fn closure_bytes<'a>(
+    graph: &'a BTreeMap<String, PathInfo>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> u64 {
+    closure(graph, roots)
+        .into_iter()
+        .map(|p| graph[p].nar_size)
+        .sum()
+}
+
+/// Adds sizes to `d`, the diff of `old` against `new`: each entry's closure-size change (the
+/// closure of the name's store paths on the new side minus on the old side; an added package
+/// grows by its whole closure, a removed one shrinks by it) and both whole closures, rooted at
+/// `old_root` and `new_root`. `graph` holds the path-info of both closures.
+pub fn add_sizes(
+    d: &mut PackageDiff,
+    graph: &BTreeMap<String, PathInfo>,
+    (old_root, old): (&str, &[Installed]),
+    (new_root, new): (&str, &[Installed]),
+) {
+    let (old_named, new_named) = (by_name(old), by_name(new));
+    let size = |side: &BTreeMap<&str, Named>, name: &str| -> i64 {
+        side.get(name).map_or(0, |n| {
+            closure_bytes(graph, n.paths.iter().map(String::as_str)) as i64
+        })
+    };
+    let change = |name: &str| Some(size(&new_named, name) - size(&old_named, name));
+    for p in d
+        .added
+        .iter_mut()
+        .chain(&mut d.removed)
+        .chain(&mut d.rebuilt)
+    {
+        p.size_change = change(&p.name);
+    }
+    for c in &mut d.changed {
+        c.size_change = change(&c.name);
+    }
+    d.closure_size = Some(ClosureSize::new(
+        closure_bytes(graph, [old_root]),
+        closure_bytes(graph, [new_root]),
+    ));
+}
+
 impl PackageDiff {
     /// Whether nothing changes.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.rebuilt.is_empty()
     }
 }
 
@@ -200,7 +403,8 @@ mod tests {
             vec![Change {
                 name: "hello".into(),
                 from: "2.12.1".into(),
-                to: "2.12.2".into()
+                to: "2.12.2".into(),
+                size_change: None,
             }]
         );
     }
@@ -219,5 +423,77 @@ mod tests {
         let p = pkgs(&[("a", "1")]);
         let d = diff(&p, &p);
         assert!(d.is_empty());
+    }
+
+    fn installed(list: &[(&str, &str, &str)]) -> Vec<Installed> {
+        list.iter()
+            .map(|(n, v, p)| Installed {
+                package: Package::new(n, v),
+                path: p.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_version_from_another_path_is_rebuilt() {
+        let old = installed(&[("openssl", "3.0.13", "/a"), ("tree", "2.1", "/t")]);
+        let new = installed(&[("openssl", "3.0.13", "/b"), ("tree", "2.1", "/t")]);
+        let d = diff_installed(&old, &new);
+        assert_eq!(d.rebuilt, pkgs(&[("openssl", "3.0.13")]));
+        assert!(d.changed.is_empty() && d.added.is_empty() && d.removed.is_empty());
+        assert!(!d.is_empty());
+        // The same paths: nothing; without paths (the bare diff): never rebuilt.
+        assert!(diff_installed(&old, &old).is_empty());
+        assert!(diff(&packages(&old), &packages(&new)).is_empty());
+    }
+
+    fn info(nar_size: u64, references: &[&str]) -> PathInfo {
+        PathInfo {
+            references: references.iter().map(|r| r.to_string()).collect(),
+            nar_size,
+            closure_size: None,
+        }
+    }
+
+    #[test]
+    fn closures_count_each_path_once_and_follow_cycles() {
+        let graph: BTreeMap<String, PathInfo> = [
+            ("/env", info(1, &["/env", "/a", "/b"])),
+            ("/a", info(10, &["/a", "/lib"])),
+            ("/b", info(100, &["/lib"])),
+            ("/lib", info(1000, &["/a"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(closure_bytes(&graph, ["/env"]), 1111);
+        assert_eq!(closure_bytes(&graph, ["/b"]), 1110);
+        assert_eq!(closure_bytes(&graph, ["/a", "/b"]), 1110);
+        assert_eq!(closure_bytes(&graph, ["/missing"]), 0);
+    }
+
+    #[test]
+    fn sizes_per_entry_and_in_total() {
+        let graph: BTreeMap<String, PathInfo> = [
+            ("/old", info(1, &["/ssl1", "/gone"])),
+            ("/new", info(2, &["/ssl2", "/jq"])),
+            ("/ssl1", info(100, &[])),
+            ("/ssl2", info(150, &["/dep"])),
+            ("/dep", info(7, &[])),
+            ("/gone", info(40, &[])),
+            ("/jq", info(30, &["/dep"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let old = installed(&[("openssl", "3", "/ssl1"), ("cowsay", "1", "/gone")]);
+        let new = installed(&[("openssl", "3", "/ssl2"), ("jq", "1.7", "/jq")]);
+        let mut d = diff_installed(&old, &new);
+        add_sizes(&mut d, &graph, ("/old", &old), ("/new", &new));
+        assert_eq!(d.rebuilt[0].size_change, Some(157 - 100));
+        assert_eq!(d.added[0].size_change, Some(37));
+        assert_eq!(d.removed[0].size_change, Some(-40));
+        assert_eq!(d.closure_size, Some(ClosureSize::new(141, 189)));
+        assert_eq!(d.closure_size.unwrap().change, 48);
     }
 }

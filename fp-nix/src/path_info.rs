@@ -21,7 +21,18 @@ pub struct PathInfo {
 /// Queries `paths` with one `nix path-info --json` (`-S` adds closure sizes). Duplicates are
 /// asked once. The answer is keyed by path.
 pub fn query(log: &dyn Log, paths: &[&str], closure: bool) -> Result<BTreeMap<String, PathInfo>> {
-    match query_command(paths, closure) {
+    run(log, query_command(paths, closure))
+}
+
+/// Queries every path of the closures of `roots` (`nix path-info --json --recursive`) in one
+/// call: each path's NAR size and references, from which any closure among them is summed.
+pub fn query_closures(log: &dyn Log, roots: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
+    run(log, command(roots, &["--recursive"]))
+}
+
+/// Runs a command of [`query_command`] or [`command`] (none: nothing to ask) and parses it.
+fn run(log: &dyn Log, cmd: Option<NixCommand>) -> Result<BTreeMap<String, PathInfo>> {
+    match cmd {
         Some(cmd) => parse(&cmd.output(log, Stderr::Capture)?),
         None => Ok(BTreeMap::new()),
     }
@@ -31,17 +42,46 @@ pub fn query(log: &dyn Log, paths: &[&str], closure: bool) -> Result<BTreeMap<St
 /// with `closure`), wherever it runs; `None` when there is nothing to ask. Its output is read
 /// with [`parse`].
 pub fn query_command(paths: &[&str], closure: bool) -> Option<NixCommand> {
+    command(paths, if closure { &["--closure-size"] } else { &[] })
+}
+
+/// `nix path-info --json FLAGS PATHS...`, each path once; `None` for no paths.
+fn command(paths: &[&str], flags: &[&str]) -> Option<NixCommand> {
     let mut unique: Vec<&str> = paths.to_vec();
     unique.sort_unstable();
     unique.dedup();
     if unique.is_empty() {
         return None;
     }
-    let mut cmd = NixCommand::nix().args(["path-info", "--json"]);
-    if closure {
-        cmd = cmd.arg("--closure-size");
-    }
-    Some(cmd.args(&unique))
+    Some(
+        NixCommand::nix()
+            .args(["path-info", "--json"])
+            .args(flags)
+            .args(&unique),
+    )
+}
+
+/// One entry of `nix path-info --json`, with only the fields the tools use (the others, such
+/// as hashes and signatures, are skipped unread, which keeps large closures fast).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    path: Option<String>,
+    valid: Option<bool>,
+    #[serde(default)]
+    references: Vec<String>,
+    #[serde(default)]
+    nar_size: u64,
+    closure_size: Option<u64>,
+}
+
+/// The two shapes of `nix path-info --json`: a list (Nix up to 2.18) or an object keyed by
+/// path (2.19 and later), whose value is `null` for an invalid path.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Shape {
+    List(Vec<Entry>),
+    Map(BTreeMap<String, Option<Entry>>),
 }
 
 /// Parses `nix path-info --json` output: a list of objects with `path` (Nix up to 2.18) or an
@@ -52,46 +92,44 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, PathInfo>> {
             "unexpected output from nix path-info --json: {why}"
         ))
     };
-    let value: Value = serde_json::from_str(text.trim()).map_err(|e| bad(&e.to_string()))?;
-    let entries: Vec<(String, &Value)> = match &value {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|i| Some((i.get("path")?.as_str()?.to_string(), i)))
+    let shape: Shape = serde_json::from_str(text.trim()).map_err(|e| {
+        if serde_json::from_str::<Value>(text.trim()).is_ok() {
+            bad("neither a list nor an object of path infos")
+        } else {
+            bad(&e.to_string())
+        }
+    })?;
+    let entries: Vec<(String, Option<Entry>)> = match shape {
+        Shape::List(items) => items
+            .into_iter()
+            .filter_map(|i| Some((i.path.clone()?, Some(i))))
             .collect(),
-        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        _ => return Err(bad("neither a list nor an object")),
+        Shape::Map(map) => map.into_iter().collect(),
     };
+    let store = crate::store_path::store_dir();
     let mut result = BTreeMap::new();
     for (path, info) in entries {
-        if info.is_null() || info.get("valid").and_then(Value::as_bool) == Some(false) {
+        let Some(info) = info.filter(|i| i.valid != Some(false)) else {
             return Err(not_valid(&path));
-        }
+        };
         let references = info
-            .get("references")
-            .and_then(Value::as_array)
-            .map(|refs| {
-                refs.iter()
-                    .filter_map(Value::as_str)
-                    .map(|r| {
-                        // Newer Nix may print references as base names.
-                        if r.starts_with('/') {
-                            r.to_string()
-                        } else {
-                            crate::store_path::store_dir()
-                                .join(r)
-                                .to_string_lossy()
-                                .into_owned()
-                        }
-                    })
-                    .collect()
+            .references
+            .into_iter()
+            .map(|r| {
+                // Newer Nix may print references as base names.
+                if r.starts_with('/') {
+                    r
+                } else {
+                    store.join(r).to_string_lossy().into_owned()
+                }
             })
-            .unwrap_or_default();
+            .collect();
         result.insert(
             path,
             PathInfo {
                 references,
-                nar_size: info.get("narSize").and_then(Value::as_u64).unwrap_or(0),
-                closure_size: info.get("closureSize").and_then(Value::as_u64),
+                nar_size: info.nar_size,
+                closure_size: info.closure_size,
             },
         );
     }

@@ -230,6 +230,36 @@ pub fn unwritable_error(
     )
 }
 
+/// The `nix` a person runs: the first executable `nix` on `PATH`, links resolved; `None` when
+/// there is none.
+pub fn nix_on_path() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nix"))
+        .find(|nix| {
+            std::fs::metadata(nix).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .and_then(|nix| std::fs::canonicalize(nix).ok())
+}
+
+/// The `bin/nix` of an env (a generation's store path), links resolved; `None` when it has none.
+pub fn nix_of_env(env: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(env.join("bin/nix")).ok()
+}
+
+/// Whether switching loses the `nix` being run: it is the current generation's `bin/nix`
+/// (`running` and `current` are both [`nix_on_path`] and [`nix_of_env`], links resolved) and
+/// the target has none. A single-user install keeps Nix in the user's profile, so a profile
+/// without nix would take it off PATH with no way back.
+pub fn loses_running_nix(
+    running: Option<&Path>,
+    current: Option<&Path>,
+    target_has_nix: bool,
+) -> bool {
+    running.is_some() && running == current && !target_has_nix
+}
+
 /// What switching a profile with these generations to a target does, as nix-env does it:
 /// decided before anything is printed or run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,5 +408,16 @@ mod tests {
                 .code(),
             1
         );
+    }
+
+    #[test]
+    fn the_running_nix_is_lost_only_when_it_is_the_profiles_and_the_target_has_none() {
+        let ours = Path::new("/nix/store/a-nix-2.8/bin/nix");
+        let other = Path::new("/usr/bin/nix");
+        assert!(loses_running_nix(Some(ours), Some(ours), false));
+        assert!(!loses_running_nix(Some(ours), Some(ours), true));
+        assert!(!loses_running_nix(Some(other), Some(ours), false));
+        assert!(!loses_running_nix(Some(other), None, false));
+        assert!(!loses_running_nix(None, None, false));
     }
 }

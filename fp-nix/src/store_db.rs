@@ -138,6 +138,50 @@ impl StoreDb {
         Ok(result)
     }
 
+    /// Every path of the closures of `roots` (the roots, and all they refer to, directly or
+    /// not) with its references and NAR size, as `nix path-info --recursive` gives them; a root
+    /// that is not valid is given back as `Err(root)`.
+    pub fn closures(
+        &self,
+        roots: &[&str],
+    ) -> Result<Result<BTreeMap<String, PathInfo>, String>, Unreadable> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut row = tx.prepare(PATH_ROW)?;
+        let mut refs = tx.prepare(REFERENCES)?;
+        let mut result: BTreeMap<String, PathInfo> = BTreeMap::new();
+        let mut queue: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
+        while let Some(path) = queue.pop() {
+            if result.contains_key(&path) {
+                continue;
+            }
+            let found: Option<(i64, Option<i64>)> = row
+                .query_row([&path], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((id, nar_size)) = found else {
+                if roots.contains(&path.as_str()) {
+                    return Ok(Err(path));
+                }
+                // A valid path's references are valid: the database says otherwise.
+                return Err(Unreadable(format!(
+                    "{path} is referred to but not registered"
+                )));
+            };
+            let references = refs
+                .query_map([id], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            queue.extend(references.iter().filter(|r| **r != path).cloned());
+            result.insert(
+                path,
+                PathInfo {
+                    references,
+                    nar_size: non_negative(nar_size.unwrap_or(0)),
+                    closure_size: None,
+                },
+            );
+        }
+        Ok(Ok(result))
+    }
+
     /// Whether `path` is valid in the store: registered, and not still being built.
     pub fn is_valid(&self, path: &str) -> Result<bool, Unreadable> {
         let mut row = self.conn.prepare(PATH_ROW)?;

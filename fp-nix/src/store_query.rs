@@ -50,6 +50,17 @@ pub fn path_infos(
     }
 }
 
+/// Every path of the closures of `roots` with its references and NAR size, as
+/// `nix path-info --recursive` gives them: what closure sizes of any path among them are summed
+/// from. A root that is not valid is a usage error.
+pub fn closures(log: &dyn Log, roots: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
+    match from_database(log, |db| db.closures(roots)) {
+        Some(Ok(graph)) => Ok(graph),
+        Some(Err(root)) => Err(path_info::not_valid(&root)),
+        None => path_info::query_closures(log, roots),
+    }
+}
+
 /// Whether `path` is valid in the store: registered, and not still being built. A path that is
 /// not even on disk is not asked about.
 pub fn is_valid(log: &dyn Log, path: &StorePath) -> Result<bool> {

@@ -57,7 +57,8 @@ pub struct Cli {
     pub attr: Option<String>,
 
     /// Also pin NAME to a flake source store path (/nix/store/<hash>-source); repeatable; wins
-    /// over the flake's pin of the same name.
+    /// over the flake's pin of the same name. Without FLAKE or --attr, only these are pinned
+    /// and no flake is read.
     #[arg(long = "pin", value_name = "NAME=STOREPATH")]
     pub pins: Vec<String>,
 
@@ -326,13 +327,32 @@ struct Wanted {
     all: Pins,
 }
 
-/// Reads the profile's pins (unless `--no-flake`) and puts the `--pin` arguments over them;
+/// Whether a run reads the profile flake's `pinned`: not with `--no-flake`, and not when
+/// `--pin` arguments are given with neither FLAKE nor `--attr` (then it pins just those and
+/// evaluates nothing, so it works outside a profile flake).
+pub fn reads_flake(
+    no_flake: bool,
+    flake: Option<&str>,
+    attr: Option<&str>,
+    pins_given: bool,
+) -> bool {
+    !no_flake && (flake.is_some() || attr.is_some() || !pins_given)
+}
+
+/// Reads the profile's pins (when [`reads_flake`]) and puts the `--pin` arguments over them;
 /// no pin at all is a usage error.
 fn wanted_pins(ui: &Ui, cli: &Cli, extra: Pins) -> Result<Wanted> {
-    let flake_installable = if cli.no_flake {
-        None
-    } else {
+    let read = reads_flake(
+        cli.no_flake,
+        cli.flake.as_deref(),
+        cli.attr.as_deref(),
+        !extra.is_empty(),
+    );
+    let flake_installable = if read {
         Some(profile_installable(ui, cli)?)
+    } else {
+        ui.verbose("only the --pin arguments are pinned: no FLAKE or --attr, so no flake is read");
+        None
     };
     let flake_pins = match &flake_installable {
         Some(installable) => pins::from_flake(ui, installable)?,
@@ -713,4 +733,18 @@ pub(crate) fn lock(ui: &Ui, history: &History) -> Option<Lock> {
     let dir = history.dir().parent().unwrap_or(history.dir());
     std::fs::create_dir_all(dir).ok()?;
     Lock::file(ui, &dir.join("pin.lock")).ok()
+}
+
+#[cfg(test)]
+mod reads_flake_tests {
+    use super::reads_flake;
+
+    #[test]
+    fn pins_alone_read_no_flake() {
+        assert!(!reads_flake(false, None, None, true));
+        assert!(reads_flake(false, None, None, false));
+        assert!(reads_flake(false, Some("."), None, true));
+        assert!(reads_flake(false, None, Some("laptop"), true));
+        assert!(!reads_flake(true, None, None, false));
+    }
 }

@@ -876,3 +876,40 @@ fn a_channels_profile_in_fp_pins_state_directory_is_switched_without_waiting_for
     let generation = std::fs::read_link(&profile).expect("the channels profile is a link");
     assert_eq!(generation, Path::new("channels-1-link"));
 }
+
+#[test]
+fn pin_arguments_without_a_flake_argument_evaluate_no_flake() {
+    let bed = Bed::new();
+    let src = source(&bed, 1);
+    // The configured flake does not even evaluate: it is not read.
+    let broken = bed.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("dir");
+    std::fs::write(broken.join("flake.nix"), "{ outputs = throw \"read\"; }").expect("flake");
+    std::fs::create_dir_all(bed.config_home().join("flakey-profile")).expect("config dir");
+    std::fs::write(
+        bed.config_home().join("flakey-profile/config.toml"),
+        format!("flake = {:?}\n", broken.display().to_string()),
+    )
+    .expect("config");
+    let run = fp_pin_here(&bed)
+        .args(["-v", "--pin"])
+        .arg(format!("nixpkgs={src}"))
+        .run()
+        .success();
+    assert!(!run.stderr.contains("#profile"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(&broken.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("no flake is read"), "{}", run.stderr);
+    let text = std::fs::read_to_string(registry(&bed)).expect("registry");
+    assert!(text.contains(&src), "{text}");
+    // Naming the flake reads it (and here fails on it).
+    fp_pin_here(&bed)
+        .arg(&broken)
+        .arg("--pin")
+        .arg(format!("nixpkgs={src}"))
+        .run()
+        .code(1);
+}

@@ -56,7 +56,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::Generation(target),
-        Options::from_args(&cli.switch),
+        Options::from_args(ui, &cli.switch, &config)?,
     )?;
     if report.changed {
         ui.note("pins made by fp-pin (flake registry, channels) are not rolled back by this; `fp-pin --revert` rolls them back");
@@ -70,7 +70,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 /// Rolls back the profile of every host asked for, over ssh; one summary line per host.
 fn rollback_hosts(ui: &Ui, cli: &Cli, config: &Config) -> Result<()> {
     let specs = hosts::specs(&cli.hosts, config, cli.profile.profile.as_deref())?;
-    let opts = Options::from_args(&cli.switch);
+    let opts = Options::for_hosts(ui, &cli.switch, config, specs.len())?;
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
         let place = OnHost::open(ui, spec)?;
         let name = format!("{} on {}", place.profile_path().display(), spec.name);
@@ -87,19 +87,21 @@ fn rollback_hosts(ui: &Ui, cli: &Cli, config: &Config) -> Result<()> {
 /// Either failing is exit 1 with the generations that do exist.
 pub fn choose(generations: &[Generation], to: Option<u64>, profile: &str) -> Result<u64> {
     let listing = || {
-        if generations.is_empty() {
-            format!("the profile {profile} has no generations")
-        } else {
-            format!(
-                "the generations of {profile} are:\n{}",
-                render::generation_list(generations)
-                    .lines()
-                    .map(str::trim_end)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        }
+        format!(
+            "the generations of {profile} are:\n{}",
+            render::generation_list(generations)
+                .lines()
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     };
+    if generations.is_empty() {
+        return Err(Error::failed(format!(
+            "the profile {profile} has no generations yet, so there is nothing to roll back to"
+        ))
+        .with_hint("make its first generation: fp-build | fp-switch"));
+    }
     if let Some(n) = to {
         if generations.iter().any(|g| g.generation == n) {
             return Ok(n);
@@ -163,6 +165,12 @@ mod tests {
             "{}",
             err.message()
         );
-        assert_eq!(choose(&[], None, "p").unwrap_err().code(), 1);
+        let none = choose(&[], None, "p").unwrap_err();
+        assert_eq!(none.code(), 1);
+        insta::assert_snapshot!(format!("{}\nhint: {}", none.message(), none.hint().unwrap()), @r"
+        the profile p has no generations yet, so there is nothing to roll back to
+        hint: make its first generation: fp-build | fp-switch
+        ");
+        assert_eq!(choose(&[], Some(1), "p").unwrap_err().code(), 1);
     }
 }

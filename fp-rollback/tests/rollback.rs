@@ -132,3 +132,11 @@ fn agrees_with_nix_env_rollback() {
         .success();
     assert_eq!(bed.profile_target(), ours);
 }
+
+#[test]
+fn a_profile_with_no_generations_says_so_once() {
+    let bed = Bed::new();
+    let run = rollback(&bed).run().code(1).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+    assert!(!bed.profile().exists());
+}

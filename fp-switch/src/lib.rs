@@ -96,7 +96,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ui,
         &profile,
         &Target::StorePath(target),
-        Options::from_args(&cli.switch),
+        Options::from_args(ui, &cli.switch, &config)?,
     )?;
     if cli.switch.json {
         print_json(&report)?;
@@ -108,7 +108,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 /// run), then the same switch as here, over ssh. One summary line per host.
 fn switch_hosts(ui: &Ui, cli: &Cli, config: &Config, target: &StorePath) -> Result<()> {
     let specs = hosts::specs(&cli.hosts, config, cli.profile.profile.as_deref())?;
-    let opts = Options::from_args(&cli.switch);
+    let opts = Options::for_hosts(ui, &cli.switch, config, specs.len())?;
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
         let place = OnHost::open(ui, spec)?;
         if !opts.dry_run {
