@@ -137,7 +137,7 @@ fn compare(
         }
     };
     let d = differ(&from.store_path, &to.store_path)?;
-    let closure_size = d.closure_size.clone();
+    let closure_size = d.closure_size;
     Ok(DiffJson {
         from,
         to,
