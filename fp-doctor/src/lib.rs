@@ -549,7 +549,7 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                 "config",
                 message.clone(),
                 format!(
-                    "edit {} (keys: flake, attr, profile, ask), or move it away",
+                    "edit {} (keys: flake, attr, profile, ask, [hosts.NAME]), or move it away",
                     path.display()
                 ),
             ));
