@@ -109,6 +109,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 fn switch_hosts(ui: &Ui, cli: &Cli, config: &Config, target: &StorePath) -> Result<()> {
     let specs = hosts::specs(&cli.hosts, config, cli.profile.profile.as_deref())?;
     let opts = Options::for_hosts(ui, &cli.switch, config, specs.len())?;
+    if opts.ask && !opts.dry_run {
+        // Without a terminal --ask is refused before anything is copied there.
+        fp_common::ask::Terminal::open()?;
+    }
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
         let place = OnHost::open(ui, spec)?;
         if !opts.dry_run {

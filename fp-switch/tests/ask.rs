@@ -2,7 +2,9 @@
 //! nothing, `y` switches, and without a terminal the switch is refused before anything changes.
 
 use fp_nix::command::shell_quote;
+use fp_testkit::remote::Remote;
 use fp_testkit::{Bed, Run};
+use std::path::Path;
 
 /// The binary of this crate's tool, as cargo built it for these tests.
 const FP_SWITCH: &str = env!("CARGO_BIN_EXE_fp-switch");
@@ -178,4 +180,66 @@ fn conflicting_flags_are_usage_errors_and_change_nothing() {
             .stderr_has("cannot be used with");
     }
     assert_eq!(bed.nix_env_generations(), before);
+}
+
+/// On another machine (`--target-host`, a real sshd and Nix store of the testkit) `--ask` is
+/// the same: without a terminal it is refused before anything is copied there, `n` leaves the
+/// profile there as it was, `y` switches it; several hosts at once with `--ask` are refused.
+#[test]
+fn ask_on_another_machine() {
+    let bed = Bed::new();
+    let remote = Remote::start("box");
+    let opts = remote.nix_sshopts();
+    let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    remote.ssh("mkdir -p /root/fp").success();
+    let profile = "/root/fp/profile";
+    let argv: Vec<String> = [
+        FP_SWITCH,
+        "--target-host",
+        "box",
+        "--ask",
+        "--profile",
+        profile,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([env.clone()])
+    .collect();
+
+    no_terminal(&bed, &argv).code(2).stderr_has("--ask");
+    assert!(!remote.has_store_path(&env), "copied before asking");
+
+    on_terminal(&bed, &strs(&argv), "n\n", &[("NIX_SSHOPTS", &opts)]).success();
+    assert_eq!(remote.read_link(Path::new(profile)), None);
+
+    let run = on_terminal(&bed, &strs(&argv), "y\n", &[("NIX_SSHOPTS", &opts)]).success();
+    assert!(
+        run.stdout.contains("switch to generation 1? [y/N]"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        remote.generation_numbers(Path::new(profile)),
+        (vec![1], Some(1))
+    );
+
+    let two_hosts = [
+        FP_SWITCH,
+        "--target-host",
+        "box",
+        "--target-host",
+        "other",
+        "--ask",
+        &env,
+    ];
+    let run = on_terminal(&bed, &two_hosts, "y\n", &[("NIX_SSHOPTS", &opts)]).code(2);
+    assert!(
+        run.stdout.contains("--ask takes one host at a time"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        remote.generation_numbers(Path::new(profile)),
+        (vec![1], Some(1))
+    );
 }
