@@ -185,10 +185,14 @@ fn all_store_paths(manifest: &Manifest) -> Vec<StorePath> {
 /// `hello-2.12` is (`hello`, `out`), `motd-man` is (`motd`, `man`).
 pub fn package_of(path: &StorePath) -> (String, String) {
     let (name, version) = parse_drv_name(path.name());
+    // `…-<output>` for a known output name (no allocation: this runs for every store path).
     let suffix_of = |text: &str| {
         OUTPUT_SUFFIXES
             .iter()
-            .find(|o| text.ends_with(&format!("-{o}")))
+            .find(|o| {
+                text.strip_suffix(**o)
+                    .is_some_and(|rest| rest.ends_with('-'))
+            })
             .map(|o| o.to_string())
     };
     match (version.is_empty(), suffix_of(version), suffix_of(name)) {
