@@ -136,30 +136,34 @@ pub fn installed_of_many(
     Ok(result)
 }
 
-/// The diff from the store path `old` (none: an empty profile) to `new`. With `sizes`, both
-/// closures are read in one query ([`store_query::closures`]) and every entry carries its
-/// closure-size change ([`add_sizes`]); without, the packages come as [`installed_of_many`]
-/// finds them.
+/// The diff from the store path `old` (none: an empty profile) to `new`. With `sizes`, every
+/// entry carries its closure-size change, from the closures of just the packages the diff
+/// names ([`store_query::closures`]), and the whole closures' sizes come from one query of the
+/// two roots ([`store_query::path_infos`]): two store queries, whatever the profile's size.
 pub fn between(log: &dyn Log, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff> {
     let mut roots = vec![new];
     roots.extend(old);
-    if !sizes {
-        let installed = installed_of_many(log, &roots)?;
-        let side = |p: Option<&str>| {
-            p.and_then(|p| installed.get(p).cloned())
-                .unwrap_or_default()
-        };
-        let (before, after) = (side(old), side(Some(new)));
-        return Ok(diff_installed(&before, &after));
-    }
-    let graph = store_query::closures(log, &roots)?;
+    let installed = installed_of_many(log, &roots)?;
     let side = |p: Option<&str>| {
-        p.and_then(|p| graph.get(p).map(|i| installed_from_info(p, i)))
+        p.and_then(|p| installed.get(p).cloned())
             .unwrap_or_default()
     };
     let (before, after) = (side(old), side(Some(new)));
     let mut d = diff_installed(&before, &after);
-    add_sizes(&mut d, &graph, (old.unwrap_or(""), &before), (new, &after));
+    if !sizes {
+        return Ok(d);
+    }
+    let paths = entry_paths(&d, &before, &after);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let graph = store_query::closures(log, &paths)?;
+    add_entry_sizes(&mut d, &graph, &before, &after);
+    let totals = store_query::path_infos(log, &roots, true)?;
+    let total = |p: Option<&str>| {
+        p.and_then(|p| totals.get(p))
+            .and_then(|i| i.closure_size)
+            .unwrap_or(0)
+    };
+    d.closure_size = Some(ClosureSize::new(total(old), total(Some(new))));
     Ok(d)
 }
 
@@ -314,15 +318,31 @@ pub fn closure_bytes<'a>(
         .sum()
 }
 
-/// Adds sizes to `d`, the diff of `old` against `new`: each entry's closure-size change (the
-/// closure of the name's store paths on the new side minus on the old side; an added package
-/// grows by its whole closure, a removed one shrinks by it) and both whole closures, rooted at
-/// `old_root` and `new_root`. `graph` holds the path-info of both closures.
+/// Adds sizes to `d`, the diff of `old` against `new`: each entry's closure-size change
+/// ([`add_entry_sizes`]) and both whole closures, rooted at `old_root` and `new_root`. `graph`
+/// holds the path-info of both closures.
 pub fn add_sizes(
     d: &mut PackageDiff,
     graph: &BTreeMap<String, PathInfo>,
     (old_root, old): (&str, &[Installed]),
     (new_root, new): (&str, &[Installed]),
+) {
+    add_entry_sizes(d, graph, old, new);
+    d.closure_size = Some(ClosureSize::new(
+        closure_bytes(graph, [old_root]),
+        closure_bytes(graph, [new_root]),
+    ));
+}
+
+/// Adds each entry's closure-size change to `d`, the diff of `old` against `new`: the closure
+/// of the name's store paths on the new side minus on the old side (an added package grows by
+/// its whole closure, a removed one shrinks by it). `graph` holds at least the closures of the
+/// store paths of the names `d` lists ([`entry_paths`]).
+pub fn add_entry_sizes(
+    d: &mut PackageDiff,
+    graph: &BTreeMap<String, PathInfo>,
+    old: &[Installed],
+    new: &[Installed],
 ) {
     let (old_named, new_named) = (by_name(old), by_name(new));
     let size = |side: &BTreeMap<&str, Named>, name: &str| -> i64 {
@@ -342,10 +362,28 @@ pub fn add_sizes(
     for c in &mut d.changed {
         c.size_change = change(&c.name);
     }
-    d.closure_size = Some(ClosureSize::new(
-        closure_bytes(graph, [old_root]),
-        closure_bytes(graph, [new_root]),
-    ));
+}
+
+/// The store paths, on either side, of the names `d` lists: whose closures the entries' size
+/// changes are summed from.
+pub fn entry_paths(d: &PackageDiff, old: &[Installed], new: &[Installed]) -> Vec<String> {
+    let names: BTreeSet<&str> = d
+        .added
+        .iter()
+        .chain(&d.removed)
+        .chain(&d.rebuilt)
+        .map(|p| p.name.as_str())
+        .chain(d.changed.iter().map(|c| c.name.as_str()))
+        .collect();
+    let mut paths: Vec<String> = old
+        .iter()
+        .chain(new)
+        .filter(|i| !i.path.is_empty() && names.contains(i.package.name.as_str()))
+        .map(|i| i.path.clone())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 impl PackageDiff {

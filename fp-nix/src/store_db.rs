@@ -140,7 +140,9 @@ impl StoreDb {
 
     /// Every path of the closures of `roots` (the roots, and all they refer to, directly or
     /// not) with its references and NAR size, as `nix path-info --recursive` gives them; a root
-    /// that is not valid is given back as `Err(root)`.
+    /// that is not valid is given back as `Err(root)`. Walked path by path with two indexed
+    /// lookups each, in one read transaction: fastest for the small closures of single
+    /// packages that the diffs' sizes need.
     pub fn closures(
         &self,
         roots: &[&str],
@@ -149,8 +151,8 @@ impl StoreDb {
         let mut row = tx.prepare(PATH_ROW)?;
         let mut refs = tx.prepare(REFERENCES)?;
         let mut result: BTreeMap<String, PathInfo> = BTreeMap::new();
-        let mut queue: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
-        while let Some(path) = queue.pop() {
+        let mut todo: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
+        while let Some(path) = todo.pop() {
             if result.contains_key(&path) {
                 continue;
             }
@@ -161,7 +163,7 @@ impl StoreDb {
                 if roots.contains(&path.as_str()) {
                     return Ok(Err(path));
                 }
-                // A valid path's references are valid: the database says otherwise.
+                // The references of a valid path are valid: this database says otherwise.
                 return Err(Unreadable(format!(
                     "{path} is referred to but not registered"
                 )));
@@ -169,7 +171,12 @@ impl StoreDb {
             let references = refs
                 .query_map([id], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            queue.extend(references.iter().filter(|r| **r != path).cloned());
+            todo.extend(
+                references
+                    .iter()
+                    .filter(|r| !result.contains_key(*r))
+                    .cloned(),
+            );
             result.insert(
                 path,
                 PathInfo {

@@ -48,6 +48,30 @@ fn database_and_nix_path_info_agree() {
     assert!(infos[&envs[0]].references.len() >= 4, "{infos:?}");
 }
 
+/// The whole closures, as `fp-diff --closure` and `--sizes` read them: every path with its
+/// references and NAR size, the same from the database as from `nix path-info --recursive`.
+#[test]
+fn database_and_nix_agree_on_whole_closures() {
+    let bed = Bed::new();
+    let (envs, all) = built_paths(&bed);
+    let roots: Vec<&str> = envs.iter().map(String::as_str).collect();
+    let from_nix = path_info::query_closures(&Silent, &roots).expect("nix path-info --recursive");
+    let from_db = database()
+        .closures(&roots)
+        .expect("the database reads")
+        .expect("the roots are valid");
+    assert_eq!(from_db, from_nix);
+    assert_eq!(from_db.len(), all.len(), "{:?}", from_db.keys());
+    let never = format!(
+        "{}/00000000000000000000000000000000-never",
+        store_path::store_dir().display()
+    );
+    assert_eq!(
+        database().closures(&[never.as_str()]).unwrap(),
+        Err(never.clone())
+    );
+}
+
 #[test]
 fn database_and_nix_agree_on_validity() {
     let bed = Bed::new();
