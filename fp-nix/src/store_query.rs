@@ -73,6 +73,13 @@ pub fn is_valid(log: &dyn Log, path: &StorePath) -> Result<bool> {
     }
 }
 
+thread_local! {
+    /// The database this thread opened last: the queries of one run (validity, references,
+    /// closures, sizes) share one connection instead of opening and checking it each time.
+    static OPENED: std::cell::RefCell<Option<(PathBuf, StoreDb)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Runs `ask` against the store database when it can be read; `None` (said under `-v`) when
 /// nix must be asked instead.
 fn from_database<T>(
@@ -89,7 +96,15 @@ fn from_database<T>(
             return None;
         }
     };
-    match StoreDb::open(&db).and_then(|store| ask(&store)) {
+    let answer = OPENED.with(|opened| {
+        let mut opened = opened.borrow_mut();
+        if opened.as_ref().is_none_or(|(path, _)| *path != db) {
+            *opened = Some((db.clone(), StoreDb::open(&db)?));
+        }
+        let (_, store) = opened.as_ref().expect("opened just now");
+        ask(store)
+    });
+    match answer {
         Ok(answer) => {
             log.verbose(&format!("read the store database {}", db.display()));
             Some(answer)
