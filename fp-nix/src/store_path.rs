@@ -38,6 +38,21 @@ impl StorePath {
 
     /// [`StorePath::parse`] against an explicit store directory.
     pub fn parse_in(text: &str, store: &Path) -> Result<Self> {
+        // The common case, `<store>/<base>` exactly, without building a `Path` (diffs parse
+        // thousands of references); anything else takes the general way below.
+        if let Some(base) = store
+            .to_str()
+            .and_then(|s| text.strip_prefix(s))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|base| !base.is_empty() && !base.contains('/') && *base != "." && *base != "..")
+        {
+            check_base_name(base).map_err(|why| {
+                Error::usage(format!("{text:?} is not a valid store path: {why}"))
+            })?;
+            return Ok(StorePath {
+                path: PathBuf::from(text),
+            });
+        }
         let path = Path::new(text);
         let rest = path.strip_prefix(store).map_err(|_| {
             Error::usage(format!(
