@@ -271,31 +271,16 @@ pub fn nix_program() -> String {
 /// Where Nix's settings come from besides the command line: every `NIX_*` environment variable
 /// (`NIX_CONFIG` among them) and every nix.conf file Nix reads, with the files they include.
 ///
-/// The files: `$NIX_CONF_DIR/nix.conf` (default `/etc/nix/nix.conf`), then the user's:
-/// `$NIX_USER_CONF_FILES` when set, `$NIX_CONFIG_HOME/nix.conf`, `$XDG_CONFIG_HOME/nix/nix.conf`
-/// and `nix/nix.conf` in each of `$XDG_CONFIG_DIRS` (default `/etc/xdg`). All candidates are
-/// taken whichever of them this Nix version reads, which can only cause a needless rebuild.
+/// The files are those any Nix version from 2.8 on may read
+/// ([`fp_nix::nix_conf::candidate_files`]): one this Nix skips can only cause a needless
+/// rebuild.
 pub fn nix_configuration() -> Vec<(String, Option<Vec<u8>>)> {
     let mut vars: Vec<(String, Option<Vec<u8>>)> = std::env::vars_os()
         .filter(|(k, _)| k.as_bytes().starts_with(b"NIX_"))
         .map(|(k, v)| (format!("${}", k.to_string_lossy()), Some(v.into_vec())))
         .collect();
     vars.sort();
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    let mut files = vec![var("NIX_CONF_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/nix"))
-        .join("nix.conf")];
-    if let Some(list) = var("NIX_USER_CONF_FILES") {
-        files.extend(std::env::split_paths(&list));
-    }
-    if let Some(dir) = var("NIX_CONFIG_HOME") {
-        files.push(PathBuf::from(dir).join("nix.conf"));
-    }
-    files.push(fp_nix::locations::config_home().join("nix/nix.conf"));
-    let dirs = var("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".into());
-    files.extend(std::env::split_paths(&dirs).map(|d| d.join("nix/nix.conf")));
-
+    let files = fp_nix::nix_conf::candidate_files();
     let mut seen = Vec::new();
     for file in files {
         read_config_file(&file, 0, &mut seen);
@@ -307,28 +292,19 @@ pub fn nix_configuration() -> Vec<(String, Option<Vec<u8>>)> {
     vars
 }
 
-/// How deep `include` directives are followed (Nix has no limit; a loop would be endless).
-const MAX_INCLUDE_DEPTH: usize = 16;
-
 /// Reads one nix.conf file and, recursively, the files its `include` and `!include` lines name
 /// (relative to its directory), each once.
 fn read_config_file(path: &Path, depth: usize, seen: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
+    use fp_nix::nix_conf::{included_file, MAX_INCLUDE_DEPTH};
     if depth > MAX_INCLUDE_DEPTH || seen.iter().any(|(p, _)| p == path) {
         return;
     }
     let contents = std::fs::read(path).ok();
     seen.push((path.to_path_buf(), contents.clone()));
     let Some(contents) = contents else { return };
-    let dir = path.parent().unwrap_or(Path::new("/"));
     for line in String::from_utf8_lossy(&contents).lines() {
-        let line = line.trim();
-        let included = line
-            .strip_prefix("!include")
-            .or_else(|| line.strip_prefix("include"))
-            .filter(|rest| rest.starts_with(char::is_whitespace))
-            .map(str::trim);
-        if let Some(name) = included.filter(|n| !n.is_empty()) {
-            read_config_file(&dir.join(name), depth + 1, seen);
+        if let Some(file) = included_file(line, path.parent()) {
+            read_config_file(&file, depth + 1, seen);
         }
     }
 }

@@ -237,3 +237,25 @@ fn ask_shows_the_space_and_deletes_only_on_yes() {
     line("y\n");
     assert_eq!(bed.generation_numbers(), (vec![4], Some(4)));
 }
+
+/// `--gc` and `--ask` act on this machine's store and terminal only: with `--target-host` they
+/// are refused as usage errors before any host is reached (the host here does not exist).
+#[test]
+fn gc_and_ask_are_refused_for_other_machines() {
+    let bed = Bed::new();
+    for flag in ["--gc", "--ask"] {
+        bed.tool(FP_GENERATIONS)
+            .args([
+                "--target-host",
+                "no-such-host.invalid",
+                "delete",
+                "--keep",
+                "1",
+                flag,
+            ])
+            .run()
+            .code(2)
+            .no_stdout()
+            .stderr_has("--gc and --ask work on this machine's profiles only");
+    }
+}

@@ -6,7 +6,7 @@ use crate::locations::{config_home, nix_conf_dir};
 use std::path::{Path, PathBuf};
 
 /// How deep `include` lines are followed (Nix has no limit; a loop must still end).
-const MAX_INCLUDE_DEPTH: usize = 16;
+pub const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// The value of the setting `name` as Nix would see it, or `None` when nothing sets it.
 pub fn setting(name: &str) -> Option<String> {
@@ -30,6 +30,32 @@ pub fn files() -> Vec<PathBuf> {
     std::iter::once(nix_conf_dir().join("nix.conf"))
         .chain(user_files(&var, &config_home()))
         .collect()
+}
+
+/// Every `nix.conf` file some Nix version from 2.8 on reads: [`files`], and also
+/// `$XDG_CONFIG_HOME/nix/nix.conf` where `$NIX_CONFIG_HOME` is set (which only Nix 2.25 and
+/// later read instead). For keys that must change whenever any of them does.
+pub fn candidate_files() -> Vec<PathBuf> {
+    let mut all = files();
+    let xdg = config_home().join("nix/nix.conf");
+    if !all.contains(&xdg) {
+        all.push(xdg);
+    }
+    all
+}
+
+/// The file a nix.conf line includes: `include FILE` or `!include FILE` (the latter ignores
+/// a missing file), relative to `dir`, the directory of the file the line is in; `None` for
+/// any other line. A `#` starts a comment.
+pub fn included_file(line: &str, dir: Option<&Path>) -> Option<PathBuf> {
+    let line = line.split('#').next().unwrap_or_default();
+    match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["include" | "!include", file] => Some(match dir {
+            Some(dir) => dir.join(file),
+            None => PathBuf::from(file),
+        }),
+        _ => None,
+    }
 }
 
 /// The user's `nix.conf` files in the order Nix applies them, from the environment `var` gives
@@ -74,19 +100,18 @@ fn read_file(path: &Path, name: &str, value: &mut Option<String>, depth: usize) 
 /// came from) apply that file at that point.
 pub fn apply(text: &str, dir: Option<&Path>, name: &str, value: &mut Option<String>, depth: usize) {
     for line in text.lines() {
-        let line = line.split('#').next().unwrap_or_default();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["include" | "!include", file] if depth < MAX_INCLUDE_DEPTH => {
-                let file = match dir {
-                    Some(dir) => dir.join(file),
-                    None => PathBuf::from(file),
-                };
+        if let Some(file) = included_file(line, dir) {
+            if depth < MAX_INCLUDE_DEPTH {
                 read_file(&file, name, value, depth + 1);
             }
-            [key, "=", rest @ ..] if *key == name => *value = Some(rest.join(" ")),
-            _ => {}
+            continue;
+        }
+        let line = line.split('#').next().unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [key, "=", rest @ ..] = words.as_slice() {
+            if *key == name {
+                *value = Some(rest.join(" "));
+            }
         }
     }
 }

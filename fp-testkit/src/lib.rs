@@ -44,15 +44,11 @@ pub fn nix_version() -> (u32, u32, u32) {
     })
 }
 
-/// Reads `nix (Nix) 2.26.3` (or `nix (Determinate Nix 3.0.0) 2.26.3`) into `(2, 26, 3)`.
+/// Reads `nix (Nix) 2.26.3` into `(2, 26, 3)`, as the tools read it
+/// ([`fp_nix::command::NixVersion::parse`]).
 pub fn parse_nix_version(text: &str) -> Option<(u32, u32, u32)> {
-    let word = text.split_whitespace().last()?;
-    let mut parts = word.split(['.', '-', '+']).map(|p| p.parse::<u32>().ok());
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
+    let v = fp_nix::command::NixVersion::parse(text)?;
+    Some((v.major, v.minor, v.patch))
 }
 
 /// Whether the `nix` on PATH is at least `major.minor`.
