@@ -184,16 +184,11 @@ impl OnHost {
 
     /// What is known of `paths`: paths this machine has are asked here (an env being switched
     /// to may not be on the host yet), the others on the host.
-    pub fn path_info(
-        &self,
-        ui: &Ui,
-        paths: &[&str],
-        closure: bool,
-    ) -> Result<BTreeMap<String, PathInfo>> {
+    pub fn path_info(&self, ui: &Ui, paths: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
         let (here, there): (Vec<&str>, Vec<&str>) =
             paths.iter().partition(|p| Path::new(p).exists());
-        let mut info = fp_nix::store_query::path_infos(ui, &here, closure)?;
-        info.extend(self.host.path_info(ui, &there, closure)?);
+        let mut info = fp_nix::store_query::path_infos(ui, &here)?;
+        info.extend(self.host.path_info(ui, &there)?);
         Ok(info)
     }
 }
@@ -231,7 +226,7 @@ impl Place for OnHost {
         let (here, there): (Vec<&str>, Vec<&str>) =
             paths.iter().partition(|p| Path::new(p).exists());
         let mut installed = diff::installed_of_many(ui, &here)?;
-        for (path, info) in self.host.path_info(ui, &there, false)? {
+        for (path, info) in self.host.path_info(ui, &there)? {
             let list = diff::installed_from_info(&path, &info);
             installed.insert(path, list);
         }

@@ -178,8 +178,7 @@ fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
             let results = hosts::run_on_hosts(ui, specs, cli.hosts.jobs, |ui, spec| {
                 let place = OnHost::open(ui, spec)?;
                 let generations = place.read_generations();
-                let counts =
-                    package_counts(ui, generations, |paths| place.path_info(ui, paths, false));
+                let counts = package_counts(ui, generations, |paths| place.path_info(ui, paths));
                 Ok(Listing {
                     doc: list_json(&place.profile_path().display().to_string(), generations),
                     table: render_table(generations, &counts),
@@ -291,9 +290,7 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         ));
         return Ok(());
     }
-    let counts = package_counts(ui, generations, |paths| {
-        store_query::path_infos(ui, paths, false)
-    });
+    let counts = package_counts(ui, generations, |paths| store_query::path_infos(ui, paths));
     write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 
@@ -677,7 +674,7 @@ fn collect(ui: &Ui, paths: &[String]) -> Result<Collected> {
         referrers.into_iter().filter(|p| dead.contains(p)).collect()
     };
     let refs: Vec<&str> = gone.iter().map(String::as_str).collect();
-    let bytes = store_query::path_infos(ui, &refs, false)?
+    let bytes = store_query::path_infos(ui, &refs)?
         .values()
         .map(|i| i.nar_size)
         .sum();

@@ -8,7 +8,7 @@
 use crate::env_marker;
 use crate::error::Result;
 use crate::path_info::PathInfo;
-use crate::store_path::{parse_drv_name, StorePath};
+use crate::store_path::{parse_drv_name, store_dir, StorePath};
 use crate::store_query;
 use crate::Log;
 use serde::Serialize;
@@ -129,7 +129,7 @@ pub fn installed_of_many(
             None => ask.push(path),
         }
     }
-    for (path, info) in store_query::path_infos(log, &ask, false)? {
+    for (path, info) in store_query::path_infos(log, &ask)? {
         let installed = installed_from_info(&path, &info);
         result.insert(path, installed);
     }
@@ -138,17 +138,19 @@ pub fn installed_of_many(
 
 /// The diff from the store path `old` (none: an empty profile) to `new`. With `sizes`, every
 /// entry carries its closure-size change, from the closures of just the packages the diff
-/// names ([`store_query::closures`]), and the whole closures' sizes come from one query of the
-/// two roots ([`store_query::path_infos`]): two store queries, whatever the profile's size.
+/// names ([`store_query::closures`]), and the whole closures' sizes from one query of the two
+/// roots ([`store_query::closure_sizes`]): two store queries, whatever the profile's size.
 pub fn between(log: &dyn Log, old: Option<&str>, new: &str, sizes: bool) -> Result<PackageDiff> {
     let mut roots = vec![new];
     roots.extend(old);
-    let installed = installed_of_many(log, &roots)?;
-    let side = |p: Option<&str>| {
-        p.and_then(|p| installed.get(p).cloned())
-            .unwrap_or_default()
+    let mut installed = installed_of_many(log, &roots)?;
+    // Moved out, not copied: thousands of packages.
+    let after = installed.remove(new).unwrap_or_default();
+    let before = match old {
+        Some(old) if old == new => after.clone(),
+        Some(old) => installed.remove(old).unwrap_or_default(),
+        None => Vec::new(),
     };
-    let (before, after) = (side(old), side(Some(new)));
     let mut d = diff_installed(&before, &after);
     if !sizes {
         return Ok(d);
@@ -157,12 +159,8 @@ pub fn between(log: &dyn Log, old: Option<&str>, new: &str, sizes: bool) -> Resu
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let graph = store_query::closures(log, &paths)?;
     add_entry_sizes(&mut d, &graph, &before, &after);
-    let totals = store_query::path_infos(log, &roots, true)?;
-    let total = |p: Option<&str>| {
-        p.and_then(|p| totals.get(p))
-            .and_then(|i| i.closure_size)
-            .unwrap_or(0)
-    };
+    let totals = store_query::closure_sizes(log, &roots)?;
+    let total = |p: Option<&str>| p.and_then(|p| totals.get(p)).copied().unwrap_or(0);
     d.closure_size = Some(ClosureSize::new(total(old), total(Some(new))));
     Ok(d)
 }
@@ -199,20 +197,21 @@ pub fn installed_from_references<'a>(
     own: &str,
     references: impl IntoIterator<Item = &'a str>,
 ) -> Vec<Installed> {
+    let store = store_dir();
     let mut installed: Vec<Installed> = references
         .into_iter()
         .map(str::trim)
         .filter(|r| !r.is_empty() && *r != own)
-        .filter_map(|r| StorePath::parse(r).ok())
+        .filter_map(|r| StorePath::parse_in(r, &store).ok())
         .map(|p| {
             let (name, version) = parse_drv_name(p.name());
             Installed {
                 package: Package::new(name, version),
-                path: p.as_str().to_string(),
+                path: p.into_string(),
             }
         })
         .collect();
-    installed.sort();
+    installed.sort_unstable();
     installed.dedup();
     installed
 }
@@ -232,55 +231,122 @@ pub fn diff(old: &[Package], new: &[Package]) -> PackageDiff {
     diff_installed(&bare(old), &bare(new))
 }
 
-/// One name's versions (sorted, joined with `, `) and store paths on one side.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Named {
-    versions: BTreeSet<String>,
-    paths: BTreeSet<String>,
+/// One name's packages on one side: a run of the side's list sorted by name, version and path,
+/// borrowed, so grouping thousands of packages copies and allocates nothing per name.
+#[derive(Debug, Clone, Copy)]
+struct Named<'a> {
+    name: &'a str,
+    run: &'a [&'a Installed],
 }
 
-impl Named {
-    fn version(&self) -> String {
-        self.versions.iter().cloned().collect::<Vec<_>>().join(", ")
+impl<'a> Named<'a> {
+    /// The distinct versions, sorted.
+    fn versions(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let run = self.run;
+        run.iter()
+            .enumerate()
+            .filter(move |&(i, p)| i == 0 || run[i - 1].package.version != p.package.version)
+            .map(|(_, p)| p.package.version.as_str())
     }
-}
 
-/// Groups one side's packages by name.
-fn by_name(side: &[Installed]) -> BTreeMap<&str, Named> {
-    let mut map: BTreeMap<&str, Named> = BTreeMap::new();
-    for i in side {
-        let named = map.entry(i.package.name.as_str()).or_default();
-        named.versions.insert(i.package.version.clone());
-        if !i.path.is_empty() {
-            named.paths.insert(i.path.clone());
+    /// The versions as one shows them: sorted, joined with `, `.
+    fn version(&self) -> String {
+        self.versions().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The distinct store paths, sorted; none for packages without paths.
+    fn paths(&self) -> Vec<&'a str> {
+        let mut paths: Vec<&str> = self
+            .run
+            .iter()
+            .map(|p| p.path.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    }
+
+    /// Whether both have the same versions.
+    fn same_versions(&self, other: &Named) -> bool {
+        self.versions().eq(other.versions())
+    }
+
+    /// Whether both come from the same store paths.
+    fn same_paths(&self, other: &Named) -> bool {
+        match (self.run, other.run) {
+            ([one], [other]) => one.path == other.path,
+            _ => self.paths() == other.paths(),
         }
     }
-    map
+}
+
+/// One side's packages sorted by name, version and path (a list of references already is, and
+/// sorting it again is one pass), for [`group_by_name`].
+fn sorted(side: &[Installed]) -> Vec<&Installed> {
+    let mut sorted: Vec<&Installed> = side.iter().collect();
+    sorted.sort_unstable();
+    sorted
+}
+
+/// Groups a side's sorted packages ([`sorted`]) by name, in order of name.
+fn group_by_name<'a>(sorted: &'a [&'a Installed]) -> Vec<Named<'a>> {
+    sorted
+        .chunk_by(|a, b| a.package.name == b.package.name)
+        .map(|run| Named {
+            name: &run[0].package.name,
+            run,
+        })
+        .collect()
+}
+
+/// The group of `name` in groups made by [`group_by_name`].
+fn named<'a>(groups: &[Named<'a>], name: &str) -> Option<Named<'a>> {
+    groups
+        .binary_search_by(|n| n.name.cmp(name))
+        .ok()
+        .map(|i| groups[i])
 }
 
 /// Diffs `old` against `new` by name, as [`diff`] does; a name whose versions are the same on
 /// both sides but whose store paths differ is `rebuilt`.
 pub fn diff_installed(old: &[Installed], new: &[Installed]) -> PackageDiff {
-    let (old, new) = (by_name(old), by_name(new));
+    let (old, new) = (sorted(old), sorted(new));
+    let (old, new) = (group_by_name(&old), group_by_name(&new));
     let mut result = PackageDiff::default();
-    for (name, after) in &new {
-        match old.get(name) {
-            None => result.added.push(Package::new(name, &after.version())),
-            Some(before) if before.versions != after.versions => result.changed.push(Change {
-                name: name.to_string(),
-                from: before.version(),
-                to: after.version(),
-                size_change: None,
-            }),
-            Some(before) if before.paths != after.paths => {
-                result.rebuilt.push(Package::new(name, &after.version()))
+    let (mut before, mut after) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        let order = match (before.peek(), after.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(b), Some(a)) => b.name.cmp(a.name),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                let b = before.next().expect("peeked");
+                result.removed.push(Package::new(b.name, &b.version()));
             }
-            Some(_) => {}
-        }
-    }
-    for (name, before) in &old {
-        if !new.contains_key(name) {
-            result.removed.push(Package::new(name, &before.version()));
+            std::cmp::Ordering::Greater => {
+                let a = after.next().expect("peeked");
+                result.added.push(Package::new(a.name, &a.version()));
+            }
+            std::cmp::Ordering::Equal => {
+                let (b, a) = (
+                    before.next().expect("peeked"),
+                    after.next().expect("peeked"),
+                );
+                if !b.same_versions(a) {
+                    result.changed.push(Change {
+                        name: a.name.to_string(),
+                        from: b.version(),
+                        to: a.version(),
+                        size_change: None,
+                    });
+                } else if !b.same_paths(a) {
+                    result.rebuilt.push(Package::new(a.name, &a.version()));
+                }
+            }
         }
     }
     result
@@ -344,11 +410,10 @@ pub fn add_entry_sizes(
     old: &[Installed],
     new: &[Installed],
 ) {
-    let (old_named, new_named) = (by_name(old), by_name(new));
-    let size = |side: &BTreeMap<&str, Named>, name: &str| -> i64 {
-        side.get(name).map_or(0, |n| {
-            closure_bytes(graph, n.paths.iter().map(String::as_str)) as i64
-        })
+    let (old, new) = (sorted(old), sorted(new));
+    let (old_named, new_named) = (group_by_name(&old), group_by_name(&new));
+    let size = |side: &[Named], name: &str| -> i64 {
+        named(side, name).map_or(0, |n| closure_bytes(graph, n.paths()) as i64)
     };
     let change = |name: &str| Some(size(&new_named, name) - size(&old_named, name));
     for p in d

@@ -162,14 +162,10 @@ impl Host {
         RemoteProfile::parse(profile, &self.run(log, &line)?)
     }
 
-    /// What the host's store knows about `paths` (`nix path-info --json` run there).
-    pub fn path_info(
-        &self,
-        log: &dyn Log,
-        paths: &[&str],
-        closure: bool,
-    ) -> Result<BTreeMap<String, PathInfo>> {
-        match path_info::query_command(paths, closure) {
+    /// What the host's store knows about `paths`, references and NAR sizes (`nix path-info
+    /// --json` run there).
+    pub fn path_info(&self, log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
+        match path_info::query_command(paths, false) {
             Some(cmd) => path_info::parse(&self.run_nix(log, &cmd)?),
             None => Ok(BTreeMap::new()),
         }

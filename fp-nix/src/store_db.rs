@@ -35,7 +35,7 @@ const PATH_ROW: &str = "SELECT id, narSize FROM ValidPaths WHERE path = ?1";
 
 /// The direct references of a row id, by path.
 const REFERENCES: &str = "SELECT v.path FROM Refs r JOIN ValidPaths v ON v.id = r.reference \
-     WHERE r.referrer = ?1 ORDER BY v.path";
+     WHERE r.referrer = ?1";
 
 /// The sum of the NAR sizes of a row id's closure (itself and everything it refers to,
 /// directly or not), each path once, as Nix computes a closure size.
@@ -98,18 +98,16 @@ impl StoreDb {
         Ok(StoreDb { conn })
     }
 
-    /// What the store says about each of `paths`: its references and NAR size, and with
-    /// `closure` its closure size; `None` for a path that is not valid (never registered, or
-    /// still being built).
+    /// What the store says about each of `paths`: its references and NAR size (closure sizes
+    /// are [`StoreDb::closure_sizes`]); `None` for a path that is not valid (never registered,
+    /// or still being built).
     pub fn path_infos(
         &self,
         paths: &[&str],
-        closure: bool,
     ) -> Result<BTreeMap<String, Option<PathInfo>>, Unreadable> {
         let tx = self.conn.unchecked_transaction()?;
         let mut row = tx.prepare(PATH_ROW)?;
         let mut refs = tx.prepare(REFERENCES)?;
-        let mut size = tx.prepare(CLOSURE_SIZE)?;
         let mut result = BTreeMap::new();
         for &path in paths {
             let found: Option<(i64, Option<i64>)> = row
@@ -117,23 +115,35 @@ impl StoreDb {
                 .optional()?;
             let info = match found {
                 None => None,
-                Some((id, nar_size)) => {
-                    let references = refs
-                        .query_map([id], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let closure_size = if closure {
-                        Some(size.query_row([id], |r| r.get::<_, i64>(0))?)
-                    } else {
-                        None
-                    };
-                    Some(PathInfo {
-                        references,
-                        nar_size: non_negative(nar_size.unwrap_or(0)),
-                        closure_size: closure_size.map(non_negative),
-                    })
-                }
+                Some((id, nar_size)) => Some(PathInfo {
+                    references: sorted_references(&mut refs, id)?,
+                    nar_size: non_negative(nar_size.unwrap_or(0)),
+                    closure_size: None,
+                }),
             };
             result.insert(path.to_string(), info);
+        }
+        Ok(result)
+    }
+
+    /// The closure size of each of `paths` (the NAR sizes of the path and of everything it
+    /// refers to, directly or not, each once), without its references; `None` for a path that
+    /// is not valid.
+    pub fn closure_sizes(
+        &self,
+        paths: &[&str],
+    ) -> Result<BTreeMap<String, Option<u64>>, Unreadable> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut row = tx.prepare(PATH_ROW)?;
+        let mut size = tx.prepare(CLOSURE_SIZE)?;
+        let mut result = BTreeMap::new();
+        for &path in paths {
+            let id: Option<i64> = row.query_row([path], |r| r.get(0)).optional()?;
+            let bytes = match id {
+                Some(id) => Some(non_negative(size.query_row([id], |r| r.get(0))?)),
+                None => None,
+            };
+            result.insert(path.to_string(), bytes);
         }
         Ok(result)
     }
@@ -168,9 +178,7 @@ impl StoreDb {
                     "{path} is referred to but not registered"
                 )));
             };
-            let references = refs
-                .query_map([id], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let references = sorted_references(&mut refs, id)?;
             todo.extend(
                 references
                     .iter()
@@ -194,6 +202,16 @@ impl StoreDb {
         let mut row = self.conn.prepare(PATH_ROW)?;
         Ok(row.exists([path])?)
     }
+}
+
+/// The references of the row `id`, sorted by path as nix lists them (sorted here, not by
+/// SQLite, which would build a temporary index for each path).
+fn sorted_references(refs: &mut rusqlite::Statement, id: i64) -> Result<Vec<String>, Unreadable> {
+    let mut references = refs
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    references.sort_unstable();
+    Ok(references)
 }
 
 /// Refuses a database in write-ahead-log mode whose `-wal` or `-shm` file is missing when it
@@ -283,17 +301,14 @@ mod tests {
         let (_dir, db) = store();
         let store = StoreDb::open(&db).unwrap();
         let (env, hello) = (path("env"), path("hello-1.0"));
-        let infos = store.path_infos(&[&env, &hello], true).unwrap();
+        let infos = store.path_infos(&[&env, &hello]).unwrap();
         let info = infos[&env].as_ref().unwrap();
         assert_eq!(info.references, [env.clone(), hello.clone(), path("motd")]);
         assert_eq!(info.nar_size, 100);
-        assert_eq!(info.closure_size, Some(100 + 20 + 3 + 1000));
-        assert_eq!(
-            infos[&hello].as_ref().unwrap().closure_size,
-            Some(20 + 1000)
-        );
-        let without = store.path_infos(&[&env], false).unwrap();
-        assert_eq!(without[&env].as_ref().unwrap().closure_size, None);
+        assert_eq!(info.closure_size, None);
+        let sizes = store.closure_sizes(&[&env, &hello]).unwrap();
+        assert_eq!(sizes[&env], Some(100 + 20 + 3 + 1000));
+        assert_eq!(sizes[&hello], Some(20 + 1000));
     }
 
     #[test]
@@ -301,7 +316,8 @@ mod tests {
         let (_dir, db) = store();
         let store = StoreDb::open(&db).unwrap();
         let missing = path("missing-1.0");
-        assert_eq!(store.path_infos(&[&missing], true).unwrap()[&missing], None);
+        assert_eq!(store.path_infos(&[&missing]).unwrap()[&missing], None);
+        assert_eq!(store.closure_sizes(&[&missing]).unwrap()[&missing], None);
         assert!(!store.is_valid(&missing).unwrap());
         assert!(store.is_valid(&path("motd")).unwrap());
     }
@@ -311,7 +327,8 @@ mod tests {
         let (dir, db) = store();
         let before = std::fs::read(&db).unwrap();
         let store = StoreDb::open(&db).unwrap();
-        store.path_infos(&[&path("env")], true).unwrap();
+        store.path_infos(&[&path("env")]).unwrap();
+        store.closure_sizes(&[&path("env")]).unwrap();
         drop(store);
         assert_eq!(std::fs::read(&db).unwrap(), before);
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -369,7 +386,7 @@ mod tests {
         let writer = Connection::open(&db).unwrap();
         writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let started = std::time::Instant::now();
-        let answer = StoreDb::open(&db).and_then(|s| s.path_infos(&[&path("env")], false));
+        let answer = StoreDb::open(&db).and_then(|s| s.path_infos(&[&path("env")]));
         assert!(answer.is_err(), "{answer:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
         writer.execute_batch("COMMIT").unwrap();

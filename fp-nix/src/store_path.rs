@@ -8,8 +8,6 @@ use crate::Log;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The characters of Nix's base-32 alphabet, used in store path hashes.
-const BASE32: &str = "0123456789abcdfghijklmnpqrsvwxyz";
 /// Length of the hash part of a store path name.
 const HASH_LEN: usize = 32;
 /// Longest allowed name after the hash (Nix's limit).
@@ -26,7 +24,8 @@ pub fn store_dir() -> PathBuf {
 /// A syntactically valid store path: `<store>/<32-char hash>-<name>`, nothing below it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StorePath {
-    path: PathBuf,
+    /// The whole path, ASCII (a valid hash and name are), so it is kept as a string.
+    path: String,
 }
 
 impl StorePath {
@@ -50,7 +49,7 @@ impl StorePath {
                 Error::usage(format!("{text:?} is not a valid store path: {why}"))
             })?;
             return Ok(StorePath {
-                path: PathBuf::from(text),
+                path: text.to_string(),
             });
         }
         let path = Path::new(text);
@@ -76,26 +75,28 @@ impl StorePath {
         check_base_name(base)
             .map_err(|why| Error::usage(format!("{text:?} is not a valid store path: {why}")))?;
         Ok(StorePath {
-            path: store.join(base),
+            path: store.join(base).to_string_lossy().into_owned(),
         })
     }
 
     /// The full path.
     pub fn as_path(&self) -> &Path {
-        &self.path
+        Path::new(&self.path)
     }
 
     /// The full path as a string (store paths are ASCII).
     pub fn as_str(&self) -> &str {
-        self.path.to_str().unwrap_or_default()
+        &self.path
+    }
+
+    /// The full path as an owned string, without copying it.
+    pub fn into_string(self) -> String {
+        self.path
     }
 
     /// The `<hash>-<name>` file name.
     pub fn base_name(&self) -> &str {
-        self.path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
+        self.path.rsplit('/').next().unwrap_or_default()
     }
 
     /// The 32-character hash part.
@@ -130,7 +131,7 @@ fn check_base_name(base: &str) -> std::result::Result<(), String> {
         return Err("it must look like <32-character hash>-<name>".into());
     }
     let (hash, name) = (&base[..HASH_LEN], &base[HASH_LEN + 1..]);
-    if !hash.chars().all(|c| BASE32.contains(c)) {
+    if !hash.bytes().all(is_base32) {
         return Err(format!(
             "the hash {hash:?} has characters outside Nix's base-32"
         ));
@@ -141,13 +142,22 @@ fn check_base_name(base: &str) -> std::result::Result<(), String> {
     if name.starts_with('.') {
         return Err("the name starts with a dot".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
-    {
+    if let Some(c) = name.chars().find(|&c| !is_name_char(c)) {
         return Err(format!("the name has the character {c:?}"));
     }
     Ok(())
+}
+
+/// Whether `b` is in Nix's base-32 alphabet of store path hashes, `0-9a-z` without `e`, `o`,
+/// `t` and `u`. A match of ranges, not a search of the alphabet: a diff checks thousands of
+/// hashes.
+fn is_base32(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'a'..=b'd' | b'f'..=b'n' | b'p'..=b's' | b'v'..=b'z')
+}
+
+/// Whether `c` may appear in a store path's name: ASCII letters and digits, and `+-._?=`.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=')
 }
 
 /// Follows a path given by a user (`./result`, `/nix/var/nix/profiles/default`, a store path)
@@ -226,6 +236,18 @@ mod tests {
         ] {
             let err = StorePath::parse(&bad).unwrap_err();
             assert_eq!(err.code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hashes_use_exactly_nixs_base32_alphabet() {
+        let alphabet = "0123456789abcdfghijklmnpqrsvwxyz";
+        for b in 0..=u8::MAX {
+            assert_eq!(is_base32(b), alphabet.as_bytes().contains(&b), "{b}");
+        }
+        for c in ['e', 'o', 't', 'u', 'A'] {
+            let path = format!("/nix/store/{c}{}-x", &HASH[1..]);
+            assert!(StorePath::parse(&path).is_err(), "{path}");
         }
     }
 

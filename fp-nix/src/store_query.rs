@@ -25,28 +25,51 @@ use std::path::{Path, PathBuf};
 /// The environment variable that overrides where the store database is read (`off`: never).
 pub const STORE_DB_VAR: &str = "FP_STORE_DB";
 
-/// The facts of `paths` (each asked once), with closure sizes when `closure`, keyed by path. A
-/// path that is not valid in the store is a usage error.
-pub fn path_infos(
+/// The references and NAR size of each of `paths` (each asked once), keyed by path; closure
+/// sizes are [`closure_sizes`]. A path that is not valid in the store is a usage error.
+pub fn path_infos(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
+    ask_each(log, paths, StoreDb::path_infos, |unique| {
+        path_info::query(log, unique, false)
+    })
+}
+
+/// The closure size in bytes of each of `paths` (as `nix path-info --closure-size` gives it),
+/// without their references. A path that is not valid is a usage error.
+pub fn closure_sizes(log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, u64>> {
+    ask_each(log, paths, StoreDb::closure_sizes, |unique| {
+        Ok(path_info::query(log, unique, true)?
+            .into_iter()
+            .map(|(path, info)| (path, info.closure_size.unwrap_or(0)))
+            .collect())
+    })
+}
+
+/// Asks one question about each of `paths`, each once: of the database when it can be read
+/// (which answers `None` for a path that is not valid: a usage error), else of nix.
+fn ask_each<T>(
     log: &dyn Log,
     paths: &[&str],
-    closure: bool,
-) -> Result<BTreeMap<String, PathInfo>> {
+    database: impl FnOnce(
+        &StoreDb,
+        &[&str],
+    ) -> std::result::Result<BTreeMap<String, Option<T>>, Unreadable>,
+    nix: impl FnOnce(&[&str]) -> Result<BTreeMap<String, T>>,
+) -> Result<BTreeMap<String, T>> {
     let mut unique: Vec<&str> = paths.to_vec();
     unique.sort_unstable();
     unique.dedup();
     if unique.is_empty() {
         return Ok(BTreeMap::new());
     }
-    match from_database(log, |db| db.path_infos(&unique, closure)) {
-        Some(infos) => infos
+    match from_database(log, |db| database(db, &unique)) {
+        Some(answers) => answers
             .into_iter()
-            .map(|(path, info)| match info {
-                Some(info) => Ok((path, info)),
+            .map(|(path, answer)| match answer {
+                Some(answer) => Ok((path, answer)),
                 None => Err(path_info::not_valid(&path)),
             })
             .collect(),
-        None => path_info::query(log, &unique, closure),
+        None => nix(&unique),
     }
 }
 

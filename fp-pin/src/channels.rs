@@ -297,7 +297,7 @@ pub fn check_contents(ui: &Ui, path: &StorePath, pins: &Pins, what: &str) -> Res
             "{what} ({path}) has no link for the pin {missing}"
         )));
     }
-    let info = store_query::path_infos(ui, &[path.as_str()], false)?;
+    let info = store_query::path_infos(ui, &[path.as_str()])?;
     let refs: BTreeSet<&str> = info
         .get(path.as_str())
         .map(|i| i.references.iter().map(String::as_str).collect())
