@@ -39,7 +39,7 @@
         let pkgs = pkgsFor system; in
         {
           default = pkgs.mkShell {
-            packages = [ pkgs.cargo pkgs.rustc pkgs.clippy pkgs.rustfmt pkgs.nix pkgs.hyperfine pkgs.pkg-config pkgs.sqlite ];
+            packages = [ pkgs.cargo pkgs.rustc pkgs.clippy pkgs.rustfmt pkgs.nix pkgs.hyperfine ];
           };
         });
 

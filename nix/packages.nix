@@ -51,9 +51,8 @@ let
     cargoBuildFlags = [ "--workspace" ];
     # The integration tests need a Nix store and profiles; the Nix build runs the unit tests.
     cargoTestFlags = [ "--workspace" "--lib" ];
-    # fp-nix reads the Nix store's database with rusqlite, linked to the system SQLite.
-    nativeBuildInputs = [ pkgs.installShellFiles pkgs.pkg-config ];
-    buildInputs = [ pkgs.sqlite ];
+    # fp-nix reads the Nix store's database with rusqlite, which compiles SQLite in.
+    nativeBuildInputs = [ pkgs.installShellFiles ];
     postInstall = pkgs.lib.optionalString canRun (builtins.concatStringsSep "" (map installDocs tools));
     meta = meta // {
       description = "flakey-profile: declarative Nix user profiles from a flake";

@@ -45,17 +45,17 @@ nix_config() {
 }
 
 ensure_nix
-# The tools read the Nix store's database with the system SQLite library (rusqlite links it),
-# found with pkg-config: Debian's libsqlite3-dev and pkg-config, installed when missing.
+# The tools compile SQLite in (to read the Nix store's database) with the C compiler cargo
+# also links with: gcc and the C library headers, installed when missing.
 ensure_build_deps() {
-  if command -v pkg-config >/dev/null && pkg-config --exists sqlite3; then
+  if command -v cc >/dev/null && [ -e /usr/include/stdio.h ]; then
     return
   fi
   command -v apt-get >/dev/null ||
-    die "the SQLite library and pkg-config are missing; install them (libsqlite3-dev, pkg-config) and run this again"
-  say "installing libsqlite3-dev and pkg-config (the tools link SQLite)"
+    die "no C compiler; install one (gcc and the C library headers) and run this again"
+  say "installing gcc and libc6-dev (the tools compile SQLite in)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
 }
 
 # Inside a Debian root the tools were built outside (bench/run --nix): no cargo needed there.
