@@ -550,6 +550,81 @@ mod tests {
         assert!(diff(&packages(&old), &packages(&new)).is_empty());
     }
 
+    #[test]
+    fn several_paths_of_one_name_compare_as_sets() {
+        let two = installed(&[("gcc", "13", "/lib"), ("gcc", "13", "/bin")]);
+        let reordered = installed(&[
+            ("gcc", "13", "/bin"),
+            ("gcc", "13", "/lib"),
+            ("gcc", "13", "/bin"),
+        ]);
+        assert!(diff_installed(&two, &reordered).is_empty());
+        let other = installed(&[("gcc", "13", "/bin"), ("gcc", "13", "/lib2")]);
+        assert_eq!(diff_installed(&two, &other).rebuilt, pkgs(&[("gcc", "13")]));
+    }
+
+    /// The diff of random sides, in any order, against the rule written plainly: by name, the
+    /// sets of versions, then the sets of paths.
+    #[test]
+    fn diffs_follow_the_rule_on_random_sides() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..500 {
+            let mut side = || -> Vec<Installed> {
+                (0..next(8))
+                    .map(|_| Installed {
+                        package: Package::new(&format!("p{}", next(5)), &format!("{}", next(3))),
+                        path: if next(4) == 0 {
+                            String::new()
+                        } else {
+                            format!("/s{}", next(4))
+                        },
+                    })
+                    .collect()
+            };
+            let (old, new) = (side(), side());
+            type Sets = (BTreeSet<String>, BTreeSet<String>);
+            let model = |side: &[Installed]| -> BTreeMap<String, Sets> {
+                let mut map: BTreeMap<String, Sets> = BTreeMap::new();
+                for i in side {
+                    let e = map.entry(i.package.name.clone()).or_default();
+                    e.0.insert(i.package.version.clone());
+                    if !i.path.is_empty() {
+                        e.1.insert(i.path.clone());
+                    }
+                }
+                map
+            };
+            let (before, after) = (model(&old), model(&new));
+            let joined = |s: &Sets| s.0.iter().cloned().collect::<Vec<_>>().join(", ");
+            let mut want = PackageDiff::default();
+            for (name, a) in &after {
+                match before.get(name) {
+                    None => want.added.push(Package::new(name, &joined(a))),
+                    Some(b) if b.0 != a.0 => want.changed.push(Change {
+                        name: name.clone(),
+                        from: joined(b),
+                        to: joined(a),
+                        size_change: None,
+                    }),
+                    Some(b) if b.1 != a.1 => want.rebuilt.push(Package::new(name, &joined(a))),
+                    Some(_) => {}
+                }
+            }
+            for (name, b) in &before {
+                if !after.contains_key(name) {
+                    want.removed.push(Package::new(name, &joined(b)));
+                }
+            }
+            assert_eq!(diff_installed(&old, &new), want, "{old:?} -> {new:?}");
+        }
+    }
+
     fn info(nar_size: u64, references: &[&str]) -> PathInfo {
         PathInfo {
             references: references.iter().map(|r| r.to_string()).collect(),
