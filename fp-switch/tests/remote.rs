@@ -133,6 +133,17 @@ fn switch_rollback_list_and_diff_on_another_machine() {
         "{}",
         run.stderr
     );
+    // Sizes are measured on this machine only: asked for another, the same diff comes without
+    // them, and says so.
+    let sized = tool(&bed, "fp-diff", &opts)
+        .args(["--target-host", "box", "--closure", "--profile"])
+        .arg(&profile)
+        .run()
+        .success()
+        .stderr_has(
+            "box: closure sizes are measured on this machine only; showing the diff without them",
+        );
+    assert_eq!(sized.stdout, run.stdout);
 
     // Rollback there, then the listing says so.
     let run = tool(&bed, "fp-rollback", &opts)
