@@ -44,14 +44,6 @@ nix_config() {
   fi
 }
 
-# The directory of the workspace's binaries built in profile $1 (debug or release). Every build
-# names this machine's target (.cargo/config.toml), so they are in target/<target triple>/$1;
-# the triple is rustc's host, or $FP_TARGET_TRIPLE where there is no rustc (a Debian root).
-bin_dir() {
-  local triple=${FP_TARGET_TRIPLE:-$(rustc -vV | sed -n 's/^host: //p')}
-  echo "${CARGO_TARGET_DIR:-$repo/target}/$triple/$1"
-}
-
 ensure_nix
 # The tools compile SQLite in (to read the Nix store's database) with the C compiler cargo
 # also links with: gcc and the C library headers, installed when missing.

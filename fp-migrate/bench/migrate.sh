@@ -19,7 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet -p fp-migrate --manifest-path "$root/Cargo.toml"
-bin="$root/target/$(rustc -vV | sed -n 's/^host: //p')/release/fp-migrate"
+bin="$root/target/release/fp-migrate"
 
 awk -v n="$elements" -v version="$version" 'BEGIN {
   alphabet = "0123456789abcdfghijklmnpqrsvwxyz"

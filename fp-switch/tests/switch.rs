@@ -290,7 +290,7 @@ fn user() -> String {
 
 #[test]
 fn unwritable_profile_directory_prints_the_fix() {
-    // Root may write anywhere, so run as `nobody` when the machine allows it.
+    // Root may write anywhere, so run as another user when the machine allows it.
     if !is_root()
         || std::process::Command::new("setpriv")
             .arg("--version")
@@ -300,37 +300,44 @@ fn unwritable_profile_directory_prints_the_fix() {
         eprintln!("needs root and setpriv to act as another user; checked by the unit test of Profile::check_writable instead");
         return;
     }
-    let bed = Bed::new();
-    let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
-    // nobody must reach the binary and the bed; the profile directory stays root's.
-    let shared = fp_testkit::tempfile::Builder::new()
-        .prefix("fp-shared-")
-        .tempdir()
-        .expect("tmp");
-    let bin = shared.path().join("fp-switch");
-    std::fs::copy(FP_SWITCH, &bin).expect("copy binary");
-    let dir = shared.path().join("per-user-root");
-    std::fs::create_dir(&dir).expect("dir");
-    use std::os::unix::fs::PermissionsExt;
-    for p in [shared.path(), dir.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // The fix names the user as Nix does: the password database's entry (`nobody`, uid 65534,
+    // whatever $USER says), and $USER only for a uid without one (4242), so the tools linked
+    // statically still find both.
+    for (uid, user, named) in [(65534, "someone-else", "nobody"), (4242, "ghost", "ghost")] {
+        let bed = Bed::new();
+        let path = bed.build(&bed.profile_flake("flake1", 1, REV1));
+        // The user must reach the binary and the bed; the profile directory stays root's.
+        let shared = fp_testkit::tempfile::Builder::new()
+            .prefix("fp-shared-")
+            .tempdir()
+            .expect("tmp");
+        let bin = shared.path().join("fp-switch");
+        std::fs::copy(FP_SWITCH, &bin).expect("copy binary");
+        let dir = shared.path().join("per-user-root");
+        std::fs::create_dir(&dir).expect("dir");
+        use std::os::unix::fs::PermissionsExt;
+        for p in [shared.path(), dir.as_path()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let run = bed
+            .command("setpriv")
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .arg("--clear-groups")
+            .arg(&bin)
+            .arg(&path)
+            .arg("--profile")
+            .arg(dir.join("profile"))
+            .env("USER", user)
+            .env("HOME", "/nonexistent")
+            .run()
+            .code(1)
+            .no_stdout()
+            .stderr_has("is not writable by you")
+            .stderr_has(&format!("sudo chown {named} "));
+        assert!(run.stderr.contains("sudo mkdir -p "), "{}", run.stderr);
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
     }
-    let run = bed
-        .command("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .arg(&path)
-        .arg("--profile")
-        .arg(dir.join("profile"))
-        .env("USER", "nobody")
-        .env("HOME", "/nonexistent")
-        .run()
-        .code(1)
-        .no_stdout()
-        .stderr_has("is not writable by you")
-        .stderr_has("sudo chown nobody ");
-    assert!(run.stderr.contains("sudo mkdir -p "), "{}", run.stderr);
-    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
 }
 
 #[test]

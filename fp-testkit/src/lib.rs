@@ -110,8 +110,8 @@ pub fn nix_profile_listing_paths(listing: &str) -> Vec<String> {
         .collect()
 }
 
-/// The directory cargo put the workspace's binaries in (`target/<triple>/debug`), found from
-/// the running test binary (`target/<triple>/debug/deps/<test>`).
+/// The directory cargo put the workspace's binaries in (`target/debug`), found from the
+/// running test binary (`target/debug/deps/<test>`).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     exe.parent()
