@@ -1,8 +1,9 @@
 # lib.mkProfile: a profile is a buildEnv with the commands that switch to it attached.
 #
-# Uses nothing of `pkgs` but buildEnv, writeText, writeShellScriptBin, linkFarm and `system`
-# (plus builtins; no nixpkgs lib), so any package set with those, like the tests' offline one,
-# can stand in for nixpkgs.
+# Uses nothing of `pkgs` but buildEnv, writeText, writeShellScriptBin, linkFarm and
+# `stdenv.hostPlatform.system` (or `system`, for a package set without stdenv.hostPlatform; current
+# nixpkgs warns on `pkgs.system`, so it is read only there), plus builtins and no nixpkgs lib, so
+# any package set with those, like the tests' offline one, can stand in for nixpkgs.
 { toolsFor }:
 let
   # Quotes a string for the shell, without nixpkgs' lib.
@@ -14,6 +15,10 @@ let
     builtins.match "${builtins.storeDir}/[0-9a-df-np-sv-z]{32}-source" (toString v) != null;
 
   # True, or an evaluation error saying which pin is wrong and why.
+  # The platform the package set builds for: stdenv.hostPlatform.system, which current nixpkgs
+  # wants read instead of its deprecated `system` alias; `system` only where it is all there is.
+  systemOf = pkgs: pkgs.stdenv.hostPlatform.system or pkgs.system;
+
   checkPin = name: value:
     isFlakeSource value
     || throw "lib.mkProfile: pinned.${name} is ${toString value}, which is not a flake source store path (${builtins.storeDir}/<hash>-source); pin a flake input, as in pinned.nixpkgs = nixpkgs;";
@@ -24,7 +29,7 @@ in
     , name ? "flake-profile"
     , pinned ? { }
     , extraSwitchArgs ? [ ]
-    , fpTools ? toolsFor pkgs.system
+    , fpTools ? toolsFor (systemOf pkgs)
     , nixProfileManifest ? true
     , ...
     }@args:
@@ -80,7 +85,7 @@ in
 
       tool = program:
         if fpTools == null
-        then throw "lib.mkProfile: fpTools is not set and this flake has no tools for ${pkgs.system}"
+        then throw "lib.mkProfile: fpTools is not set and this flake has no tools for ${systemOf pkgs}"
         else "${fpTools}/bin/${program}";
 
       # One link per pinned name, pointing at (and so referencing) the source.

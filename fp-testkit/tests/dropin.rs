@@ -103,3 +103,86 @@ fn repeated_single_value_flags_take_the_last() {
         .success();
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(1)));
 }
+
+/// The package set's `system` is deprecated in current nixpkgs (reading it warns, and it is to
+/// become an error); the test package set warns the same way. Building a profile and its
+/// commands reads nothing that warns, while reading `pkgs.system` itself does (so the check
+/// can fail).
+#[test]
+fn the_library_causes_no_evaluation_warning() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello", "tree"]);
+    let renamed = "'system' has been renamed to/replaced by 'stdenv.hostPlatform.system'";
+    for attr in [
+        "profile",
+        "profile.switch",
+        "profile.rollback",
+        "profile.pin",
+        "profile.pins.channels",
+    ] {
+        let run = nix(&bed)
+            .args(["build", "--no-link", &format!("{}#{attr}", flake.display())])
+            .run()
+            .success();
+        for said in [renamed, "evaluation warning", "trace:"] {
+            assert!(!run.stderr.contains(said), "{attr}: {}", run.stderr);
+        }
+    }
+    let control = nix(&bed)
+        .args(["eval", "--impure", "--raw", "--expr"])
+        .arg(format!(
+            "(import {}/pkgs.nix {{ system = \"x86_64-linux\"; revision = 1; }}).system",
+            bed.pkgs(1).display()
+        ))
+        .run()
+        .success();
+    assert!(control.stderr.contains(renamed), "{}", control.stderr);
+    assert!(
+        control.stderr.contains("evaluation warning"),
+        "{}",
+        control.stderr
+    );
+}
+
+/// The system the default tools are picked for is `stdenv.hostPlatform.system`, and `system`
+/// only in a package set without stdenv.hostPlatform. A system the flake has no tools for
+/// names it in the error, which shows which one was read.
+#[test]
+fn the_default_tools_follow_the_host_platform() {
+    let bed = Bed::new();
+    let lib = bed.lib_flake();
+    let expr = |pkgs: &str| {
+        format!(
+            "let fp = builtins.getFlake \"path:{lib}\"; base = (builtins.getFlake \"path:{pkgs_dir}\").legacyPackages.{system}; in \
+             (fp.lib.mkProfile {{ pkgs = {pkgs}; paths = [ ]; }}).switch.drvPath",
+            lib = lib.display(),
+            pkgs_dir = bed.pkgs(1).display(),
+            system = fp_testkit::system(),
+        )
+    };
+    let fields = "inherit (base) buildEnv writeText writeShellScriptBin linkFarm;";
+    let with_stdenv = nix(&bed)
+        .args(["eval", "--impure", "--raw", "--expr"])
+        .arg(expr(&format!(
+            "{{ {fields} stdenv.hostPlatform.system = \"riscv64-linux\"; system = throw \"pkgs.system was read\"; }}"
+        )))
+        .run()
+        .code(1);
+    assert!(
+        with_stdenv
+            .stderr
+            .contains("has no tools for riscv64-linux"),
+        "{}",
+        with_stdenv.stderr
+    );
+    let without = nix(&bed)
+        .args(["eval", "--impure", "--raw", "--expr"])
+        .arg(expr(&format!("{{ {fields} system = \"riscv64-linux\"; }}")))
+        .run()
+        .code(1);
+    assert!(
+        without.stderr.contains("has no tools for riscv64-linux"),
+        "{}",
+        without.stderr
+    );
+}
