@@ -4,6 +4,8 @@
 # `stdenv.hostPlatform.system` (or `system`, for a package set without stdenv.hostPlatform; current
 # nixpkgs warns on `pkgs.system`, so it is read only there), plus builtins and no nixpkgs lib, so
 # any package set with those, like the tests' offline one, can stand in for nixpkgs.
+# `toolsFor { system, pkgs }` gives the default `fpTools` for a profile of `pkgs` (the package set
+# given to mkProfile; `system` is its platform), or null when there are none.
 { toolsFor }:
 let
   # Quotes a string for the shell, without nixpkgs' lib.
@@ -29,7 +31,7 @@ in
     , name ? "flake-profile"
     , pinned ? { }
     , extraSwitchArgs ? [ ]
-    , fpTools ? toolsFor (systemOf pkgs)
+    , fpTools ? toolsFor { system = systemOf pkgs; inherit pkgs; }
     , nixProfileManifest ? true
     , ...
     }@args:
@@ -85,7 +87,7 @@ in
 
       tool = program:
         if fpTools == null
-        then throw "lib.mkProfile: fpTools is not set and this flake has no tools for ${systemOf pkgs}"
+        then throw "lib.mkProfile: fpTools is not set and flakey-profile has no tools for ${systemOf pkgs}"
         else "${fpTools}/bin/${program}";
 
       # One link per pinned name, pointing at (and so referencing) the source.

@@ -3,6 +3,7 @@
 use crate::registry::is_flake_id;
 use fp_common::{Error, Result, Ui};
 use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::installable::Installable;
 use fp_nix::store_path::StorePath;
 use fp_nix::store_query;
 use std::collections::BTreeMap;
@@ -78,11 +79,12 @@ pub fn parse_pinned_json(text: &str, what: &str) -> Result<Pins> {
     Ok(pins)
 }
 
-/// Reads `FLAKE#ATTR.pinned` with `nix eval --json`.
-pub fn from_flake(ui: &Ui, installable: &str) -> Result<Pins> {
-    let what = format!("{installable}.pinned");
+/// Reads the profile's `pinned` (`FLAKE#ATTR.pinned`, or of a file) with `nix eval --json`.
+pub fn from_flake(ui: &Ui, installable: &Installable) -> Result<Pins> {
+    let what = installable.describe("pinned");
     let out = NixCommand::nix()
-        .args(["eval", "--json", &what])
+        .args(["eval", "--json"])
+        .args(installable.args("pinned"))
         .output(ui, Stderr::Capture)
         .map_err(|e| {
             e.with_hint(
