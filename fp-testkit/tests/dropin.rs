@@ -38,6 +38,8 @@ fn the_last_profile_flag_wins_over_extra_switch_args() {
         run.stderr
     );
     assert!(!unused.exists() && std::fs::symlink_metadata(&unused).is_err());
+    let env = std::fs::canonicalize(bed.profile()).expect("profile");
+    assert_is_build_env(&bed, &env.display().to_string(), "flake-profile", "hello");
 
     // A second generation, then roll back through the flake: the same rule.
     let second = bed.build(&bed.profile_flake("second", 2, &["hello"]));
@@ -466,4 +468,288 @@ fn no_flake_template_init_from_the_repository_works_offline() {
         std::fs::read_to_string(fp_testkit::repo_root().join("templates/no-flake/default.nix"))
             .expect("template");
     assert_eq!(written, template);
+}
+
+/// A copy of the stand-in flake `fp-testkit/fixtures/<name>` in the bed, as a flake input.
+fn fixture(bed: &Bed, name: &str) -> std::path::PathBuf {
+    let dir = bed.path().join(format!("fixture-{name}"));
+    fp_testkit::copy_dir(
+        &fp_testkit::repo_root()
+            .join("fp-testkit/fixtures")
+            .join(name),
+        &dir,
+    );
+    dir
+}
+
+/// Every entry below `root`: a link's target, or `dir`, or `file`.
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let rel = path
+                .strip_prefix(root)
+                .expect("below")
+                .display()
+                .to_string();
+            let meta = std::fs::symlink_metadata(&path).expect("lstat");
+            let what = if meta.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .expect("link")
+                    .display()
+                    .to_string()
+            } else if meta.is_dir() {
+                todo.push(path);
+                "dir".to_string()
+            } else {
+                "file".to_string()
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+/// Asserts `env` (a mkProfile env) holds exactly what `pkgs.buildEnv { name; paths = PATHS; }`
+/// of the offline package set makes, plus the two files mkProfile adds.
+fn assert_is_build_env(bed: &Bed, env: &str, name: &str, paths: &str) {
+    let expr = format!(
+        "let pkgs = (builtins.getFlake \"path:{}\").legacyPackages.{}; in pkgs.buildEnv {{ name = \"{name}\"; paths = with pkgs; [ {paths} ]; }}",
+        bed.pkgs(1).display(),
+        fp_testkit::system()
+    );
+    let run = nix(bed)
+        .args(["build", "--no-link", "--json", "--impure", "--expr", &expr])
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let plain = v[0]["outputs"]["out"].as_str().expect("out").to_string();
+    let mut ours = tree(std::path::Path::new(env));
+    assert_eq!(
+        ours.remove("manifest.json").as_deref(),
+        Some("file"),
+        "{env}"
+    );
+    assert_eq!(
+        ours.remove(".flakey-profile.json").as_deref(),
+        Some("file"),
+        "{env}"
+    );
+    assert_eq!(
+        ours,
+        tree(std::path::Path::new(&plain)),
+        "{env} against {plain}"
+    );
+}
+
+/// The inputs of a real-world profile flake: the offline package set as nixpkgs, the library
+/// copy as flakey-profile, and the stand-ins it names.
+fn inputs_block(bed: &Bed, stand_ins: &[&str]) -> String {
+    let mut text = format!(
+        "    nixpkgs.url = \"path:{}\";\n    flakey-profile.url = \"path:{}\";\n",
+        bed.pkgs(1).display(),
+        bed.lib_flake().display()
+    );
+    for name in stand_ins {
+        text += &format!(
+            "    {name}.url = \"path:{}\";\n",
+            fixture(bed, name).display()
+        );
+    }
+    text
+}
+
+/// Nothing of a real-world flake says what the library's own nixpkgs input is, so commands
+/// point it at the offline package set (the flake itself unchanged).
+fn lib_nixpkgs(bed: &Bed) -> Vec<String> {
+    vec![
+        "--override-input".into(),
+        "flakey-profile/nixpkgs".into(),
+        format!("path:{}", bed.pkgs(1).display()),
+    ]
+}
+
+/// The shape of a flake-utils profile flake written for lf-/flakey-profile (rhinofi's shared
+/// developer profile, rhinofi/nix-profile): `eachDefaultSystem`, `import nixpkgs { inherit
+/// system; }`, `pinned = { nixpkgs = toString nixpkgs; }`, no fpTools, no follows. Only the
+/// input URLs differ. Its env is what buildEnv alone makes; fp-build | fp-switch switches to it.
+#[test]
+fn flake_utils_profile_unchanged_but_for_the_url() {
+    let bed = Bed::new();
+    let dir = bed.path().join("rhino");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flake = format!(
+        r#"{{
+  description = "flakey-profile with system level deps";
+
+  inputs = {{
+{inputs}  }};
+
+  outputs = {{ nixpkgs, flake-utils, flakey-profile, ... }}:
+    flake-utils.lib.eachDefaultSystem (system:
+      let
+        pkgs = import nixpkgs {{
+          inherit system;
+        }};
+      in
+      {{
+        packages.profile = flakey-profile.lib.mkProfile {{
+          inherit pkgs;
+          pinned = {{ nixpkgs = toString nixpkgs; }};
+          paths = with pkgs; [
+            hello
+            tree
+          ];
+        }};
+      }});
+}}
+"#,
+        inputs = inputs_block(&bed, &["flake-utils"])
+    );
+    std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
+    let built = bed
+        .tool("fp-build")
+        .arg(&dir)
+        .args(lib_nixpkgs(&bed))
+        .run()
+        .success();
+    let env = built.stdout_line().to_string();
+    assert_is_build_env(&bed, &env, "flake-profile", "hello tree");
+    bed.tool("fp-switch")
+        .args(["--profile", &bed.profile().display().to_string()])
+        .stdin(built.stdout.clone())
+        .run()
+        .success()
+        .stderr_has("+ hello 1.0");
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+    let pinned = nix(&bed)
+        .args([
+            "eval",
+            "--raw",
+            &format!("{}#profile.pinned.nixpkgs", dir.display()),
+        ])
+        .args(lib_nixpkgs(&bed))
+        .run()
+        .success()
+        .stdout;
+    assert!(pinned.ends_with("-source"), "{pinned}");
+}
+
+/// The shape of a flake-parts profile flake that keeps only `rollback` of the commands
+/// (`removeAttrs ... [ "switch" "pin" ]`) under `packages.dev`: it still builds the env buildEnv
+/// alone makes, and the attributes are as the flake says.
+#[test]
+fn flake_parts_profile_with_switch_and_pin_removed() {
+    let bed = Bed::new();
+    let dir = bed.path().join("parts");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flake = format!(
+        r#"{{
+  inputs = {{
+{inputs}  }};
+
+  outputs = inputs@{{ flake-parts, flakey-profile, ... }}:
+    flake-parts.lib.mkFlake {{ inherit inputs; }} {{
+      systems = [ "x86_64-linux" "aarch64-linux" ];
+      perSystem = {{ pkgs, ... }}: {{
+        packages.dev = removeAttrs
+          (flakey-profile.lib.mkProfile {{
+            inherit pkgs;
+            name = "dev-profile";
+            paths = [ pkgs.hello pkgs.motd ];
+          }}) [ "switch" "pin" ];
+      }};
+    }};
+}}
+"#,
+        inputs = inputs_block(&bed, &["flake-parts"])
+    );
+    std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
+    let env = bed
+        .tool("fp-build")
+        .arg(format!("{}#dev", dir.display()))
+        .args(lib_nixpkgs(&bed))
+        .run()
+        .success()
+        .stdout_line()
+        .to_string();
+    assert!(env.ends_with("-dev-profile"), "{env}");
+    assert_is_build_env(&bed, &env, "dev-profile", "hello motd");
+    let has = nix(&bed)
+        .args([
+            "eval",
+            "--json",
+            &format!("{}#packages.{}.dev", dir.display(), fp_testkit::system()),
+        ])
+        .args([
+            "--apply",
+            "p: [ (p ? switch) (p ? pin) (p ? rollback) (p ? pinned) ]",
+        ])
+        .args(lib_nixpkgs(&bed))
+        .run()
+        .success()
+        .stdout;
+    assert_eq!(has.trim(), "[false,false,true,true]");
+}
+
+/// A profile extended with `//` (a description added) keeps its commands: `nix run
+/// .#profile.switch` switches to the env buildEnv alone would make.
+#[test]
+fn extended_profile_keeps_its_commands() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with("extended", 1, "paths = [ pkgs.hello pkgs.tree ];");
+    let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake");
+    let text = text
+        .replacen(
+            "profile = flakey-profile.lib.mkProfile {",
+            "profile = (flakey-profile.lib.mkProfile {",
+            1,
+        )
+        .replacen(
+            "};\n    };\n}",
+            "}) // { meta.description = \"my profile\"; };\n    };\n}",
+            1,
+        );
+    std::fs::write(flake.join("flake.nix"), &text).expect("write");
+    let description = nix(&bed)
+        .args([
+            "eval",
+            "--raw",
+            &format!("{}#profile.meta.description", flake.display()),
+        ])
+        .run()
+        .success()
+        .stdout;
+    assert_eq!(description, "my profile", "{text}");
+    nix(&bed)
+        .args(["run", &format!("{}#profile.switch", flake.display())])
+        .args(["--", "--profile", &bed.profile().display().to_string()])
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+    let env = std::fs::canonicalize(bed.profile()).expect("profile");
+    assert_is_build_env(
+        &bed,
+        &env.display().to_string(),
+        "flake-profile",
+        "hello tree",
+    );
+}
+
+/// `paths = [ ]` (a profile that starts empty) builds the env buildEnv alone makes, and
+/// switching to it works.
+#[test]
+fn empty_profile() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake_with("empty", 1, "paths = [ ];");
+    let env = bed.build(&flake);
+    assert_is_build_env(&bed, &env, "flake-profile", "");
+    bed.tool("fp-switch")
+        .arg(&env)
+        .args(["--profile", &bed.profile().display().to_string()])
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
 }
