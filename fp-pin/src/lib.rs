@@ -33,6 +33,7 @@ use history::{ChannelsState, Entry, History, RegistryState};
 use pins::Pins;
 use registry::{describe_input, Change, Registry, Which};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What `--help` adds after the exit codes.
@@ -267,7 +268,8 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     let original = Registry::load(&registry_path)?;
     let wanted = wanted_pins(ui, cli, extra)?;
     let mut registry = original.clone();
-    let entries = set_entries(&mut registry, &wanted.all);
+    let inputs = pins::locked_inputs(ui, &wanted.all)?;
+    let entries = set_entries(&mut registry, &inputs);
     if registry.is_modified() && !cli.dry_run {
         check_registry_writable(&which, &registry_path)?;
     }
@@ -434,15 +436,18 @@ fn nothing_to_pin(flake_installable: Option<&Installable>) -> Error {
     )
 }
 
-/// Sets one registry entry per pin (`flake:NAME -> path:SOURCE`) and says, per pin, whether
-/// it is added, changed (with the `to` it had) or unchanged.
-fn set_entries(registry: &mut Registry, all: &Pins) -> Vec<EntryReport> {
-    all.iter()
-        .map(|(name, path)| {
-            let change = registry.set(
-                registry::indirect(name),
-                registry::path_input(path.as_str()),
-            );
+/// Sets one registry entry per pin (`flake:NAME -> path:SOURCE`, locked: see
+/// [`pins::locked_inputs`]) and says, per pin, whether it is added, changed (with the `to` it
+/// had) or unchanged.
+fn set_entries(
+    registry: &mut Registry,
+    inputs: &BTreeMap<String, serde_json::Value>,
+) -> Vec<EntryReport> {
+    inputs
+        .iter()
+        .map(|(name, to)| {
+            let path = to["path"].as_str().unwrap_or_default();
+            let change = registry.set(registry::indirect(name), to.clone());
             let (status, previous) = match change {
                 Change::Added => ("added", None),
                 Change::Changed(old) => ("changed", old.into_iter().next()),
