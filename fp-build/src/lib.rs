@@ -176,13 +176,16 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 }
 
 /// Builds attribute `attr` of a Nix file (`nix build -f FILE ATTR`), a profile without flakes.
-/// Such a build is never taken from the cache: what a file imports (`<nixpkgs>`, `NIX_PATH`,
-/// any path or download) cannot be listed the way a flake's files and lock file can.
+/// Such a build is never taken from the cache: evaluated impurely, what a file depends on
+/// (`<nixpkgs>` through `NIX_PATH`, any path, downloads without a hash, the environment, and
+/// the config files and overlays nixpkgs itself reads when imported) cannot be listed the way a
+/// flake's files and lock file can, and Nix's restricted mode cannot tell a pinned download
+/// from an unpinned one.
 fn run_file(cli: Cli, ui: &Ui, config: &Config, file: String) -> Result<()> {
     let file = fp_common::config::expand_tilde(&file);
     let attr = config.attr(cli.attr);
     fp_common::config::explain(ui, "attr", &attr);
-    ui.verbose("cache: not used: a --file build can import anything (<nixpkgs>, NIX_PATH, other files), which fp-build cannot list, so it is built every time");
+    ui.verbose("cache: not used: a --file build is evaluated impurely and can read anything (<nixpkgs>, NIX_PATH, other files, the environment, nixpkgs' own config files), which fp-build cannot list, so it is built every time");
     ui.info(&format!("building {} from {file}", attr.value));
     let stdout = file_build_command(&file, &attr.value, cli.print_build_logs, &cli.nix_args)
         .output(ui, Stderr::Stream)?;

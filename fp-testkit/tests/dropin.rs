@@ -753,3 +753,46 @@ fn empty_profile() {
         .success();
     assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
 }
+
+/// A build of a Nix file is never answered from fp-build's result cache: what the file reads
+/// (here a list of packages in another directory) is not something fp-build can list, so a
+/// change there gives the new result at once, and `-v` says the cache was not used.
+#[test]
+fn file_builds_are_never_served_from_the_cache() {
+    let bed = Bed::new();
+    let elsewhere = bed.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::fs::write(elsewhere.join("list.nix"), "pkgs: [ pkgs.hello ]\n").expect("list");
+    let dir = bed.path().join("profile");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("default.nix"),
+        format!(
+            "let pkgs = import {pkgs} {{ }}; fp = import {lib}/lib; in\n\
+             {{ profile = fp.mkProfile {{ inherit pkgs; fpTools = \"{tools}\"; paths = import {list} pkgs; }}; }}\n",
+            pkgs = bed.pkgs(1).display(),
+            lib = bed.lib_flake().display(),
+            tools = bed.tools_dir().display(),
+            list = elsewhere.join("list.nix").display(),
+        ),
+    )
+    .expect("default.nix");
+    let build = || {
+        bed.tool("fp-build")
+            .args(["-f", "default.nix", "-v"])
+            .current_dir(&dir)
+            .run()
+            .success()
+            .stderr_has("cache: not used")
+    };
+    let first = build().stdout_line().to_string();
+    assert_eq!(build().stdout_line(), first);
+    std::fs::write(
+        elsewhere.join("list.nix"),
+        "pkgs: [ pkgs.hello pkgs.tree ]\n",
+    )
+    .expect("list");
+    let second = build().stdout_line().to_string();
+    assert_ne!(second, first);
+    assert!(std::path::Path::new(&second).join("bin/tree").exists());
+}
