@@ -16,11 +16,11 @@ let
   isFlakeSource = v:
     builtins.match "${builtins.storeDir}/[0-9a-df-np-sv-z]{32}-source" (toString v) != null;
 
-  # True, or an evaluation error saying which pin is wrong and why.
   # The platform the package set builds for: stdenv.hostPlatform.system, which current nixpkgs
   # wants read instead of its deprecated `system` alias; `system` only where it is all there is.
   systemOf = pkgs: pkgs.stdenv.hostPlatform.system or pkgs.system;
 
+  # True, or an evaluation error saying which pin is wrong and why.
   checkPin = name: value:
     isFlakeSource value
     || throw "lib.mkProfile: pinned.${name} is ${toString value}, which is not a flake source store path (${builtins.storeDir}/<hash>-source); pin a flake input, as in pinned.nixpkgs = nixpkgs;";

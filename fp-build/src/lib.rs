@@ -372,19 +372,25 @@ pub fn no_flake_found(config: &Config, flake_arg: Option<&str>, cwd: &Path) -> b
         && !cwd.join("flake.nix").exists()
 }
 
-/// The first-run error: no flake found, in our words, with the three ways on.
+/// The first-run error: no flake found, in our words, with the three ways on (first, where the
+/// directory has a default.nix, the way to build that without flakes).
 pub fn first_run(config: &Config, cwd: &Path) -> Error {
+    let without_flakes = if cwd.join("default.nix").is_file() {
+        "this directory has a default.nix: build it without flakes with fp-build -f . [-A ATTR]\n  or "
+    } else {
+        ""
+    };
     Error::usage(format!(
         "no profile flake to build: none was named, {} sets no `flake`, and {} has no flake.nix",
         config.path().display(),
         cwd.display()
     ))
-    .with_hint(
-        "name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
+    .with_hint(format!(
+        "{without_flakes}name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
          or set it once in config.toml: flake = \"~/my-profile\"\n  \
          or start one here: nix flake init -t github:flakey-profile/flakey-profile,\n  \
          or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
-    )
+    ))
 }
 
 /// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.

@@ -796,3 +796,17 @@ fn file_builds_are_never_served_from_the_cache() {
     assert_ne!(second, first);
     assert!(std::path::Path::new(&second).join("bin/tree").exists());
 }
+
+/// fp-build with no flake anywhere, in a directory with a default.nix, says how to build that
+/// without flakes first; nothing is run.
+#[test]
+fn first_run_in_a_directory_with_default_nix_names_fp_build_f() {
+    let bed = Bed::new();
+    std::fs::write(bed.path().join("default.nix"), "{ }\n").expect("default.nix");
+    bed.tool("fp-build")
+        .run()
+        .code(2)
+        .no_stdout()
+        .stderr_has("no profile flake to build")
+        .stderr_has("hint: this directory has a default.nix: build it without flakes with fp-build -f . [-A ATTR]");
+}
