@@ -13,12 +13,16 @@
     {
       # lib.mkProfile { pkgs, name ? "flake-profile", pinned ? {}, extraSwitchArgs ? [], fpTools ? ..., ... }
       lib = import ./nix/lib.nix {
-        toolsFor = system: self.packages.${system}.default or null;
+        toolsFor = { system, ... }: self.packages.${system}.default or null;
       };
 
       templates.default = {
         path = ./templates/default;
         description = "A Nix profile declared in a flake, switched with flakey-profile";
+      };
+      templates.no-flake = {
+        path = ./templates/no-flake;
+        description = "A Nix profile declared in a default.nix (no flakes), switched with flakey-profile";
       };
 
       packages = forAllSystems (system: import ./nix/packages.nix { pkgs = pkgsFor system; src = ./.; });
@@ -31,9 +35,7 @@
         tools));
 
       # Adds fp-build, fp-switch, ... and flakey-profile (all of them) to a package set.
-      overlays.default = final: prev:
-        let tools = import ./nix/packages.nix { pkgs = final; src = ./.; }; in
-        (removeAttrs tools [ "default" ]) // { flakey-profile = tools.default; };
+      overlays.default = import ./nix/overlay.nix { src = ./.; };
 
       devShells = forAllSystems (system:
         let pkgs = pkgsFor system; in

@@ -1,8 +1,11 @@
 # lib.mkProfile: a profile is a buildEnv with the commands that switch to it attached.
 #
-# Uses nothing of `pkgs` but buildEnv, writeText, writeShellScriptBin, linkFarm and `system`
-# (plus builtins; no nixpkgs lib), so any package set with those, like the tests' offline one,
-# can stand in for nixpkgs.
+# Uses nothing of `pkgs` but buildEnv, writeText, writeShellScriptBin, linkFarm and
+# `stdenv.hostPlatform.system` (or `system`, for a package set without stdenv.hostPlatform; current
+# nixpkgs warns on `pkgs.system`, so it is read only there), plus builtins and no nixpkgs lib, so
+# any package set with those, like the tests' offline one, can stand in for nixpkgs.
+# `toolsFor { system, pkgs }` gives the default `fpTools` for a profile of `pkgs` (the package set
+# given to mkProfile; `system` is its platform), or null when there are none.
 { toolsFor }:
 let
   # Quotes a string for the shell, without nixpkgs' lib.
@@ -12,6 +15,10 @@ let
   # A pin must be a flake source in the store: /nix/store/<hash>-source.
   isFlakeSource = v:
     builtins.match "${builtins.storeDir}/[0-9a-df-np-sv-z]{32}-source" (toString v) != null;
+
+  # The platform the package set builds for: stdenv.hostPlatform.system, which current nixpkgs
+  # wants read instead of its deprecated `system` alias; `system` only where it is all there is.
+  systemOf = pkgs: pkgs.stdenv.hostPlatform.system or pkgs.system;
 
   # True, or an evaluation error saying which pin is wrong and why.
   checkPin = name: value:
@@ -24,7 +31,7 @@ in
     , name ? "flake-profile"
     , pinned ? { }
     , extraSwitchArgs ? [ ]
-    , fpTools ? toolsFor pkgs.system
+    , fpTools ? toolsFor { system = systemOf pkgs; inherit pkgs; }
     , nixProfileManifest ? true
     , ...
     }@args:
@@ -80,7 +87,7 @@ in
 
       tool = program:
         if fpTools == null
-        then throw "lib.mkProfile: fpTools is not set and this flake has no tools for ${pkgs.system}"
+        then throw "lib.mkProfile: fpTools is not set and flakey-profile has no tools for ${systemOf pkgs}"
         else "${fpTools}/bin/${program}";
 
       # One link per pinned name, pointing at (and so referencing) the source.

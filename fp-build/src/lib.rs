@@ -18,6 +18,7 @@ use fp_common::config::{Config, Origin};
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
+use fp_nix::installable::Installable;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -30,10 +31,16 @@ pub struct Cli {
     #[arg(value_name = "FLAKE")]
     pub flake: Option<String>,
 
-    /// The attribute to build: `packages.<system>.NAME` and the other places nix looks
-    /// (default: $FP_ATTR, the config file's `attr`, then `profile`).
-    #[arg(long, short = 'a', value_name = "NAME")]
+    /// The attribute to build: `packages.<system>.NAME` and the other places nix looks; with
+    /// --file, the attribute path in the file (default: $FP_ATTR, the config file's `attr`,
+    /// then `profile`).
+    #[arg(long, short = 'a', short_alias = 'A', value_name = "NAME")]
     pub attr: Option<String>,
+
+    /// Build an attribute of this Nix file (or of a directory's default.nix) instead of a
+    /// flake, as `nix build -f FILE ATTR` does: a profile without flakes.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["flake", "override_input", "update"])]
+    pub file: Option<String>,
 
     /// Override a flake input, passed to nix as is; repeatable.
     #[arg(long, num_args = 2, value_names = ["INPUT", "REF"], action = clap::ArgAction::Append)]
@@ -71,9 +78,13 @@ pub struct Cli {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildReport {
-    /// The flake, as given (after `~` expansion).
-    pub flake: String,
-    /// `FLAKE#NAME`.
+    /// The flake, as given (after `~` expansion); absent for a `--file` build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flake: Option<String>,
+    /// The file of a `--file` build, as given; absent for a flake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// `FLAKE#NAME`, or the attribute path of a `--file` build.
     pub installable: String,
     /// The built output.
     pub store_path: String,
@@ -84,6 +95,9 @@ pub struct BuildReport {
 /// Builds the profile and prints its store path (or the JSON report).
 pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let config = Config::load()?;
+    if let Some(file) = cli.file.clone() {
+        return run_file(cli, ui, &config, file);
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     if no_flake_found(&config, cli.flake.as_deref(), &cwd) {
         return Err(first_run(&config, &cwd));
@@ -128,7 +142,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         return print_report(
             cli.json,
             BuildReport {
-                flake,
+                flake: Some(flake),
+                file: None,
                 installable,
                 store_path: entry.store_path,
                 drv_path: entry.drv_path,
@@ -151,12 +166,53 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     print_report(
         cli.json,
         BuildReport {
-            flake,
+            flake: Some(flake),
+            file: None,
             installable,
             store_path,
             drv_path,
         },
     )
+}
+
+/// Builds attribute `attr` of a Nix file (`nix build -f FILE ATTR`), a profile without flakes.
+/// Such a build is never taken from the cache: evaluated impurely, what a file depends on
+/// (`<nixpkgs>` through `NIX_PATH`, any path, downloads without a hash, the environment, and
+/// the config files and overlays nixpkgs itself reads when imported) cannot be listed the way a
+/// flake's files and lock file can, and Nix's restricted mode cannot tell a pinned download
+/// from an unpinned one.
+fn run_file(cli: Cli, ui: &Ui, config: &Config, file: String) -> Result<()> {
+    let file = fp_common::config::expand_tilde(&file);
+    let attr = config.attr(cli.attr);
+    fp_common::config::explain(ui, "attr", &attr);
+    ui.verbose("cache: not used: a --file build is evaluated impurely and can read anything (<nixpkgs>, NIX_PATH, other files, the environment, nixpkgs' own config files), which fp-build cannot list, so it is built every time");
+    ui.info(&format!("building {} from {file}", attr.value));
+    let stdout = file_build_command(&file, &attr.value, cli.print_build_logs, &cli.nix_args)
+        .output(ui, Stderr::Stream)?;
+    let (store_path, drv_path) = parse_build_json(&stdout)?;
+    print_report(
+        cli.json,
+        BuildReport {
+            flake: None,
+            file: Some(file),
+            installable: attr.value,
+            store_path,
+            drv_path,
+        },
+    )
+}
+
+/// `nix build --no-link --json [-L] --file FILE ATTR [NIX_ARGS...]`.
+pub fn file_build_command(file: &str, attr: &str, logs: bool, extra: &[String]) -> NixCommand {
+    let mut cmd = NixCommand::nix().args(["build", "--no-link", "--json"]);
+    if logs {
+        cmd = cmd.arg("--print-build-logs");
+    }
+    let installable = Installable::File {
+        file: file.to_string(),
+        attr: attr.to_string(),
+    };
+    cmd.args(installable.args("")).args(extra)
 }
 
 /// Why a run does not look for a recorded result, if it does not: `--refresh` asks for a build,
@@ -316,19 +372,25 @@ pub fn no_flake_found(config: &Config, flake_arg: Option<&str>, cwd: &Path) -> b
         && !cwd.join("flake.nix").exists()
 }
 
-/// The first-run error: no flake found, in our words, with the three ways on.
+/// The first-run error: no flake found, in our words, with the three ways on (first, where the
+/// directory has a default.nix, the way to build that without flakes).
 pub fn first_run(config: &Config, cwd: &Path) -> Error {
+    let without_flakes = if cwd.join("default.nix").is_file() {
+        "this directory has a default.nix: build it without flakes with fp-build -f . [-A ATTR]\n  or "
+    } else {
+        ""
+    };
     Error::usage(format!(
         "no profile flake to build: none was named, {} sets no `flake`, and {} has no flake.nix",
         config.path().display(),
         cwd.display()
     ))
-    .with_hint(
-        "name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
+    .with_hint(format!(
+        "{without_flakes}name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
          or set it once in config.toml: flake = \"~/my-profile\"\n  \
          or start one here: nix flake init -t github:flakey-profile/flakey-profile,\n  \
          or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
-    )
+    ))
 }
 
 /// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.
@@ -374,6 +436,15 @@ mod tests {
         assert_eq!(
             cmd.display(),
             "nix --extra-experimental-features 'nix-command flakes' build --no-link --json --print-build-logs --override-input nixpkgs 'path:/x y' .#profile --impure"
+        );
+    }
+
+    #[test]
+    fn file_build_command_line() {
+        let cmd = file_build_command("./my dir", "profile", false, &["--impure".into()]);
+        assert_eq!(
+            cmd.display(),
+            "nix --extra-experimental-features 'nix-command flakes' build --no-link --json --file './my dir' profile --impure"
         );
     }
 

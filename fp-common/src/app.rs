@@ -36,6 +36,14 @@ pub fn main<T: Parser>(run: fn(T, &Ui) -> Result<()>) -> ExitCode {
         Err(err) => return clap_exit(&name, &err),
     };
     let ui = Ui::new(&name, &common);
+    let cmd = T::command();
+    if cmd.is_args_override_self() {
+        for (flag, times) in crate::cli::repeated_value_flags(&cmd, &args) {
+            ui.verbose(&format!(
+                "{flag} was given {times} times: the last one counts, as with nix-env"
+            ));
+        }
+    }
     match run(cli, &ui) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(err) => {

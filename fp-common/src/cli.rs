@@ -111,3 +111,102 @@ impl HostArgs {
         !self.target_hosts.is_empty() || self.hosts.is_some()
     }
 }
+
+/// The flags naming a single value (`--profile PATH`, `--to N`, ...) that `args` gives more than
+/// once, each with how many times, in the order the command declares them. For the tools that
+/// take the last of them, as nix-env does with `--profile A --profile B`, so `-v` can say so.
+/// `args` is the whole command line (the program name first); nothing after `--` counts.
+pub fn repeated_value_flags(
+    cmd: &clap::Command,
+    args: &[std::ffi::OsString],
+) -> Vec<(String, usize)> {
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .take_while(|a| *a != "--")
+        .collect();
+    let mut repeated = Vec::new();
+    for arg in cmd.get_arguments() {
+        let single = matches!(arg.get_action(), clap::ArgAction::Set);
+        let Some(long) = arg.get_long().filter(|_| single) else {
+            continue;
+        };
+        let short = arg.get_short();
+        let count = words.iter().filter(|w| names_flag(w, long, short)).count();
+        if count > 1 {
+            repeated.push((format!("--{long}"), count));
+        }
+    }
+    repeated
+}
+
+/// Whether the word `w` is the flag `--long`/`-s`, alone or with its value attached
+/// (`--long=V`, `-sV`).
+fn names_flag(w: &str, long: &str, short: Option<char>) -> bool {
+    if let Some(rest) = w.strip_prefix("--") {
+        return rest == long || rest.strip_prefix(long).is_some_and(|r| r.starts_with('='));
+    }
+    match (w.strip_prefix('-'), short) {
+        (Some(rest), Some(s)) => rest.starts_with(s),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Debug, Parser)]
+    #[command(args_override_self = true)]
+    struct Demo {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long)]
+        tag: Vec<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn words(line: &str) -> Vec<std::ffi::OsString> {
+        line.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_single_value_flag_wins() {
+        let cli = Demo::try_parse_from(words("demo --profile /a -p /b --profile=/c --to 1 --to 2"))
+            .expect("parses");
+        assert_eq!(cli.profile.profile, Some(PathBuf::from("/c")));
+        assert_eq!(cli.to, Some(2));
+    }
+
+    #[test]
+    fn repeatable_flags_still_add_up() {
+        let cli = Demo::try_parse_from(words("demo --tag a --tag b -v -v")).expect("parses");
+        assert_eq!(cli.tag, ["a", "b"]);
+        assert_eq!(cli.common.verbose, 2);
+    }
+
+    #[test]
+    fn repeated_value_flags_are_counted_in_every_spelling() {
+        let cmd = Demo::command();
+        let found = repeated_value_flags(
+            &cmd,
+            &words("demo --profile /a -p/b --profile=/c --to 1 --tag x --tag y --color never"),
+        );
+        assert_eq!(found, [("--profile".to_string(), 3)]);
+    }
+
+    #[test]
+    fn nothing_after_the_double_dash_counts_and_lookalikes_do_not() {
+        let cmd = Demo::command();
+        let found = repeated_value_flags(
+            &cmd,
+            &words("demo --profile /a --profiles x --to 1 -- --profile /b --to 2"),
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+}

@@ -381,7 +381,8 @@ fn config_facts(config: &Config) -> ConfigFacts {
 /// Reads the profile's `pinned` and what the registry and channels say of each pin.
 fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
     let installable = config.installable(ui, None, None)?.installable;
-    let wanted = match fp_pin::pins::from_flake(ui, &installable) {
+    let flake = fp_nix::installable::Installable::Flake(installable.clone());
+    let wanted = match fp_pin::pins::from_flake(ui, &flake) {
         Ok(pins) => pins,
         Err(e) => {
             return Ok(PinFacts::NotRead(format!(

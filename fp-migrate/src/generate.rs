@@ -7,7 +7,7 @@
 
 use crate::attr_path::{self, Question};
 use crate::flake_ref;
-use crate::manifest::{Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
+use crate::manifest::{query_value, Element, Format, Manifest, Outputs, Source, DEFAULT_PRIORITY};
 use fp_common::{Error, Result};
 use fp_nix::nix_expr::{self, NulError};
 use fp_nix::store_path::{parse_drv_name, StorePath};
@@ -66,6 +66,8 @@ pub struct Options {
     /// when Nix was not asked or could not answer; then an ambiguous attribute path takes its
     /// likeliest reading, with a warning.
     pub existing: Option<BTreeSet<(String, Vec<String>)>>,
+    /// Write a default.nix (sources fetched without flakes) instead of a flake.nix.
+    pub no_flake: bool,
 }
 
 /// What a migration produced.
@@ -344,7 +346,11 @@ impl<'a> Migrator<'a> {
                 )
             });
         }
-        let flake = self.render()?;
+        let flake = if self.options.no_flake {
+            self.render_default_nix()?
+        } else {
+            self.render()?
+        };
         let mut inputs: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
         inputs.push("flakey-profile".to_string());
         Ok(Migration {
@@ -843,6 +849,74 @@ impl<'a> Migrator<'a> {
         Ok(out)
     }
 
+    /// The default.nix of `--no-flake`: each input becomes a source fetched without flakes
+    /// (`builtins.fetchTarball` with its hash where the url has one), and a nixpkgs-like input
+    /// a value with its `legacyPackages.${system}` (`import SOURCE { inherit system; }`, with no
+    /// user config or overlays, as the flake's legacyPackages), so the same package lines
+    /// work; the library is `import (sources.flakey-profile + "/lib")`.
+    fn render_default_nix(&self) -> Result<String> {
+        let mut inputs = self.inputs.clone();
+        inputs.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(flake) = inputs.iter().find(|i| !i.nixpkgs_like && i.packages > 0) {
+            return Err(Error::usage(format!(
+                "--no-flake: packages come from the flake {} (its `packages`), which a default.nix cannot read without flakes",
+                flake.url
+            ))
+            .with_hint("migrate to a flake.nix instead (without --no-flake)"));
+        }
+        let mut out = self
+            .header(&inputs)
+            .replace(HEADER, NO_FLAKE_HEADER)
+            .replace(
+                "`nix flake update` moves them on",
+                "newer urls and hashes move them on",
+            )
+            .replace("The inputs are", "The sources are");
+        out.push_str("let\n  sources = {\n");
+        for input in &inputs {
+            for c in &input.comments {
+                let _ = writeln!(out, "    # {c}");
+            }
+            let _ = writeln!(out, "    {} = {};", input.name, source_expr(&input.url)?);
+        }
+        let lib_url = self.options.lib_url.as_str();
+        let _ = writeln!(out, "    flakey-profile = {};", source_expr(lib_url)?);
+        out.push_str("  };\n\n");
+        for input in &inputs {
+            let _ = writeln!(
+                out,
+                "  {name} = {{ outPath = sources.{name}; legacyPackages.${{system}} = import sources.{name} {{ inherit system; config = {{ }}; overlays = [ ]; }}; }};",
+                name = input.name
+            );
+        }
+        out.push_str("  flakey-profile = import (sources.flakey-profile + \"/lib\");\n");
+        // The flake's `let` bindings (system, pkgs, helpers), one level less indented.
+        for line in self.let_block()?.lines().skip(1) {
+            let _ = writeln!(out, "{}", line.strip_prefix("    ").unwrap_or(line));
+        }
+        out.push_str("in\n{\n");
+        let profile = self
+            .profile_block()
+            .replacen(
+                "      packages.${system}.profile = flakey-profile.lib.mkProfile {",
+                "      profile = flakey-profile.mkProfile {",
+                1,
+            )
+            .replace(
+                "# `nix run .#profile.pin` makes",
+                "# `nix run -f . profile.pin` makes",
+            )
+            .replace(
+                "pinned.nixpkgs = nixpkgs;",
+                "pinned = { inherit (sources) nixpkgs; };",
+            );
+        for line in profile.lines() {
+            let _ = writeln!(out, "{}", line.strip_prefix("    ").unwrap_or(line));
+        }
+        out.push_str("}\n");
+        Ok(out)
+    }
+
     /// The header comment: where the flake comes from, how to use it, and how locked it is.
     fn header(&self, inputs: &[Input]) -> String {
         let mut out = String::new();
@@ -991,6 +1065,75 @@ impl<'a> Migrator<'a> {
         out
     }
 }
+
+/// How a source of `--no-flake` is fetched without flakes: a GitHub commit or a tarball
+/// through `builtins.fetchTarball`, a local directory through `builtins.path` (each with
+/// `sha256` when the url carries a `narHash`, which is the same hash of the tree), a store path
+/// with `builtins.storePath`. Each is named
+/// `source`, as a flake input is, so `pinned` can pin it. Any other kind is refused.
+pub fn source_expr(url: &str) -> Result<String> {
+    let quoted = |s: &str| nix_expr::string(s).map_err(bad_text);
+    if let Some(path) = flake_ref::store_path_of(url) {
+        return Ok(format!("builtins.storePath {}", quoted(path.as_str())?));
+    }
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    if let Some(dir) = base.strip_prefix("path:").filter(|d| d.starts_with('/')) {
+        // A local directory: copied as it is now, or checked against the recorded hash.
+        let mut expr = format!(
+            "builtins.path {{ path = {}; name = \"source\"; ",
+            quoted(dir)?
+        );
+        if let Some(hash) = query_value(url, "narHash") {
+            expr.push_str(&format!("sha256 = {}; ", quoted(&hash)?));
+        }
+        expr.push('}');
+        return Ok(expr);
+    }
+    let tarball = if let Some(rest) = base.strip_prefix("github:") {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let reference = query_value(url, "rev")
+            .or_else(|| parts.get(2).map(|r| r.to_string()))
+            .or_else(|| query_value(url, "ref"))
+            .unwrap_or_else(|| "HEAD".to_string());
+        match parts.as_slice() {
+            [owner, repo, ..] => {
+                format!("https://github.com/{owner}/{repo}/archive/{reference}.tar.gz")
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "--no-flake: cannot read the GitHub reference {url}"
+                )))
+            }
+        }
+    } else if let Some(rest) = base.strip_prefix("tarball+") {
+        rest.to_string()
+    } else if (base.starts_with("https://") || base.starts_with("http://"))
+        && [".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".zip"]
+            .iter()
+            .any(|ext| base.ends_with(ext))
+    {
+        base.to_string()
+    } else {
+        return Err(Error::usage(format!(
+            "--no-flake: the source {url} cannot be fetched without flakes (only GitHub, tarballs, local directories and store paths can)"
+        ))
+        .with_hint("migrate to a flake.nix instead (without --no-flake)"));
+    };
+    let mut expr = format!("builtins.fetchTarball {{ url = {}; ", quoted(&tarball)?);
+    if let Some(hash) = query_value(url, "narHash") {
+        expr.push_str(&format!("sha256 = {}; ", quoted(&hash)?));
+    }
+    expr.push_str("name = \"source\"; }");
+    Ok(expr)
+}
+
+/// The lines after the first of the header comment of `--no-flake`'s default.nix.
+const NO_FLAKE_HEADER: &str = "# Build and switch to it with:
+#
+#   nix run -f . profile.switch       (or: fp-build -f . | fp-switch)
+#   nix run -f . profile.rollback     (or: fp-rollback)
+#   nix build -f . profile            build without switching
+";
 
 /// The lines after the first of the header comment.
 const HEADER: &str = "# Build and switch to it with:
@@ -1182,6 +1325,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sources_without_flakes() {
+        let rev = "0182a361324364ae3f436a63005877674cf45efb";
+        assert_eq!(
+            source_expr(&format!("github:NixOS/nixpkgs/{rev}?narHash=sha256-AAA%3D")).unwrap(),
+            format!("builtins.fetchTarball {{ url = \"https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz\"; sha256 = \"sha256-AAA=\"; name = \"source\"; }}")
+        );
+        assert_eq!(
+            source_expr("github:o/r").unwrap(),
+            "builtins.fetchTarball { url = \"https://github.com/o/r/archive/HEAD.tar.gz\"; name = \"source\"; }"
+        );
+        assert_eq!(
+            source_expr("path:/src/pkgs?lastModified=1&narHash=sha256-B").unwrap(),
+            "builtins.path { path = \"/src/pkgs\"; name = \"source\"; sha256 = \"sha256-B\"; }"
+        );
+        let store = format!(
+            "{}/0123456789abcdfghijklmnpqrsvwxyz-source",
+            fp_nix::store_path::store_dir().display()
+        );
+        assert_eq!(
+            source_expr(&format!("path:{store}?narHash=x")).unwrap(),
+            format!("builtins.storePath \"{store}\"")
+        );
+        assert_eq!(source_expr("git+https://e.org/r").unwrap_err().code(), 2);
+    }
+
+    #[test]
     fn input_names() {
         assert_eq!(input_base_name("flake:nixpkgs"), "nixpkgs");
         assert_eq!(input_base_name("flake:nixpkgs/nixos-23.05"), "nixpkgs");
@@ -1231,6 +1400,7 @@ mod tests {
             unlocked: false,
             lib_url: DEFAULT_LIB_URL.into(),
             existing: None,
+            no_flake: false,
         }
     }
 

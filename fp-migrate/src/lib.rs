@@ -66,6 +66,12 @@ pub struct Cli {
     #[arg(long, value_name = "SYSTEM")]
     pub system: Option<String>,
 
+    /// Write a default.nix instead of a flake.nix: the sources fetched with
+    /// `builtins.fetchTarball` (pinned by hash where the profile recorded one), for a profile
+    /// without flakes (`nix run -f . profile.switch`, `fp-build -f .`).
+    #[arg(long)]
+    pub no_flake: bool,
+
     /// The url of the flakey-profile input.
     #[arg(long, value_name = "URL", default_value = DEFAULT_LIB_URL)]
     pub lib_url: String,
@@ -106,6 +112,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         unlocked: cli.unlocked,
         lib_url: cli.lib_url.clone(),
         existing: None,
+        no_flake: cli.no_flake,
     };
     options.existing = ask_which_paths_exist(ui, &generate::questions(&manifest, &options));
     let migration = migrate(&manifest, &options)?;

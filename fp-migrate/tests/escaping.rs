@@ -25,6 +25,7 @@ fn options() -> Options {
         unlocked: false,
         lib_url: LIB_URL.to_string(),
         existing: None,
+        no_flake: false,
     }
 }
 

@@ -261,3 +261,74 @@ fn a_generation_link_or_store_path_is_a_profile_too() {
     assert_eq!(from_link.stdout, from_generation.stdout);
     assert_eq!(from_link.stdout, from_store.stdout);
 }
+
+/// `--no-flake` writes a default.nix instead: its sources are fetched without flakes (here the
+/// local package set through `builtins.path`, checked against the hash Nix recorded), and
+/// `fp-build -f` builds it into an env of exactly the store paths the profile had.
+#[test]
+fn no_flake_round_trip_gives_the_same_store_paths() {
+    let bed = Bed::new();
+    let nixpkgs = package_set(&bed, 1, "nixpkgs");
+    let profile = bed.path().join("profiles/np");
+    bed.nix_profile_add(
+        &profile,
+        [
+            format!("path:{}#hello", nixpkgs.display()),
+            format!("path:{}#tree", nixpkgs.display()),
+        ],
+    );
+    let lib = format!("path:{}", bed.lib_flake().display());
+    let run = migrate(
+        &bed,
+        &[
+            "--profile",
+            profile.to_str().expect("path"),
+            "--lib-url",
+            &lib,
+            "--no-flake",
+        ],
+        None,
+    )
+    .success();
+    let text = run.stdout.clone();
+    assert!(
+        !text.contains("inputs =") && !text.contains("outputs"),
+        "{text}"
+    );
+    assert!(text.contains("# The sources are locked"), "{text}");
+    assert!(
+        text.contains("  profile = flakey-profile.mkProfile {"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pinned = { inherit (sources) nixpkgs; };"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name = \"source\"; sha256 = \"sha256-"),
+        "{text}"
+    );
+    let dir = bed.path().join("migrated");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The tools cargo built stand in for the ones the library would build with the package set.
+    let text = text.replacen(
+        "inherit pkgs;",
+        &format!(
+            "inherit pkgs;\n    fpTools = \"{}\";",
+            bed.tools_dir().display()
+        ),
+        1,
+    );
+    std::fs::write(dir.join("default.nix"), &text).expect("default.nix");
+    let built = bed.tool("fp-build").args(["-f"]).arg(&dir).run().success();
+    let env = PathBuf::from(built.stdout_line());
+    assert_eq!(references(&bed, &env), references(&bed, &profile), "{text}");
+    bed.command("nix")
+        .args(["run", "-f"])
+        .arg(&dir)
+        .args(["profile.switch", "--", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert_eq!(bed.generation_numbers(), (vec![1], Some(1)));
+}

@@ -25,6 +25,7 @@ pub mod env_marker;
 pub mod error;
 pub mod flake_url;
 pub mod generation;
+pub mod installable;
 pub mod limits;
 pub mod locations;
 pub mod lock;

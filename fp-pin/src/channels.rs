@@ -5,6 +5,7 @@
 use crate::pins::Pins;
 use fp_common::{Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, Stderr};
+use fp_nix::installable::Installable;
 use fp_nix::locations::{self, User};
 use fp_nix::nix_expr;
 use fp_nix::profile::Profile;
@@ -168,8 +169,9 @@ fn same_path(a: &Path, b: &Path) -> bool {
 /// Where the channels store path comes from.
 #[derive(Debug, Clone)]
 pub enum ChannelsSource {
-    /// The profile flake's `pins.channels` (built with `nix build FLAKE#ATTR.pins.channels`).
-    Flake(String),
+    /// The profile's `pins.channels` (built with `nix build FLAKE#ATTR.pins.channels`, or
+    /// `--file FILE ATTR.pins.channels`).
+    Flake(Installable),
     /// A store path given with `--channels-path` (checked against the pins).
     Given(StorePath),
     /// A derivation fp-pin writes for the pins (see [`expression`]).
@@ -180,7 +182,7 @@ impl ChannelsSource {
     /// Says what this is, for messages.
     pub fn describe(&self) -> String {
         match self {
-            ChannelsSource::Flake(installable) => installable.clone(),
+            ChannelsSource::Flake(installable) => installable.describe("pins.channels"),
             ChannelsSource::Given(path) => format!("--channels-path {path}"),
             ChannelsSource::Expression(_) => {
                 "fp-pin's channels derivation for the pins".to_string()
@@ -193,7 +195,8 @@ impl ChannelsSource {
         let text = match self {
             ChannelsSource::Given(path) => return Ok(path.clone()),
             ChannelsSource::Flake(installable) => NixCommand::nix()
-                .args(["eval", "--raw", &format!("{installable}.outPath")])
+                .args(["eval", "--raw"])
+                .args(installable.args("pins.channels.outPath"))
                 .output(log, Stderr::Capture)
                 .map_err(|e| {
                     e.with_hint("the profile has no pins.channels (is it made with lib.mkProfile?); skip the channels with --no-channels")
@@ -216,9 +219,9 @@ impl ChannelsSource {
     pub fn build(&self, log: &dyn Log) -> Result<StorePath> {
         let cmd = match self {
             ChannelsSource::Given(path) => return Ok(path.clone()),
-            ChannelsSource::Flake(installable) => {
-                NixCommand::nix().args(["build", "--no-link", "--json", installable])
-            }
+            ChannelsSource::Flake(installable) => NixCommand::nix()
+                .args(["build", "--no-link", "--json"])
+                .args(installable.args("pins.channels")),
             ChannelsSource::Expression(expr) => NixCommand::nix()
                 .args(["build", "--no-link", "--json", "--impure", "--expr"])
                 .arg(expr),

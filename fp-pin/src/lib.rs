@@ -23,6 +23,7 @@ use fp_common::{print_json, Error, Result, Ui};
 use fp_nix::atomic_file;
 use fp_nix::command::nix_version;
 use fp_nix::generation::{Generation, GenerationRef};
+use fp_nix::installable::Installable;
 use fp_nix::locations;
 use fp_nix::lock::Lock;
 use fp_nix::profile::{plan_switch, SwitchPlan, Target};
@@ -32,6 +33,7 @@ use history::{ChannelsState, Entry, History, RegistryState};
 use pins::Pins;
 use registry::{describe_input, Change, Registry, Which};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What `--help` adds after the exit codes.
@@ -51,9 +53,20 @@ pub struct Cli {
     #[arg(value_name = "FLAKE", conflicts_with = "no_flake")]
     pub flake: Option<String>,
 
+    /// Read the profile from this Nix file (or a directory's default.nix) instead of a flake,
+    /// as `nix build -f FILE` does; `--attr` (or `-A`) names its attribute path.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["flake", "no_flake"])]
+    pub file: Option<String>,
+
     /// The profile attribute (default: $FP_ATTR, the config file's `attr`, then `profile`);
     /// its `pinned` and `pins.channels` are used.
-    #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "no_flake")]
+    #[arg(
+        long,
+        short = 'a',
+        short_alias = 'A',
+        value_name = "NAME",
+        conflicts_with = "no_flake"
+    )]
     pub attr: Option<String>,
 
     /// Also pin NAME to a flake source store path (/nix/store/<hash>-source); repeatable; wins
@@ -255,7 +268,8 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     let original = Registry::load(&registry_path)?;
     let wanted = wanted_pins(ui, cli, extra)?;
     let mut registry = original.clone();
-    let entries = set_entries(&mut registry, &wanted.all);
+    let inputs = pins::locked_inputs(ui, &wanted.all)?;
+    let entries = set_entries(&mut registry, &inputs);
     if registry.is_modified() && !cli.dry_run {
         check_registry_writable(&which, &registry_path)?;
     }
@@ -320,7 +334,7 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
 /// The pins a run asks for.
 struct Wanted {
     /// The profile's `FLAKE#ATTR`, unless `--no-flake`.
-    flake_installable: Option<String>,
+    flake_installable: Option<Installable>,
     /// The profile's `pinned`.
     flake_pins: Pins,
     /// Those with the `--pin` arguments over them; never empty.
@@ -344,7 +358,7 @@ pub fn reads_flake(
 fn wanted_pins(ui: &Ui, cli: &Cli, extra: Pins) -> Result<Wanted> {
     let read = reads_flake(
         cli.no_flake,
-        cli.flake.as_deref(),
+        cli.flake.as_deref().or(cli.file.as_deref()),
         cli.attr.as_deref(),
         !extra.is_empty(),
     );
@@ -360,7 +374,7 @@ fn wanted_pins(ui: &Ui, cli: &Cli, extra: Pins) -> Result<Wanted> {
     };
     let all = merge_pins(ui, &flake_pins, extra);
     if all.is_empty() {
-        return Err(nothing_to_pin(flake_installable.as_deref()));
+        return Err(nothing_to_pin(flake_installable.as_ref()));
     }
     Ok(Wanted {
         flake_installable,
@@ -412,9 +426,9 @@ fn merge_pins(ui: &Ui, flake_pins: &Pins, extra: Pins) -> Pins {
 }
 
 /// The usage error for a run with no pins at all.
-fn nothing_to_pin(flake_installable: Option<&str>) -> Error {
+fn nothing_to_pin(flake_installable: Option<&Installable>) -> Error {
     let what = match flake_installable {
-        Some(i) => format!("{i}.pinned is empty and no --pin was given"),
+        Some(i) => format!("{} is empty and no --pin was given", i.describe("pinned")),
         None => "no --pin was given".to_string(),
     };
     Error::usage(format!("nothing to pin: {what}")).with_hint(
@@ -422,15 +436,18 @@ fn nothing_to_pin(flake_installable: Option<&str>) -> Error {
     )
 }
 
-/// Sets one registry entry per pin (`flake:NAME -> path:SOURCE`) and says, per pin, whether
-/// it is added, changed (with the `to` it had) or unchanged.
-fn set_entries(registry: &mut Registry, all: &Pins) -> Vec<EntryReport> {
-    all.iter()
-        .map(|(name, path)| {
-            let change = registry.set(
-                registry::indirect(name),
-                registry::path_input(path.as_str()),
-            );
+/// Sets one registry entry per pin (`flake:NAME -> path:SOURCE`, locked: see
+/// [`pins::locked_inputs`]) and says, per pin, whether it is added, changed (with the `to` it
+/// had) or unchanged.
+fn set_entries(
+    registry: &mut Registry,
+    inputs: &BTreeMap<String, serde_json::Value>,
+) -> Vec<EntryReport> {
+    inputs
+        .iter()
+        .map(|(name, to)| {
+            let path = to["path"].as_str().unwrap_or_default();
+            let change = registry.set(registry::indirect(name), to.clone());
             let (status, previous) = match change {
                 Change::Added => ("added", None),
                 Change::Changed(old) => ("changed", old.into_iter().next()),
@@ -446,12 +463,23 @@ fn set_entries(registry: &mut Registry, all: &Pins) -> Vec<EntryReport> {
         .collect()
 }
 
-/// `FLAKE#ATTR` from the arguments, environment and config file (as fp-build resolves them).
-fn profile_installable(ui: &Ui, cli: &Cli) -> Result<String> {
+/// `FLAKE#ATTR`, or with `--file` the file's attribute, from the arguments, environment and
+/// config file (as fp-build resolves them).
+fn profile_installable(ui: &Ui, cli: &Cli) -> Result<Installable> {
     let config = Config::load()?;
-    Ok(config
-        .installable(ui, cli.flake.as_deref(), cli.attr.clone())?
-        .installable)
+    if let Some(file) = &cli.file {
+        let attr = config.attr(cli.attr.clone());
+        fp_common::config::explain(ui, "attr", &attr);
+        return Ok(Installable::File {
+            file: fp_common::config::expand_tilde(file),
+            attr: attr.value,
+        });
+    }
+    Ok(Installable::Flake(
+        config
+            .installable(ui, cli.flake.as_deref(), cli.attr.clone())?
+            .installable,
+    ))
 }
 
 /// Works out the channels side: which profile, which store path, and whether it changes.
@@ -467,7 +495,7 @@ fn plan_channels(ui: &Ui, cli: &Cli, wanted: &Wanted) -> Result<ChannelsPlan> {
         location.profile.path().display()
     ));
     let all = &wanted.all;
-    let source = match (&cli.channels_path, wanted.flake_installable.as_deref()) {
+    let source = match (&cli.channels_path, wanted.flake_installable.as_ref()) {
         (Some(given), _) => {
             let path = StorePath::parse(given).map_err(|e| e.context("--channels-path"))?;
             if !store_query::is_valid(ui, &path)? {
@@ -479,7 +507,7 @@ fn plan_channels(ui: &Ui, cli: &Cli, wanted: &Wanted) -> Result<ChannelsPlan> {
             ChannelsSource::Given(path)
         }
         (None, Some(installable)) if wanted.flake_pins == *all => {
-            ChannelsSource::Flake(format!("{installable}.pins.channels"))
+            ChannelsSource::Flake(installable.clone())
         }
         (None, _) => ChannelsSource::Expression(channels::expression(all)),
     };

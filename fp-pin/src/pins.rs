@@ -3,6 +3,7 @@
 use crate::registry::is_flake_id;
 use fp_common::{Error, Result, Ui};
 use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::installable::Installable;
 use fp_nix::store_path::StorePath;
 use fp_nix::store_query;
 use std::collections::BTreeMap;
@@ -78,11 +79,12 @@ pub fn parse_pinned_json(text: &str, what: &str) -> Result<Pins> {
     Ok(pins)
 }
 
-/// Reads `FLAKE#ATTR.pinned` with `nix eval --json`.
-pub fn from_flake(ui: &Ui, installable: &str) -> Result<Pins> {
-    let what = format!("{installable}.pinned");
+/// Reads the profile's `pinned` (`FLAKE#ATTR.pinned`, or of a file) with `nix eval --json`.
+pub fn from_flake(ui: &Ui, installable: &Installable) -> Result<Pins> {
+    let what = installable.describe("pinned");
     let out = NixCommand::nix()
-        .args(["eval", "--json", &what])
+        .args(["eval", "--json"])
+        .args(installable.args("pinned"))
         .output(ui, Stderr::Capture)
         .map_err(|e| {
             e.with_hint(
@@ -105,11 +107,79 @@ pub fn check_valid(ui: &Ui, pins: &Pins) -> Result<()> {
     Ok(())
 }
 
+/// The `to` of each pin's registry entry, as `nix registry pin` writes it: the path with the
+/// `narHash` and `lastModified` Nix locks it with (asked of Nix: `nix flake metadata --json
+/// path:SOURCE`, which reads the hash the store recorded). With them Nix treats the entry as
+/// locked: it checks the hash instead of trusting whatever the path holds, and can keep an
+/// evaluation cache for it. A source Nix cannot lock as a flake (no flake.nix) gets the plain
+/// `{"path", "type"}` entry, said under `-v`; so does one that is not in the store, which
+/// [`check_valid`] then refuses (Nix is not asked, so it cannot try to download it).
+pub fn locked_inputs(ui: &Ui, pins: &Pins) -> Result<BTreeMap<String, serde_json::Value>> {
+    let mut inputs = BTreeMap::new();
+    for (name, path) in pins {
+        if !store_query::is_valid(ui, path)? {
+            inputs.insert(name.clone(), crate::registry::path_input(path.as_str()));
+            continue;
+        }
+        let locked = NixCommand::nix()
+            .args(["flake", "metadata", "--json"])
+            .arg(format!("path:{path}"))
+            .output(ui, Stderr::Capture)
+            .and_then(|text| locked_input(&text, path.as_str()));
+        let to = locked.unwrap_or_else(|e| {
+            ui.verbose(&format!(
+                "the pin {name} is written without narHash: Nix cannot lock {path} as a flake: {}",
+                e.message().lines().next().unwrap_or_default()
+            ));
+            crate::registry::path_input(path.as_str())
+        });
+        inputs.insert(name.clone(), to);
+    }
+    Ok(inputs)
+}
+
+/// Reads the entry's `to` from `nix flake metadata --json` output: `path` and `type` with the
+/// locked `narHash` and `lastModified` (nothing else of the metadata).
+pub fn locked_input(metadata: &str, path: &str) -> Result<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(metadata).map_err(|e| {
+        Error::failed(format!(
+            "nix flake metadata printed no JSON for {path}: {e}"
+        ))
+    })?;
+    let locked = &v["locked"];
+    let nar_hash = locked["narHash"].as_str();
+    let last_modified = locked["lastModified"].as_u64();
+    match (nar_hash, last_modified) {
+        (Some(nar_hash), Some(last_modified)) => Ok(serde_json::json!({
+            "lastModified": last_modified,
+            "narHash": nar_hash,
+            "path": path,
+            "type": "path",
+        })),
+        _ => Err(Error::failed(format!(
+            "nix flake metadata of {path} gave no narHash and lastModified"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SRC: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-source";
+
+    #[test]
+    fn locked_inputs_take_only_the_hash_and_time() {
+        let metadata = format!(
+            r#"{{"lastModified":0,"locked":{{"lastModified":0,"narHash":"sha256-q=","path":"{SRC}","type":"path"}},"locks":{{"nodes":{{}}}},"path":"{SRC}"}}"#
+        );
+        assert_eq!(
+            locked_input(&metadata, SRC).unwrap().to_string(),
+            format!(r#"{{"lastModified":0,"narHash":"sha256-q=","path":"{SRC}","type":"path"}}"#)
+        );
+        assert_eq!(locked_input("{}", SRC).unwrap_err().code(), 1);
+        assert_eq!(locked_input("not json", SRC).unwrap_err().code(), 1);
+    }
 
     #[test]
     fn pin_args() {

@@ -18,6 +18,9 @@ use fp_nix::profile::Target;
 /// Roll a Nix profile back to an earlier generation, showing what changes.
 #[derive(Debug, Parser)]
 #[command(name = "fp-rollback", version, about, after_help = EXIT_CODES_HELP)]
+// A flag naming one value may be repeated and the last one counts, as with nix-env: mkProfile's
+// extraSwitchArgs come before the user's own arguments, so `--profile A ... --profile B` is B.
+#[command(args_override_self = true)]
 pub struct Cli {
     /// Switch to generation N instead of the one before the current.
     #[arg(long, value_name = "N")]

@@ -24,6 +24,9 @@ const STDIN_LIMIT: u64 = 1024 * 1024;
 /// Switch a Nix profile to a built env, showing what changes.
 #[derive(Debug, Parser)]
 #[command(name = "fp-switch", version, about, after_help = EXIT_CODES_HELP)]
+// A flag naming one value may be repeated and the last one counts, as with nix-env: mkProfile's
+// extraSwitchArgs come before the user's own arguments, so `--profile A ... --profile B` is B.
+#[command(args_override_self = true)]
 pub struct Cli {
     /// A store path, a link to one (./result), or a line of `fp-build --json`; default: the
     /// first non-empty line of stdin.

@@ -133,8 +133,17 @@ let
   } else {
     jq = mkPackage { pname = "jq"; version = "1.7"; };
   });
+  # A warning as nixpkgs' lib.warn gives it: Nix's own builtins.warn where Nix has it (2.23 and
+  # later), else a trace starting "evaluation warning:".
+  warn = msg: value:
+    if builtins ? warn then builtins.warn msg value
+    else builtins.trace "evaluation warning: ${msg}" value;
 in
 packages // {
-  inherit system revision;
+  inherit revision;
+  # As in current nixpkgs: the platform is stdenv.hostPlatform.system, and `pkgs.system` is a
+  # deprecated alias that warns each time it is read.
+  system = warn "'system' has been renamed to/replaced by 'stdenv.hostPlatform.system'" system;
+  stdenv = { hostPlatform = { inherit system; }; buildPlatform = { inherit system; }; };
   inherit buildEnv runCommand writeText writeShellScript writeShellScriptBin linkFarm symlinkJoin;
 }

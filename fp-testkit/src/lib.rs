@@ -280,7 +280,8 @@ impl Bed {
         dir
     }
 
-    /// A copy of this repository's flake (flake.nix, flake.lock, nix/, templates/) at
+    /// A copy of this repository's flake and library (flake.nix, flake.lock, default.nix, nix/,
+    /// lib/, templates/) at
     /// `<bed>/flakey-profile`, so flakes can use `lib.mkProfile` without copying the whole work
     /// tree (target/ included) into the store. The copy is verbatim: flakes that use it as an
     /// input make its `nixpkgs` follow their own, and commands that evaluate it directly pass
@@ -289,11 +290,12 @@ impl Bed {
         let dir = self.path().join("flakey-profile");
         if !dir.exists() {
             std::fs::create_dir_all(&dir).expect("lib dir");
-            for file in ["flake.nix", "flake.lock"] {
+            for file in ["flake.nix", "flake.lock", "default.nix"] {
                 std::fs::copy(repo_root().join(file), dir.join(file)).expect("copy flake");
             }
-            copy_dir(&repo_root().join("nix"), &dir.join("nix"));
-            copy_dir(&repo_root().join("templates"), &dir.join("templates"));
+            for sub in ["nix", "lib", "templates"] {
+                copy_dir(&repo_root().join(sub), &dir.join(sub));
+            }
         }
         dir
     }

@@ -257,12 +257,12 @@ fn the_library_needs_only_the_allowed_pkgs_functions() {
     let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake");
     let text = text.replacen(
         "inherit pkgs;",
-        "pkgs = { inherit (pkgs) system buildEnv writeText writeShellScriptBin linkFarm; };",
+        "pkgs = { inherit (pkgs) stdenv buildEnv writeText writeShellScriptBin linkFarm; };",
         1,
     );
     let text = text.replace(
         "paths = [ pkgs.hello ];",
-        "paths = [ nixpkgs.legacyPackages.${pkgs.system}.hello ];",
+        "paths = [ nixpkgs.legacyPackages.${pkgs.stdenv.hostPlatform.system}.hello ];",
     );
     std::fs::write(flake.join("flake.nix"), text).expect("write");
     let path = bed.build(&flake);
