@@ -235,15 +235,18 @@ fn check_own_dir(dir: &Path) -> Result<()> {
     } else {
         None
     };
+    let hint = if meta.uid() == euid && meta.is_dir() && !meta.file_type().is_symlink() {
+        format!("make it yours alone: chmod go-w {}", dir.display())
+    } else {
+        "run fp-pin as the user whose home this is (with sudo, use sudo -H so HOME is root's); or remove or fix that directory".to_string()
+    };
     match problem {
         None => Ok(()),
         Some(what) => Err(Error::failed(format!(
             "fp-pin keeps its history and lock only in a directory of your own, and {} {what}",
             dir.display()
         ))
-        .with_hint(
-            "run fp-pin as the user whose home this is (with sudo, use sudo -H so HOME is root's); or remove or fix that directory",
-        )),
+        .with_hint(hint)),
     }
 }
 

@@ -9,9 +9,9 @@
 //! nothing that lasts. The same hostile entries and lock files in root's own state directory
 //! are refused by the checks on the entry and the lock themselves.
 //!
-//! Needs root, `useradd`, `setpriv` and `unshare`; without them each test says so and returns.
+//! Needs root, `useradd` and `setpriv`; without them each test says so and returns.
 
-use fp_testkit::as_root::{etc_digest, tree_digest, OtherUser};
+use fp_testkit::as_root::{etc_digest, tree_digest, with_scratch_root_home, OtherUser};
 use fp_testkit::{is_root, tempfile, Bed, Cmd, Run};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -91,18 +91,10 @@ impl Untouched {
     }
 }
 
-/// Whether the machine can run these tests (root, the second user, `unshare`).
+/// Whether the machine can run these tests (root, the second user).
 fn prerequisites() -> Option<OtherUser> {
     if !is_root() {
         eprintln!("needs root: NOT RUN");
-        return None;
-    }
-    if std::process::Command::new("unshare")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("unshare is missing: NOT RUN");
         return None;
     }
     OtherUser::ensure(USER)
@@ -121,11 +113,7 @@ fn users_bed(user: &OtherUser) -> Bed {
 /// fp-pin run by root in the bed's environment, with `NIX_CONF_DIR` the stand-in, in a
 /// private mount namespace where `/root` is an empty tmpfs.
 fn root_pin(bed: &Bed, stand_in: &StandIn) -> Cmd {
-    bed.command("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-ec"])
-        .arg("mount -t tmpfs tmpfs /root && exec \"$@\"")
-        .args(["sh", FP_PIN])
-        .env("NIX_CONF_DIR", stand_in.path())
+    with_scratch_root_home(bed.tool(FP_PIN).env("NIX_CONF_DIR", stand_in.path()))
 }
 
 /// A history entry restoring `path` to `previous` with `mode`.

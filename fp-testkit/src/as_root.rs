@@ -223,11 +223,11 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// A tmpfs of `size` (as `mount -o size=` takes it) at `at`, mode 0700.
+    /// A tmpfs of `size` (as `mount -o size=` takes it, e.g. `256k`) at `at`, mode 0700.
     pub fn tmpfs(at: &Path, size: &str) -> Mount {
         std::fs::create_dir_all(at).expect("mount point");
         let options = format!("size={size},mode=0700");
-        mount(&["-t", "tmpfs", "-o", &options, "tmpfs"], at);
+        mount(Some("tmpfs"), at, Some("tmpfs"), 0, Some(&options));
         Mount {
             at: at.to_path_buf(),
         }
@@ -235,33 +235,100 @@ impl Mount {
 
     /// `at` made read-only (a read-only bind mount over itself).
     pub fn read_only(at: &Path) -> Mount {
-        let source = at.display().to_string();
-        mount(&["--bind", &source], at);
+        let source = at.to_str().expect("UTF-8 path");
+        mount(Some(source), at, None, libc::MS_BIND, None);
         let made = Mount {
             at: at.to_path_buf(),
         };
-        mount(&["-o", "remount,bind,ro"], at);
+        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        mount(None, at, None, flags, None);
         made
     }
 }
 
-/// Runs `mount ARGS... AT`, which must succeed.
-fn mount(args: &[&str], at: &Path) {
-    let out = Command::new("mount")
-        .args(args)
-        .arg(at)
-        .output()
-        .expect("spawn mount");
-    assert!(
-        out.status.success(),
-        "mount {args:?} {}: {}",
+/// mount(2), which must succeed (a syscall, so no `mount` program is needed: the Debian roots
+/// the suites of newer Nix versions run in may have none).
+fn mount(
+    source: Option<&str>,
+    at: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) {
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let source = source.map(c);
+    let target = c(at.to_str().expect("UTF-8 path"));
+    let fstype = fstype.map(c);
+    let data = data.map(c);
+    let ptr = |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: every pointer is null or a NUL-terminated string that outlives the call.
+    let rc = unsafe {
+        libc::mount(
+            ptr(&source),
+            target.as_ptr(),
+            ptr(&fstype),
+            flags,
+            ptr(&data).cast(),
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "mount at {}: {}",
         at.display(),
-        String::from_utf8_lossy(&out.stderr)
+        std::io::Error::last_os_error()
     );
+}
+
+/// Runs `cmd` in a mount namespace of its own in which `/root` is an empty tmpfs, so a tool run
+/// as root that falls back to root's own home writes nothing that lasts. The namespace's mounts
+/// are made private first (in a chroot, where `/` is no mount point, they are already private:
+/// the suites of newer Nix versions run in one inside a private namespace).
+pub fn with_scratch_root_home(mut cmd: crate::Cmd) -> crate::Cmd {
+    use std::os::unix::process::CommandExt;
+    let root = c"/";
+    let home = c"/root";
+    let tmpfs = c"tmpfs";
+    // SAFETY: between fork and exec the child only makes syscalls (unshare, mount) on
+    // NUL-terminated constants; nothing allocates or takes a lock.
+    unsafe {
+        cmd.cmd.pre_exec(move || {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let private = libc::MS_REC | libc::MS_PRIVATE;
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                private,
+                std::ptr::null(),
+            ) != 0
+                && *libc::__errno_location() != libc::EINVAL
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::mount(
+                tmpfs.as_ptr(),
+                home.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+        if let Ok(at) = std::ffi::CString::new(self.at.to_str().unwrap_or_default()) {
+            // SAFETY: a NUL-terminated path that outlives the call.
+            unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
+        }
     }
 }
