@@ -317,6 +317,13 @@ fn hostile_entries_in_roots_own_history_are_refused() {
         assert_eq!(run.code, 2, "{what}: {}", run.stderr);
         assert!(run.stderr.contains(needle), "{what}: {}", run.stderr);
         assert!(run.stderr.contains("hint:"), "{what}: {}", run.stderr);
+        if what == "another path" {
+            let shown = bed.redact(
+                &run.stderr
+                    .replace(&stand_in.path().display().to_string(), "[ETC]"),
+            );
+            insta::assert_snapshot!("entry_naming_another_path", shown);
+        }
         before.check(&stand_in, what);
         assert!(!user_registry.exists(), "{what}");
         assert!(

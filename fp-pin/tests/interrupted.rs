@@ -97,6 +97,10 @@ fn reverted_to_first(bed: &Bed, first: &[u8], what: &str) {
         "{what}: {}",
         run.stderr
     );
+    insta::assert_snapshot!(
+        format!("revert_{}", what.replace(' ', "_")),
+        bed.redact(&run.stderr)
+    );
     assert_eq!(std::fs::read(registry(bed)).expect("r"), first, "{what}");
     assert_eq!(
         channels_target(bed).as_deref(),
@@ -157,6 +161,11 @@ fn a_full_state_filesystem_at_the_last_write_leaves_a_revertible_pin() {
         run.stderr
     );
     assert!(run.stderr.contains("fp-pin --revert"), "{}", run.stderr);
+    let error = run.stderr.lines().skip_while(|l| !l.contains("error:"));
+    insta::assert_snapshot!(
+        "full_filesystem_error",
+        bed.redact(&error.collect::<Vec<_>>().join("\n"))
+    );
     assert_eq!(channels_target(&bed).as_deref(), Some("channels-2-link"));
     assert_ne!(std::fs::read(registry(&bed)).expect("r"), first);
     std::fs::remove_file(bed.state_home().join("filler")).expect("rm filler");
