@@ -193,6 +193,16 @@ impl History {
     /// Writes entry `n` atomically (mode 0600: it holds registry content) and returns its file.
     pub fn write(&self, n: u64, entry: &Entry) -> Result<PathBuf> {
         let file = self.file(n);
+        // Never written through a link or over anything but an entry of the user's own.
+        if let Ok(meta) = std::fs::symlink_metadata(&file) {
+            if !meta.is_file() || meta.uid() != locations::effective_uid() {
+                return Err(Error::failed(format!(
+                    "cannot write fp-pin's history entry {}: something else is in its place",
+                    file.display()
+                ))
+                .with_hint("remove it and run again"));
+            }
+        }
         let mut text = serde_json::to_string_pretty(entry)
             .map_err(|e| Error::failed(format!("cannot encode the history entry: {e}")))?;
         text.push('\n');

@@ -490,4 +490,29 @@ fn concurrent_pins_never_lose_a_pin() {
             );
         }
     }
+    // Every entry is a plain file of mode 0600, in a directory fp-pin made 0700.
+    let history = history_dir(&bed);
+    let mode = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(&history), 0o700);
+    let entries: Vec<_> = std::fs::read_dir(&history)
+        .expect("history")
+        .flatten()
+        .collect();
+    assert_eq!(entries.len(), 40);
+    for e in entries {
+        let meta = std::fs::symlink_metadata(e.path()).expect("meta");
+        assert!(meta.is_file(), "{}", e.path().display());
+        assert_eq!(
+            meta.permissions().mode() & 0o7777,
+            0o600,
+            "{}",
+            e.path().display()
+        );
+    }
 }

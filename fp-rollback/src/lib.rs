@@ -75,11 +75,15 @@ fn rollback_hosts(ui: &Ui, cli: &Cli, config: &Config) -> Result<()> {
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
         let place = OnHost::open(ui, spec)?;
         let name = format!("{} on {}", place.profile_path().display(), spec.name);
-        let target = choose(place.read_generations(), cli.to, &name)?;
         if !opts.dry_run {
             place.check_writable()?;
         }
-        switch::switch(ui, &place, &Target::Generation(target), opts)
+        switch::switch_to_chosen(
+            ui,
+            &place,
+            |generations| choose(generations, cli.to, &name).map(Target::Generation),
+            opts,
+        )
     });
     hosts::report(ui, &specs, results, cli.switch.json, |_, _| Ok(()))
 }
