@@ -657,8 +657,8 @@ fn apply(
         }
     }
     if let (Some(p), Some(built)) = (channels_changing, built) {
-        let now = match switch_channels(ui, p, built) {
-            Ok(now) => now,
+        let (before, now) = match switch_channels(ui, p, built) {
+            Ok(switched) => switched,
             Err(e) if undo_registry(ui, original, registry) => {
                 let _ = history.remove(number);
                 return Err(
@@ -672,6 +672,7 @@ fn apply(
             now.generation,
         ));
         if let Some(ch) = entry.channels.as_mut() {
+            ch.previous = before;
             ch.generation = Some(GenerationRef::from(&now));
         }
     }
@@ -741,17 +742,24 @@ fn build_channels(ui: &Ui, plan: &ChannelsPlan, all: &Pins) -> Result<StorePath>
     Ok(built)
 }
 
-/// Makes `built` the channels profile's current generation, under the profile's lock.
-fn switch_channels(ui: &Ui, plan: &ChannelsPlan, built: StorePath) -> Result<Generation> {
+/// Makes `built` the channels profile's current generation, under the profile's lock; returns
+/// the generation current just before (read under that lock, so a revert goes back to it even
+/// if another tool switched the profile since the plan) and the one made.
+fn switch_channels(
+    ui: &Ui,
+    plan: &ChannelsPlan,
+    built: StorePath,
+) -> Result<(Option<GenerationRef>, Generation)> {
     let profile = &plan.location.profile;
     let _lock = profile.lock(ui)?;
+    let before = fp_nix::generation::current(&profile.generations()?).map(GenerationRef::from);
     let now = profile.switch(ui, &Target::StorePath(built))?;
     ui.info(&format!(
         "{} the channels profile to generation {}",
         ui.paint(Style::Green, "switched"),
         now.generation
     ));
-    Ok(now)
+    Ok((before, now))
 }
 
 /// Puts the registry back after a later step failed; false (with a warning) when it cannot.

@@ -266,3 +266,44 @@ fn a_read_only_state_directory_refuses_revert_before_acting() {
         HAND_WRITTEN
     );
 }
+
+#[test]
+fn a_channels_switch_by_another_tool_during_the_pin_is_what_revert_goes_back_to() {
+    let bed = bed_with_registry();
+    pinned_once(&bed);
+    let src = source(&bed, 2);
+    // While fp-pin builds the channels (after it planned, before it switches), another tool
+    // makes a generation of its own in the channels profile.
+    let dir = bed.path().join("wrap-nix");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let real = bed
+        .command("sh")
+        .args(["-c", "command -v nix"])
+        .run()
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    let other = source(&bed, 1);
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in *' build '*) nix-env --profile '{}' --set '{other}' >/dev/null 2>&1 || exit 99;; esac\nexec '{real}' \"$@\"\n",
+        channels_profile(&bed).display()
+    );
+    std::fs::write(dir.join("nix"), script).expect("wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("nix"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    pin(&bed, &src).env("PATH", &path).run().success();
+    assert_eq!(channels_target(&bed).as_deref(), Some("channels-3-link"));
+    bed.tool(FP_PIN)
+        .args(["--revert", "--registry", "user"])
+        .run()
+        .success();
+    // Back to the other tool's generation 2, not to the generation 1 the pin had planned on.
+    assert_eq!(channels_target(&bed).as_deref(), Some("channels-2-link"));
+}
