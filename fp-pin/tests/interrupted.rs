@@ -172,34 +172,44 @@ fn a_full_state_filesystem_at_the_last_write_leaves_a_revertible_pin() {
     reverted_to_first(&bed, &first, "full filesystem");
 }
 
-/// A directory holding a `nix-env` that runs the real one but, for `--set`, touches
-/// `<dir>/reached` and blocks (before running it for `before`, after it for `after`).
-fn blocking_nix_env(bed: &Bed, when: &str) -> PathBuf {
-    let dir = bed.path().join(format!("wrap-{when}"));
-    std::fs::create_dir_all(&dir).expect("dir");
+/// Writes the executable script `<dir>/<name>` made by `script` from the real program's path,
+/// and returns a PATH with `dir` first, so the tools run the wrapper.
+fn wrap_program(bed: &Bed, dir: &Path, name: &str, script: impl FnOnce(&str) -> String) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("dir");
     let real = bed
         .command("sh")
-        .args(["-c", "command -v nix-env"])
+        .args(["-c", &format!("command -v {name}")])
         .run()
         .success()
         .stdout
         .trim()
         .to_string();
+    let file = dir.join(name);
+    std::fs::write(&file, script(&real)).expect("wrapper");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A PATH whose `nix-env` runs the real one but, for `--set`, touches `<dir>/reached` and
+/// blocks (before running it for `before`, after it for `after`), with that `dir`.
+fn blocking_nix_env(bed: &Bed, when: &str) -> (String, PathBuf) {
+    let dir = bed.path().join(format!("wrap-{when}"));
     let reached = dir.join("reached");
     let block = format!("touch '{}'; while :; do sleep 1; done", reached.display());
-    let script = match when {
+    let path = wrap_program(bed, &dir, "nix-env", |real| match when {
         "before" => format!(
             "#!/bin/sh\ncase \" $* \" in *' --set '*) {block};; esac\nexec '{real}' \"$@\"\n"
         ),
         _ => format!(
             "#!/bin/sh\n'{real}' \"$@\" || exit $?\ncase \" $* \" in *' --set '*) {block};; esac\n"
         ),
-    };
-    let file = dir.join("nix-env");
-    std::fs::write(&file, script).expect("wrapper");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
+    });
+    (path, dir)
 }
 
 #[test]
@@ -208,12 +218,7 @@ fn killed_before_and_after_the_channels_switch_the_pin_still_reverts() {
         let bed = bed_with_registry();
         let first = pinned_once(&bed);
         let src = source(&bed, 2);
-        let wrap = blocking_nix_env(&bed, when);
-        let path = format!(
-            "{}:{}",
-            wrap.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let (path, wrap) = blocking_nix_env(&bed, when);
         let mut child = pin(&bed, &src).env("PATH", &path).spawn_group();
         let reached = wrap.join("reached");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
@@ -274,30 +279,14 @@ fn a_channels_switch_by_another_tool_during_the_pin_is_what_revert_goes_back_to(
     let src = source(&bed, 2);
     // While fp-pin builds the channels (after it planned, before it switches), another tool
     // makes a generation of its own in the channels profile.
-    let dir = bed.path().join("wrap-nix");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let real = bed
-        .command("sh")
-        .args(["-c", "command -v nix"])
-        .run()
-        .success()
-        .stdout
-        .trim()
-        .to_string();
     let other = source(&bed, 1);
-    let script = format!(
-        "#!/bin/sh\ncase \" $* \" in *' build '*) nix-env --profile '{}' --set '{other}' >/dev/null 2>&1 || exit 99;; esac\nexec '{real}' \"$@\"\n",
-        channels_profile(&bed).display()
-    );
-    std::fs::write(dir.join("nix"), script).expect("wrapper");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("nix"), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let profile = channels_profile(&bed);
+    let path = wrap_program(&bed, &bed.path().join("wrap-nix"), "nix", |real| {
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *' build '*) nix-env --profile '{}' --set '{other}' >/dev/null 2>&1 || exit 99;; esac\nexec '{real}' \"$@\"\n",
+            profile.display()
+        )
+    });
     pin(&bed, &src).env("PATH", &path).run().success();
     assert_eq!(channels_target(&bed).as_deref(), Some("channels-3-link"));
     bed.tool(FP_PIN)
