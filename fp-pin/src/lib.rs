@@ -783,10 +783,11 @@ fn undo_registry(ui: &Ui, original: &Registry, written: &Registry) -> bool {
     result.is_ok()
 }
 
-/// The permission bits of a file, if it exists.
+/// The read, write and execute bits of a file, if it exists. Setuid, setgid and sticky bits
+/// are never recorded, so a revert never sets them (and refuses an entry that has them).
 pub(crate) fn file_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
+    std::fs::metadata(path).ok().map(|m| m.mode() & 0o777)
 }
 
 /// Takes fp-pin's lock, `pin.lock` in its state directory (beside the history), waiting for
