@@ -209,6 +209,18 @@ pub struct MadeOutside {
 /// and the switch happens only on a yes. A switch that would take away the running nix is
 /// refused (exit 1) unless allowed.
 pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> Result<Report> {
+    switch_to_chosen(ui, profile, |_| Ok(target.clone()), opts)
+}
+
+/// Like [`switch`], with the target chosen by `choose` from the generations read under the
+/// profile's lock, so what it is chosen from is what is switched (fp-rollback's "the one
+/// before the current" is decided there, not before another tool changes the profile).
+pub fn switch_to_chosen(
+    ui: &Ui,
+    profile: &dyn Place,
+    choose: impl FnOnce(&[Generation]) -> Result<Target>,
+    opts: Options,
+) -> Result<Report> {
     let terminal = if opts.ask && !opts.dry_run {
         Some(Terminal::open()?)
     } else {
@@ -220,7 +232,9 @@ pub fn switch(ui: &Ui, profile: &dyn Place, target: &Target, opts: Options) -> R
     } else {
         profile.lock(ui)?
     };
-    let plan = plan_switch(&profile.generations()?, target)?;
+    let generations = profile.generations()?;
+    let target = &choose(&generations)?;
+    let plan = plan_switch(&generations, target)?;
     let mut report = Report {
         profile: profile.profile_path().display().to_string(),
         dry_run: opts.dry_run,

@@ -38,15 +38,14 @@ impl Lock {
 
     /// Takes the lock of the lock file `path` (created, mode 0600, when missing), waiting like
     /// [`Lock::directory`].
+    ///
+    /// The file is opened without following a symlink (so a link planted in its place never
+    /// makes a file elsewhere) and without blocking (so a FIFO or device cannot hang the
+    /// tool), and must then be a regular file owned by the effective user. Anything else is an
+    /// error saying what was found, never a run without the lock. An existing file is opened
+    /// read-only (`flock` needs no more), so a read-only directory still locks.
     pub fn file(log: &dyn Log, path: &Path) -> Result<Lock> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let handle = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| cannot("open", path, e))?;
+        let handle = open_lock_file(path)?;
         Self::take(log, handle, path)
     }
 
@@ -65,6 +64,89 @@ impl Lock {
             }
         }
         Ok(Lock { _handle: handle })
+    }
+}
+
+/// Opens (or creates) the lock file `path` with `O_NOFOLLOW | O_NONBLOCK` and checks that it
+/// is a regular file of the effective user's.
+fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let existing = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path);
+    let handle = match existing {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(flags)
+            .open(path)
+            .map_err(|e| cannot_open(path, e))?,
+        Err(e) => return Err(cannot_open(path, e)),
+    };
+    let meta = handle.metadata().map_err(|e| cannot("inspect", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::failed(format!(
+            "cannot lock {}: it is not a regular file ({})",
+            path.display(),
+            kind_of(&meta.file_type())
+        ))
+        .with_hint(format!("remove it and run again: rm -r {}", path.display())));
+    }
+    let euid = crate::locations::effective_uid();
+    if meta.uid() != euid {
+        return Err(Error::failed(format!(
+            "cannot lock {}: it belongs to uid {}, not to you (uid {euid})",
+            path.display(),
+            meta.uid()
+        ))
+        .with_hint(
+            "run the tool as the user whose state directory this is (with sudo, use sudo -H)",
+        ));
+    }
+    Ok(handle)
+}
+
+/// The error for a lock file that cannot be opened, saying when that is because it is a
+/// symbolic link (which is never followed).
+fn cannot_open(path: &Path, e: std::io::Error) -> Error {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        return Error::failed(format!(
+            "cannot lock {}: it is a symbolic link, which a lock file must not be",
+            path.display()
+        ))
+        .with_hint(format!(
+            "remove the link and run again: rm {}",
+            path.display()
+        ));
+    }
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        return Error::failed(format!(
+            "cannot lock {}: it is a FIFO or socket, not a regular file",
+            path.display()
+        ))
+        .with_hint(format!("remove it and run again: rm {}", path.display()));
+    }
+    cannot("open", path, e)
+}
+
+/// What a file that is not a regular file is, for an error.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a plain file"
     }
 }
 
@@ -120,6 +202,32 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_a_plain_file_of_ours_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let link = dir.path().join("link.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = Lock::file(&crate::Silent, &link).unwrap_err();
+        assert_eq!(err.code(), 1);
+        assert!(err.message().contains("symbolic link"), "{}", err.message());
+        assert!(!target.exists(), "nothing is created through the link");
+        let loop_link = dir.path().join("loop.lock");
+        std::os::unix::fs::symlink(&loop_link, &loop_link).unwrap();
+        let err = Lock::file(&crate::Silent, &loop_link).unwrap_err();
+        assert!(err.message().contains("symbolic link"), "{}", err.message());
+        let sub = dir.path().join("dir.lock");
+        std::fs::create_dir(&sub).unwrap();
+        let err = Lock::file(&crate::Silent, &sub).unwrap_err();
+        assert!(err.message().contains("a directory"), "{}", err.message());
+        let fifo = dir.path().join("fifo.lock");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: c is a valid path string for the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = Lock::file(&crate::Silent, &fifo).unwrap_err();
+        assert!(err.message().contains("FIFO"), "{}", err.message());
     }
 
     #[test]

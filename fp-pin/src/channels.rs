@@ -158,7 +158,7 @@ impl Location {
 
 /// Whether two paths name the same file, comparing them as written and, when both exist,
 /// after resolving links.
-fn same_path(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
     a == b
         || matches!(
             (std::fs::canonicalize(a), std::fs::canonicalize(b)),

@@ -1,13 +1,25 @@
 //! fp-pin's history: one JSON file per change, `$XDG_STATE_HOME/flakey-profile/pin-history/<N>.json`,
 //! holding the registry's previous content (exactly, as text) and the channels generation before
 //! and after, so `fp-pin --revert` can undo the last change, then the one before, and so on.
+//!
+//! An entry is written before anything is changed, marked `pending`, and rewritten without the
+//! mark once the pin is complete: a pin interrupted half-way leaves a pending entry, and
+//! reverting it undoes whatever part had happened. (Entries without the mark, as earlier
+//! versions wrote them, are complete.)
+//!
+//! Nothing here is trusted for where to write: the history directory and its state directory
+//! must be real directories of the effective user's that nobody else can write, and an entry
+//! must be a regular file of theirs within the size cap, opened without following a link or
+//! blocking; anything else is refused before it is read.
 
 use fp_common::{Error, Result};
 use fp_nix::atomic_file;
 use fp_nix::generation::GenerationRef;
+use fp_nix::limits::{read_limited, MAX_DOCUMENT_BYTES};
 use fp_nix::locations;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// The format version of a history entry.
@@ -37,6 +49,11 @@ pub struct ChannelsState {
     pub previous: Option<GenerationRef>,
     /// The generation fp-pin made current; `None` until nix-env has run.
     pub generation: Option<GenerationRef>,
+    /// The store path fp-pin makes current (written before nix-env runs, so a revert of an
+    /// interrupted pin can tell whether the switch happened); `None` in entries of earlier
+    /// versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_path: Option<String>,
 }
 
 /// One change made by fp-pin.
@@ -53,6 +70,10 @@ pub struct Entry {
     pub registry: RegistryState,
     /// The channels profile before and after; `None` when the channels were not changed.
     pub channels: Option<ChannelsState>,
+    /// Whether the pin had not finished when the entry was last written (written before the
+    /// first change, cleared after the last); absent, as in earlier versions' entries, is false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// The history directory.
@@ -83,6 +104,9 @@ impl History {
 
     /// The entry numbers, oldest first. A missing directory has none.
     pub fn numbers(&self) -> Result<Vec<u64>> {
+        if std::fs::symlink_metadata(&self.dir).is_ok() {
+            check_own_dir(&self.dir)?;
+        }
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -116,9 +140,8 @@ impl History {
     /// Reads entry `n`.
     pub fn read(&self, n: u64) -> Result<Entry> {
         let file = self.file(n);
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Error::failed(format!("cannot read {}: {e}", file.display())))?;
-        let entry: Entry = serde_json::from_str(&text).map_err(|e| {
+        let bytes = read_own_file(&file)?;
+        let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| {
             Error::failed(format!(
                 "fp-pin's history entry {} does not parse: {e}",
                 file.display()
@@ -137,9 +160,49 @@ impl History {
         Ok(entry)
     }
 
+    /// Makes the state directory and the history directory (mode 0700) when missing, and
+    /// checks both are directories of the effective user's that nobody else can write; returns
+    /// the state directory (where `pin.lock` is).
+    pub fn prepare(&self) -> Result<PathBuf> {
+        let state = self.dir.parent().unwrap_or(&self.dir).to_path_buf();
+        for dir in [&state, &self.dir] {
+            if std::fs::symlink_metadata(dir).is_err() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| {
+                        Error::failed(format!("cannot create {}: {e}", dir.display())).with_hint(
+                            "make $XDG_STATE_HOME (default ~/.local/state) writable by you",
+                        )
+                    })?;
+            }
+            check_own_dir(dir)?;
+        }
+        Ok(state)
+    }
+
+    /// Checks, before anything is changed, that entry `n` can be written and removed later.
+    pub fn check_writable(&self, n: u64) -> Result<()> {
+        atomic_file::check_replaceable(&self.file(n)).map_err(|e| {
+            e.context("cannot keep fp-pin's history")
+                .with_hint("make $XDG_STATE_HOME (default ~/.local/state) writable by you")
+        })
+    }
+
     /// Writes entry `n` atomically (mode 0600: it holds registry content) and returns its file.
     pub fn write(&self, n: u64, entry: &Entry) -> Result<PathBuf> {
         let file = self.file(n);
+        // Never written through a link or over anything but an entry of the user's own.
+        if let Ok(meta) = std::fs::symlink_metadata(&file) {
+            if !meta.is_file() || meta.uid() != locations::effective_uid() {
+                return Err(Error::failed(format!(
+                    "cannot write fp-pin's history entry {}: something else is in its place",
+                    file.display()
+                ))
+                .with_hint("remove it and run again"));
+            }
+        }
         let mut text = serde_json::to_string_pretty(entry)
             .map_err(|e| Error::failed(format!("cannot encode the history entry: {e}")))?;
         text.push('\n');
@@ -157,6 +220,94 @@ impl Default for History {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Checks that `dir` is a directory (not a link to one) of the effective user's that neither
+/// group nor others can write, so nobody else can plant or swap a file in it.
+fn check_own_dir(dir: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", dir.display())))?;
+    let euid = locations::effective_uid();
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symbolic link".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else if meta.uid() != euid {
+        Some(format!(
+            "belongs to uid {}, not to you (uid {euid})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "can be written by others (mode {:o})",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    let hint = if meta.uid() == euid && meta.is_dir() && !meta.file_type().is_symlink() {
+        format!("make it yours alone: chmod go-w {}", dir.display())
+    } else {
+        "run fp-pin as the user whose home this is (with sudo, use sudo -H so HOME is root's); or remove or fix that directory".to_string()
+    };
+    match problem {
+        None => Ok(()),
+        Some(what) => Err(Error::failed(format!(
+            "fp-pin keeps its history and lock only in a directory of your own, and {} {what}",
+            dir.display()
+        ))
+        .with_hint(hint)),
+    }
+}
+
+/// Reads the history entry `file`, refusing (exit 2, nothing read) anything but a regular file
+/// of the effective user's within [`MAX_DOCUMENT_BYTES`]: it is opened without following a link
+/// and without blocking, and checked on the open descriptor.
+fn read_own_file(file: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused = |what: String| {
+        Error::usage(format!(
+            "fp-pin's history entry {} {what}; it is not read",
+            file.display()
+        ))
+        .with_hint("fp-pin writes its entries as plain files of your own; remove that one")
+    };
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(file);
+    let handle = match handle {
+        Ok(h) => h,
+        Err(_) if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(refused("is a symbolic link".to_string()))
+        }
+        Err(e) => {
+            return Err(Error::failed(format!(
+                "cannot read {}: {e}",
+                file.display()
+            )))
+        }
+    };
+    let meta = handle
+        .metadata()
+        .map_err(|e| Error::failed(format!("cannot read {}: {e}", file.display())))?;
+    let euid = locations::effective_uid();
+    if !meta.is_file() {
+        return Err(refused("is not a regular file".to_string()));
+    }
+    if meta.uid() != euid {
+        return Err(refused(format!(
+            "belongs to uid {}, not to you (uid {euid})",
+            meta.uid()
+        )));
+    }
+    if meta.len() > MAX_DOCUMENT_BYTES {
+        return Err(refused(format!(
+            "is larger than {} MiB",
+            MAX_DOCUMENT_BYTES / (1024 * 1024)
+        )));
+    }
+    read_limited(handle, MAX_DOCUMENT_BYTES, &file.display().to_string())
 }
 
 /// Seconds since the Unix epoch, now.
@@ -183,7 +334,62 @@ mod tests {
                 written: Some("{}".into()),
             },
             channels: None,
+            pending: false,
         }
+    }
+
+    #[test]
+    fn entries_of_earlier_versions_are_complete_and_pending_is_kept() {
+        let old = r#"{"version":1,"time":1,"pins":{},"registry":{"path":"/r.json","previous":null,"previousMode":null,"written":"{}"},"channels":{"profile":"/p","previous":null,"generation":null}}"#;
+        let entry: Entry = serde_json::from_str(old).unwrap();
+        assert!(!entry.pending);
+        assert_eq!(entry.channels.unwrap().store_path, None);
+        let mut pending = super::tests::entry();
+        pending.pending = true;
+        let text = serde_json::to_string(&pending).unwrap();
+        assert!(text.contains("\"pending\":true"), "{text}");
+        assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), pending);
+        let done = serde_json::to_string(&super::tests::entry()).unwrap();
+        assert!(!done.contains("pending"), "{done}");
+    }
+
+    #[test]
+    fn entries_that_are_not_plain_files_of_ours_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History {
+            dir: dir.path().join("h"),
+        };
+        h.prepare().unwrap();
+        std::fs::write(dir.path().join("elsewhere"), "{}").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), h.file(1)).unwrap();
+        let err = h.read(1).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(err.message().contains("symbolic link"), "{}", err.message());
+        std::fs::create_dir(h.file(2)).unwrap();
+        let err = h.read(2).unwrap_err();
+        assert!(
+            err.message().contains("not a regular file"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn a_history_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let h = History {
+            dir: dir.path().join("h"),
+        };
+        h.prepare().unwrap();
+        std::fs::set_permissions(h.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = h.numbers().unwrap_err();
+        assert!(
+            err.message().contains("written by others"),
+            "{}",
+            err.message()
+        );
+        assert!(h.prepare().is_err());
     }
 
     #[test]

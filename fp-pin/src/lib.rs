@@ -263,7 +263,7 @@ fn pin(cli: &Cli, ui: &Ui) -> Result<()> {
     let _lock = if cli.dry_run {
         None
     } else {
-        lock(ui, &history)
+        Some(lock(ui, &history)?)
     };
     let original = Registry::load(&registry_path)?;
     let wanted = wanted_pins(ui, cli, extra)?;
@@ -606,9 +606,11 @@ fn show_plan(ui: &Ui, report: &PinReport, dry_run: bool) {
     ui.info(&lines.join("\n"));
 }
 
-/// Writes everything, in an order that keeps a revert possible at every step: history entry,
-/// registry, the ~/.nix-defexpr link, the channels generation (then the entry is completed).
-/// A failing nix-env puts the registry back and drops the entry.
+/// Writes everything, in an order that keeps a revert possible at every step: the history
+/// entry first, marked pending (write-ahead), then the registry, the ~/.nix-defexpr link and
+/// the channels generation, then the entry again, complete. A failing step before the channels
+/// switch puts the registry back and drops the entry; a failure after something changed says
+/// what changed and that `fp-pin --revert` undoes it (the pending entry stays for that).
 fn apply(
     ui: &Ui,
     history: &History,
@@ -626,13 +628,10 @@ fn apply(
     if let Some(p) = plan.filter(|p| p.location.link_state == LinkState::Missing) {
         atomic_file::check_replaceable(&p.location.link)?;
     }
-    if record {
-        atomic_file::check_replaceable(&history.dir().join("entry.json")).map_err(|e| {
-            e.context("cannot keep fp-pin's history")
-                .with_hint("make $XDG_STATE_HOME (default ~/.local/state) writable by you")
-        })?;
-    }
     let number = history.next_number()?;
+    if record {
+        history.check_writable(number)?;
+    }
     let built = match channels_changing {
         Some(p) => Some(build_channels(ui, p, all)?),
         None => None,
@@ -655,48 +654,105 @@ fn apply(
             profile: p.location.profile.path().display().to_string(),
             previous: p.switch.previous.clone(),
             generation: None,
+            store_path: built.as_ref().map(ToString::to_string),
         }),
+        pending: true,
     };
     let file = if record {
         Some(history.write(number, &entry)?)
     } else {
         None
     };
+    let mut done = Done::default();
     if registry.is_modified() {
         if let Err(e) = registry.save() {
             let _ = history.remove(number);
             return Err(e);
         }
+        done.registry = Some(registry.path().display().to_string());
     }
     if let Some(p) = plan {
-        if p.location.ensure_link()? {
-            ui.info(&format!(
-                "created {} -> {}",
-                p.location.link.display(),
-                p.location.profile.path().display()
-            ));
+        match p.location.ensure_link() {
+            Ok(true) => {
+                ui.info(&format!(
+                    "created {} -> {}",
+                    p.location.link.display(),
+                    p.location.profile.path().display()
+                ));
+            }
+            Ok(false) => {}
+            Err(e) => return Err(done.interrupted(e, number)),
         }
     }
     if let (Some(p), Some(built)) = (channels_changing, built) {
-        let now = match switch_channels(ui, p, built) {
-            Ok(now) => now,
-            Err(e) => {
-                undo_registry(ui, original, registry);
+        let (before, now) = match switch_channels(ui, p, built) {
+            Ok(switched) => switched,
+            Err(e) if undo_registry(ui, original, registry) => {
                 let _ = history.remove(number);
                 return Err(
                     e.context("cannot set the channels generation (the registry was put back)")
                 );
             }
+            Err(e) => return Err(done.interrupted(e, number)),
         };
+        done.channels = Some((
+            p.location.profile.path().display().to_string(),
+            now.generation,
+        ));
         if let Some(ch) = entry.channels.as_mut() {
+            ch.previous = before;
             ch.generation = Some(GenerationRef::from(&now));
         }
-        history.write(number, &entry)?;
+    }
+    if record {
+        entry.pending = false;
+        history.write(number, &entry).map_err(|e| {
+            done.interrupted(e.context("cannot complete fp-pin's history entry"), number)
+        })?;
     }
     Ok(file.map(|f| HistoryReport {
         entry: number,
         file: f.display().to_string(),
     }))
+}
+
+/// What a pin has changed so far, for the error of a pin interrupted after its first change.
+#[derive(Debug, Default)]
+struct Done {
+    /// The registry file, once written.
+    registry: Option<String>,
+    /// The channels profile and the generation it was switched to.
+    channels: Option<(String, u64)>,
+}
+
+impl Done {
+    /// `error`, saying what this pin already changed and that `fp-pin --revert` undoes it
+    /// (its history entry `number` is kept, pending, for that).
+    fn interrupted(&self, error: Error, number: u64) -> Error {
+        let mut changed = Vec::new();
+        if let Some(path) = &self.registry {
+            changed.push(format!("the registry {path} was written"));
+        }
+        if let Some((profile, generation)) = &self.channels {
+            changed.push(format!(
+                "the channels profile {profile} was switched to generation {generation}"
+            ));
+        }
+        if changed.is_empty() {
+            return error;
+        }
+        let hint = format!(
+            "this pin stopped part-way: {}; `fp-pin --revert` undoes it (history entry {number})",
+            changed.join(" and ")
+        );
+        match error.hint() {
+            Some(old) => {
+                let both = format!("{hint}\n{old}");
+                error.with_hint(both)
+            }
+            None => error.with_hint(hint),
+        }
+    }
 }
 
 /// Builds the channels store path of a plan and, unless the user gave it, checks that it holds
@@ -714,23 +770,30 @@ fn build_channels(ui: &Ui, plan: &ChannelsPlan, all: &Pins) -> Result<StorePath>
     Ok(built)
 }
 
-/// Makes `built` the channels profile's current generation, under the profile's lock.
-fn switch_channels(ui: &Ui, plan: &ChannelsPlan, built: StorePath) -> Result<Generation> {
+/// Makes `built` the channels profile's current generation, under the profile's lock; returns
+/// the generation current just before (read under that lock, so a revert goes back to it even
+/// if another tool switched the profile since the plan) and the one made.
+fn switch_channels(
+    ui: &Ui,
+    plan: &ChannelsPlan,
+    built: StorePath,
+) -> Result<(Option<GenerationRef>, Generation)> {
     let profile = &plan.location.profile;
     let _lock = profile.lock(ui)?;
+    let before = fp_nix::generation::current(&profile.generations()?).map(GenerationRef::from);
     let now = profile.switch(ui, &Target::StorePath(built))?;
     ui.info(&format!(
         "{} the channels profile to generation {}",
         ui.paint(Style::Green, "switched"),
         now.generation
     ));
-    Ok(now)
+    Ok((before, now))
 }
 
-/// Puts the registry back after a later step failed (best effort, with a warning if it fails).
-fn undo_registry(ui: &Ui, original: &Registry, written: &Registry) {
+/// Puts the registry back after a later step failed; false (with a warning) when it cannot.
+fn undo_registry(ui: &Ui, original: &Registry, written: &Registry) -> bool {
     if !written.is_modified() {
-        return;
+        return true;
     }
     let result = match original.original() {
         Some(text) => {
@@ -738,29 +801,30 @@ fn undo_registry(ui: &Ui, original: &Registry, written: &Registry) {
         }
         None => atomic_file::remove(original.path()),
     };
-    if let Err(e) = result {
+    if let Err(e) = &result {
         ui.warn(&format!(
             "could not put the registry {} back: {}",
             original.path().display(),
             e.message()
         ));
     }
+    result.is_ok()
 }
 
-/// The permission bits of a file, if it exists.
+/// The read, write and execute bits of a file, if it exists. Setuid, setgid and sticky bits
+/// are never recorded, so a revert never sets them (and refuses an entry that has them).
 pub(crate) fn file_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
+    std::fs::metadata(path).ok().map(|m| m.mode() & 0o777)
 }
 
 /// Takes fp-pin's lock, `pin.lock` in its state directory (beside the history), waiting for
-/// another fp-pin that holds it. `None` when that directory cannot be made: such a run cannot
-/// keep a history, so the history check stops it before its first write, and it has nothing to
-/// protect.
-pub(crate) fn lock(ui: &Ui, history: &History) -> Option<Lock> {
-    let dir = history.dir().parent().unwrap_or(history.dir());
-    std::fs::create_dir_all(dir).ok()?;
-    Lock::file(ui, &dir.join("pin.lock")).ok()
+/// another fp-pin that holds it. A lock that cannot be taken (the state directory not the
+/// user's, `pin.lock` a link, directory or FIFO) stops the run (exit 1): running without it
+/// could lose another run's pin.
+pub(crate) fn lock(ui: &Ui, history: &History) -> Result<Lock> {
+    let dir = history.prepare()?;
+    Lock::file(ui, &dir.join("pin.lock")).map_err(|e| e.context("fp-pin cannot take its lock"))
 }
 
 #[cfg(test)]

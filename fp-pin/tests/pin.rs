@@ -791,7 +791,8 @@ fn as_nobody(bed: &Bed, shared: &Path, args: &[&str]) -> Option<Run> {
     )
 }
 
-/// A root-owned 0755 directory `nobody` can read but not write.
+/// A root-owned 0755 directory `nobody` can read but not write (but for fp-pin's state
+/// directory in it, which is nobody's).
 fn shared_dir() -> fp_testkit::tempfile::TempDir {
     let shared = fp_testkit::tempfile::Builder::new()
         .prefix("fp-shared-")
@@ -802,6 +803,12 @@ fn shared_dir() -> fp_testkit::tempfile::TempDir {
         std::fs::create_dir_all(&p).expect("dir");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
+    // fp-pin's own state directory is nobody's, as a user's is: fp-pin keeps its lock and
+    // history only in a directory of the user's own.
+    let state = shared.path().join("state/flakey-profile");
+    std::fs::create_dir_all(&state).expect("dir");
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).expect("chown");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     shared
 }
 

@@ -46,16 +46,15 @@ fn pinned_path(bed: &Bed) -> String {
     entry["to"]["path"].as_str().expect("path").to_string()
 }
 
+/// The registry before the first pin: one other entry.
+const OTHER: &str = r#"{"flakes":[{"from":{"id":"other","type":"indirect"},"to":{"path":"/x","type":"path"}}],"version":2}"#;
+
 #[test]
 fn killed_at_random_moments_the_registry_is_old_or_new() {
     let bed = Bed::new();
     let sources = [source(&bed, 1), source(&bed, 2)];
     std::fs::create_dir_all(registry(&bed).parent().expect("dir")).expect("dir");
-    std::fs::write(
-        registry(&bed),
-        r#"{"flakes":[{"from":{"id":"other","type":"indirect"},"to":{"path":"/x","type":"path"}}],"version":2}"#,
-    )
-    .expect("registry");
+    std::fs::write(registry(&bed), OTHER).expect("registry");
     pin(&bed, &sources[0]).run().success();
     let mut random = Random::new(0x0dd_ba11);
     for trial in 0..100 {
@@ -74,6 +73,25 @@ fn killed_at_random_moments_the_registry_is_old_or_new() {
         .run()
         .success();
     assert_eq!(pinned_path(&bed), sources[1]);
+    // Every entry, complete or left pending by a kill, reverts in turn, back to the registry
+    // from before the first pin.
+    let mut reverts = 0;
+    loop {
+        let run = bed
+            .tool(FP_PIN)
+            .args(["--revert", "--registry", "user"])
+            .run();
+        if run.stderr.contains("nothing to revert") {
+            break;
+        }
+        assert_eq!(run.code, 0, "revert {reverts}: {}", run.stderr);
+        reverts += 1;
+        assert!(reverts < 1000, "reverting never ends");
+    }
+    assert_eq!(
+        std::fs::read_to_string(registry(&bed)).expect("registry"),
+        OTHER
+    );
 }
 
 /// Every refused registry: exit 2, a message, and the file byte for byte as it was.

@@ -50,15 +50,16 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         return rollback_hosts(ui, &cli, &config);
     }
     let profile = config.resolve_profile(ui, cli.profile.profile)?;
-    let generations = profile.generations()?;
-    let target = choose(&generations, cli.to, &profile.path().display().to_string())?;
     if !cli.switch.dry_run {
         profile.check_writable()?;
     }
-    let report = switch::switch(
+    let name = profile.path().display().to_string();
+    // The target is chosen from the generations read under the profile's lock, so two
+    // rollbacks at once go back two steps and a deletion running meanwhile is seen.
+    let report = switch::switch_to_chosen(
         ui,
         &profile,
-        &Target::Generation(target),
+        |generations| choose(generations, cli.to, &name).map(Target::Generation),
         Options::from_args(ui, &cli.switch, &config)?,
     )?;
     if report.changed {
@@ -77,11 +78,15 @@ fn rollback_hosts(ui: &Ui, cli: &Cli, config: &Config) -> Result<()> {
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
         let place = OnHost::open(ui, spec)?;
         let name = format!("{} on {}", place.profile_path().display(), spec.name);
-        let target = choose(place.read_generations(), cli.to, &name)?;
         if !opts.dry_run {
             place.check_writable()?;
         }
-        switch::switch(ui, &place, &Target::Generation(target), opts)
+        switch::switch_to_chosen(
+            ui,
+            &place,
+            |generations| choose(generations, cli.to, &name).map(Target::Generation),
+            opts,
+        )
     });
     hosts::report(ui, &specs, results, cli.switch.json, |_, _| Ok(()))
 }

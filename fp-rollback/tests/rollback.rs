@@ -140,3 +140,124 @@ fn a_profile_with_no_generations_says_so_once() {
     insta::assert_snapshot!(bed.redact(&run.stderr));
     assert!(!bed.profile().exists());
 }
+
+/// A bed whose profile has generations 1 to 5 (revisions 1 and 2 in turn), 5 current, with
+/// the two store paths.
+fn five_generations() -> (Bed, [String; 2]) {
+    let bed = Bed::new();
+    let paths = [
+        bed.build(&bed.profile_flake("flake1", 1, &["hello", "cowsay"])),
+        bed.build(&bed.profile_flake("flake2", 2, &["hello", "jq"])),
+    ];
+    add_generations(&bed, &paths, 5);
+    assert_eq!(bed.generation_numbers(), (vec![1, 2, 3, 4, 5], Some(5)));
+    (bed, paths)
+}
+
+/// Makes `count` new generations, alternating between `paths`, the last one current.
+fn add_generations(bed: &Bed, paths: &[String; 2], count: usize) {
+    let current = std::fs::read_link(bed.profile())
+        .ok()
+        .and_then(|t| std::fs::canonicalize(bed.profile().with_file_name(t)).ok());
+    let first = usize::from(current.is_some_and(|c| c == std::path::Path::new(&paths[0])));
+    for i in 0..count {
+        bed.command("nix-env")
+            .arg("--profile")
+            .arg(bed.profile())
+            .args(["--set", &paths[(first + i) % 2]])
+            .run()
+            .success();
+    }
+}
+
+/// Runs two commands at once and returns both results.
+fn at_once(a: fp_testkit::Cmd, b: fp_testkit::Cmd) -> (fp_testkit::Run, fp_testkit::Run) {
+    std::thread::scope(|s| {
+        let first = s.spawn(|| a.run());
+        let second = s.spawn(|| b.run());
+        (first.join().expect("a"), second.join().expect("b"))
+    })
+}
+
+#[test]
+fn two_rollbacks_at_once_go_back_two_generations() {
+    let (bed, _) = five_generations();
+    for round in 0..20 {
+        bed.command("nix-env")
+            .arg("--profile")
+            .arg(bed.profile())
+            .args(["--switch-generation", "5"])
+            .run()
+            .success();
+        let (a, b) = at_once(
+            rollback(&bed).arg("--no-diff"),
+            rollback(&bed).arg("--no-diff"),
+        );
+        let (_, current) = bed.generation_numbers();
+        let failed: Vec<&fp_testkit::Run> = [&a, &b].into_iter().filter(|r| r.code != 0).collect();
+        match failed.as_slice() {
+            [] => assert_eq!(
+                current,
+                Some(3),
+                "round {round}: both succeeded but the profile is one step back\n{}\n{}",
+                a.stderr,
+                b.stderr
+            ),
+            [one] => {
+                assert_eq!(current, Some(4), "round {round}: {}", one.stderr);
+                assert!(
+                    one.stderr.contains("error:"),
+                    "round {round}: {}",
+                    one.stderr
+                );
+            }
+            _ => panic!("round {round}: both failed\n{}\n{}", a.stderr, b.stderr),
+        }
+        for run in [&a, &b] {
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_rollback_racing_a_deletion_decides_on_what_is_there() {
+    let (bed, paths) = five_generations();
+    for round in 0..20 {
+        let (numbers, current) = bed.generation_numbers();
+        let newest = *numbers.last().expect("a generation");
+        assert_eq!(current, Some(newest), "round {round}");
+        let delete = bed
+            .tool("fp-generations")
+            .arg("--profile")
+            .arg(bed.profile())
+            .args(["delete", "--keep", "1"]);
+        let (back, deleted) = at_once(rollback(&bed).arg("--no-diff"), delete);
+        let deleted = deleted.success();
+        let (numbers, current) = bed.generation_numbers();
+        if back.code == 0 {
+            // The rollback came first: it went one step back, and the deletion kept it.
+            assert_eq!(current, Some(newest - 1), "round {round}: {}", back.stderr);
+        } else {
+            // The deletion came first: nothing older is left, and the rollback says so.
+            assert_eq!(back.code, 1, "round {round}: {}", back.stderr);
+            assert!(
+                back.stderr
+                    .contains("no generation older than the current one"),
+                "round {round}: {}\n{}",
+                back.stderr,
+                deleted.stderr
+            );
+            assert_eq!(current, Some(newest), "round {round}");
+        }
+        assert!(
+            !back.stderr.contains("does not exist"),
+            "round {round}: {}",
+            back.stderr
+        );
+        assert!(
+            numbers.contains(&current.expect("current")),
+            "round {round}: the current generation exists"
+        );
+        add_generations(&bed, &paths, 4);
+    }
+}
