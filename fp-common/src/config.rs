@@ -80,11 +80,16 @@ pub struct Config {
 impl Config {
     /// Loads `$XDG_CONFIG_HOME/flakey-profile/config.toml` (default `~/.config/...`). A missing
     /// file is an empty config; one that does not parse or has an unknown key is exit 2, naming
-    /// the file, line and key.
+    /// the file, line and key; so is one that is not a regular file (a FIFO, a device) or is
+    /// larger than 1 MiB.
     pub fn load() -> Result<Config> {
         let path = config_home().join("flakey-profile").join("config.toml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let limit = fp_nix::limits::MAX_SMALL_FILE_BYTES;
+        let read = fp_nix::limits::read_regular(&path, limit, fp_nix::limits::Links::Follow);
+        let text = match read {
+            Ok(read) => String::from_utf8(read?.bytes).map_err(|_| {
+                Error::usage(format!("config file {} is not UTF-8 text", path.display()))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Config {
                     path,

@@ -225,6 +225,34 @@ pub fn user_name() -> Option<String> {
     }
 }
 
+/// The name and home directory of user `uid` in the password database (`getpwuid_r`), `None`
+/// when it has no entry.
+pub fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: pw and buf outlive the call and buf's length is passed; the strings read below
+    // point into buf, which is still alive.
+    unsafe {
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || pw.pw_name.is_null() || pw.pw_dir.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(pw.pw_name)
+            .to_string_lossy()
+            .into_owned();
+        let dir = std::ffi::OsStr::from_bytes(std::ffi::CStr::from_ptr(pw.pw_dir).to_bytes());
+        Some((name, PathBuf::from(dir)))
+    }
+}
+
+/// The name of user `uid` in the password database, for messages.
+pub fn name_of_uid(uid: u32) -> Option<String> {
+    passwd_entry(uid).map(|(name, _)| name)
+}
+
 /// Whether the effective user may create entries in `dir` (`access(2)` with `W_OK | X_OK`).
 pub fn is_writable_dir(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
