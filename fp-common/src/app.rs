@@ -36,7 +36,8 @@ pub fn main<T: Parser>(run: fn(T, &Ui) -> Result<()>) -> ExitCode {
         Err(err) => return clap_exit(&name, &err),
     };
     let ui = Ui::new(&name, &common);
-    match run(cli, &ui) {
+    // Whose home this is decides every path below it, so it is settled before anything else.
+    match fp_nix::locations::settle_home(&ui).and_then(|()| run(cli, &ui)) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(err) => {
             ui.error(&err);

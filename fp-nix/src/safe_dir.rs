@@ -123,6 +123,18 @@ impl SafeDir {
         &self.path
     }
 
+    /// `fstat` of the directory itself.
+    pub fn stat(&self) -> std::io::Result<EntryStat> {
+        // SAFETY: an all-zero stat is a valid value for fstat to fill in; fd is open.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        check(unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) })?;
+        Ok(EntryStat {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        })
+    }
+
     /// `lstat` of the entry `name`: `None` when there is none.
     pub fn lstat(&self, name: &OsStr) -> std::io::Result<Option<EntryStat>> {
         match fstatat(&self.fd, name) {
