@@ -73,7 +73,7 @@ pub struct HostEntry {
 /// Refuses a config file whose contents someone other than the effective user (or root) could
 /// have written: its `profile` and `flake` decide what is built and which profile is changed.
 /// The file read (the target, when it is a symlink) must be owned by the effective user or root
-/// and not writable by group or others (exit 2, naming the owner or mode).
+/// and not writable by group or others (exit 1, naming the owner or mode).
 fn check_trusted(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let euid = fp_nix::locations::effective_uid();
@@ -91,7 +91,7 @@ fn check_trusted(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::usage(format!(
+    Err(Error::failed(format!(
         "config file {} {why}; its settings decide which profile is changed, so it is not used",
         path.display()
     ))

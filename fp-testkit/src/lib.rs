@@ -7,6 +7,7 @@
 //! tool binaries and real nix with that environment.
 
 pub mod remote;
+pub mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -541,6 +542,12 @@ impl Cmd {
     /// Sets an environment variable.
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
+        self
+    }
+
+    /// Removes an environment variable (of the bed's).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
         self
     }
 
