@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 /// The largest document (manifest, registry, stdin) the tools read: far above any real one
@@ -140,12 +140,6 @@ fn size_words(limit: u64) -> String {
     } else {
         format!("{limit} bytes")
     }
-}
-
-/// The owner of a file, for messages: the user's name from the password database, else the
-/// number.
-pub fn owner_name(meta: &Metadata) -> String {
-    crate::locations::name_of_uid(meta.uid()).unwrap_or_else(|| format!("user id {}", meta.uid()))
 }
 
 #[cfg(test)]

@@ -155,13 +155,17 @@ pub fn ignores_foreign_home(version: NixVersion) -> bool {
     version.at_least(2, 10)
 }
 
-/// The XDG variables the tools derive paths from; one pointing into an ignored `$HOME` is
-/// ignored with it.
-pub const XDG_VARS: [&str; 4] = [
+/// The variables that name directories of a home (the XDG base directories and Nix's own
+/// overrides of them); one pointing into an ignored `$HOME` is ignored with it.
+pub const HOME_VARS: [&str; 8] = [
     "XDG_CONFIG_HOME",
     "XDG_STATE_HOME",
     "XDG_CACHE_HOME",
     "XDG_DATA_HOME",
+    "NIX_CONFIG_HOME",
+    "NIX_STATE_HOME",
+    "NIX_CACHE_HOME",
+    "NIX_DATA_HOME",
 ];
 
 /// What to do about `$HOME`, decided by [`decide_home`].
@@ -225,7 +229,7 @@ pub fn decide_home(
 
 /// Applies [`decide_home`] to this process before anything reads `$HOME`: a replaced home
 /// becomes `$HOME` (for the tools and the nix they run) and the XDG variables pointing into the
-/// ignored one are removed, each said under `-v`; a refusal is exit 1 with the way out.
+/// ignored one ([`HOME_VARS`]) are removed, each said under `-v`; a refusal is exit 1 with the way out.
 /// Costs one `stat` when `$HOME` is the user's own.
 pub fn settle_home(log: &dyn crate::Log) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
@@ -260,7 +264,7 @@ pub fn settle_home(log: &dyn crate::Log) -> Result<()> {
                 whose(euid),
                 home.display()
             ));
-            for var in XDG_VARS {
+            for var in HOME_VARS {
                 if let Some(value) = std::env::var_os(var) {
                     if Path::new(&value).starts_with(&ignored) {
                         log.verbose(&format!(

@@ -537,6 +537,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
     let flake = bed.profile_flake("flake", 1, &["hello"]);
     let rstate = w.root_dir("rstate", 0o755);
     let ignores = nix_ignores_foreign_home(bed, &home);
+    eprintln!("this Nix ignores a HOME root does not own: {ignores}");
     let with_home = |tool: &str| {
         bed.tool(tool)
             .arg("-v")
