@@ -514,8 +514,8 @@ fn root_home() -> PathBuf {
 
 /// Root with the planter's `$HOME` (and XDG directories inside it, as `sudo -E` keeps them),
 /// where the planter left a linked cache directory and a dangling registry link: where the
-/// running Nix ignores such a HOME, the tools do too (`-v` says so) and take the profile
-/// `nix-env` run the same way takes; where it does not, they refuse with the `sudo -H` hint.
+/// running Nix ignores such a HOME, the tools do too (`-v` says so) and take the profile and
+/// channels `nix-env` run the same way takes; where it does not, they refuse with the `sudo -H` hint.
 /// Either way `<bed>/etc` is unchanged and nothing of root's is left in the planter's home.
 #[test]
 fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
@@ -550,7 +550,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
     let build = with_home("fp-build").arg(&flake).run();
     let pin = with_home("fp-pin")
         .env("XDG_STATE_HOME", &rstate)
-        .args(["--registry", "user", "--no-channels", "--dry-run"])
+        .args(["--registry", "user", "--dry-run"])
         .args(["--pin", &format!("nixpkgs={}", source(bed))])
         .run();
     if ignores {
@@ -564,20 +564,37 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
             .success()
             .stderr_has(&said)
             .stderr_has("ignoring $XDG_CACHE_HOME");
-        pin.success().stderr_has("ignoring $XDG_CONFIG_HOME");
-        // The profile nix-env takes run the same way: the ~/.nix-profile link in the home it
-        // uses (made by nix-env when missing; removed again then).
+        let pin = pin.success().stderr_has("ignoring $XDG_CONFIG_HOME");
+        // The profile and channels nix-env takes run the same way: the ~/.nix-profile and
+        // ~/.nix-defexpr/channels links in the home it uses (made by nix-env when missing;
+        // removed again then).
         let link = root_home().join(".nix-profile");
+        let defexpr = root_home().join(".nix-defexpr");
         let existed = std::fs::symlink_metadata(&link).is_ok();
+        let defexpr_existed = std::fs::symlink_metadata(&defexpr).is_ok();
         bed.command("nix-env")
             .arg("-q")
             .env("HOME", &home)
             .run()
             .success();
         let theirs = std::fs::read_link(&link).expect("nix-env's profile link");
+        let their_channels =
+            std::fs::read_link(defexpr.join("channels")).expect("nix-env's channels link");
         if !existed {
             let _ = std::fs::remove_file(&link);
         }
+        if !defexpr_existed {
+            let _ = std::fs::remove_dir_all(&defexpr);
+        }
+        assert!(
+            pin.stderr.contains(&format!(
+                "channels profile = {} (from ",
+                their_channels.display()
+            )),
+            "fp-pin and nix-env take the same channels ({}):\n{}",
+            their_channels.display(),
+            pin.stderr
+        );
         let doc: serde_json::Value = serde_json::from_str(&generations.stdout).expect("json");
         assert_eq!(
             Path::new(doc["profile"].as_str().expect("profile")),
