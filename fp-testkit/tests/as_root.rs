@@ -295,6 +295,16 @@ fn cache_attacks_are_misses_and_change_nothing() {
             run.stderr
         );
         assert!(!run.stderr.contains("cache: hit"), "{what}: {}", run.stderr);
+        if cache == ucache.as_path() {
+            // Nothing can be recorded in the planter's directory, and the user is told.
+            assert!(
+                run.stderr
+                    .contains("fp-build: warning: results are not cached: cannot write")
+                    && run.stderr.contains("ucache is owned by fp-test-planter"),
+                "{what}: {}",
+                run.stderr
+            );
+        }
         assert_eq!(tree_digest(&w.etc), etc_before, "{what}: <bed>/etc changed");
         // (`ucache/nix` is Nix's own evaluation cache, which nix writes wherever
         // $XDG_CACHE_HOME points, as `sudo nix build` run the same way does.)
