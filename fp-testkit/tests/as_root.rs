@@ -19,11 +19,29 @@ use std::path::{Path, PathBuf};
 /// The user who plants the attacks.
 const PLANTER: &str = "fp-test-planter";
 
+/// The places of the real `/etc` where a planted write would give a user root or stop logins
+/// (the whole of `/etc` also changes under package installs and account changes other tests
+/// and engineers make at the same time, so it is not compared as a whole).
+const REAL_ETC: [&str; 5] = [
+    "/etc/nix",
+    "/etc/cron.d",
+    "/etc/sudoers.d",
+    "/etc/sudoers",
+    "/etc/nologin",
+];
+
+/// The digest of [`REAL_ETC`] (a missing entry is an empty digest).
+fn real_etc() -> Vec<std::collections::BTreeMap<String, String>> {
+    REAL_ETC.iter().map(|p| tree_digest(Path::new(p))).collect()
+}
+
 /// One test's bed, its planter and its stand-in for `/etc`.
 struct World {
     bed: Bed,
     user: TestUser,
     etc: PathBuf,
+    /// [`real_etc`] when the world was made.
+    real_etc: Vec<std::collections::BTreeMap<String, String>>,
 }
 
 impl World {
@@ -40,7 +58,17 @@ impl World {
         std::fs::write(etc.join("victim"), "root's own file\n").expect("victim");
         std::fs::write(etc.join("somedir/inside"), "root's\n").expect("inside");
         mknod_null(&etc.join("null"));
-        Some(World { bed, user, etc })
+        Some(World {
+            bed,
+            user,
+            etc,
+            real_etc: real_etc(),
+        })
+    }
+
+    /// Asserts that nothing in [`REAL_ETC`] changed since the world was made.
+    fn real_etc_unchanged(&self) {
+        assert_eq!(real_etc(), self.real_etc, "the real /etc changed");
     }
 
     /// A root-owned directory `name` in the bed with `mode`.
@@ -333,6 +361,7 @@ fn cache_attacks_are_misses_and_change_nothing() {
     for kept in ["999999998", "999999997", "1"] {
         assert!(std::fs::symlink_metadata(tmp(kept)).is_ok(), "{kept} kept");
     }
+    w.real_etc_unchanged();
 }
 
 /// The store path of the offline package set at revision 1, as a flake input copies it.
@@ -428,6 +457,7 @@ fn registry_attacks_are_refused() {
             "{what}: the registry changed"
         );
     }
+    w.real_etc_unchanged();
 }
 
 /// A config.toml that cannot be read safely or trusted is refused before anything is done:
@@ -499,6 +529,7 @@ fn config_attacks_are_refused() {
         );
         assert_eq!(tree_digest(&w.etc), etc_before, "{what}: <bed>/etc changed");
     }
+    w.real_etc_unchanged();
 }
 
 /// Whether the running Nix ignores a `$HOME` the effective user does not own, asked of Nix: run
@@ -638,6 +669,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
         Vec::<String>::new(),
         "root left files in the planter's home"
     );
+    w.real_etc_unchanged();
 }
 
 /// Only symlinks are generations: a FIFO, a directory and a plain file named like generations
