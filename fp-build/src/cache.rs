@@ -12,6 +12,11 @@
 //! or deletes it, and a path built again later is a new directory (another inode and change
 //! time), so a collected path is never printed, and a half-built or half-deleted one neither.
 //! This costs one `lstat`, where asking Nix (`nix-store --check-validity`) costs a Nix start.
+//!
+//! Whoever can write an entry decides what fp-build prints (and so what `fp-switch` installs),
+//! so an entry is believed only when it and its directory are the effective user's own and
+//! nobody else's to write ([`load`]); anything else is a miss, and is replaced by the next
+//! build, never written through.
 
 use crate::fingerprint::Fingerprint;
 use serde::{Deserialize, Serialize};
@@ -80,15 +85,74 @@ pub struct Entry {
     pub drv_id: Option<FileId>,
 }
 
+/// Why an entry file owned by `uid` with mode bits `mode` is not believed by user `euid`, or
+/// `None` when it is: it must be the user's own and readable and writable by nobody else (0600
+/// or stricter), since whoever can write it decides what fp-build prints.
+pub fn untrusted_entry(uid: u32, mode: u32, euid: u32) -> Option<String> {
+    if uid != euid {
+        return Some(format!(
+            "is owned by {}, not by you ({})",
+            fp_nix::safe_dir::who(uid),
+            fp_nix::safe_dir::who(euid)
+        ));
+    }
+    if mode & 0o077 != 0 {
+        return Some(format!(
+            "may be read or written by others (mode {:o}, not 600)",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// Why the cache directory owned by `uid` with mode bits `mode` is not believed by user
+/// `euid`, or `None`: it must be the user's own and not writable by group or others.
+pub fn untrusted_dir(uid: u32, mode: u32, euid: u32) -> Option<String> {
+    if uid != euid {
+        return Some(format!(
+            "is owned by {}, not by you ({})",
+            fp_nix::safe_dir::who(uid),
+            fp_nix::safe_dir::who(euid)
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "is writable by group or others (mode {:o})",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
 /// Reads the entry at `path`: `Ok(None)` when there is none, `Err(why)` when the file is not a
 /// usable entry (it is then treated as a miss and replaced).
+///
+/// An entry is believed only when its directory passes [`untrusted_dir`] (and every directory
+/// above it is the user's or root's and not writable by others), and the entry is a regular
+/// file (not a link, FIFO or device) of at most 1 MiB passing [`untrusted_entry`].
 pub fn load(path: &Path) -> Result<Option<Entry>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let dir_path = path.parent().unwrap_or(Path::new("/"));
+    if std::fs::symlink_metadata(dir_path).is_err() {
+        return Ok(None);
+    }
+    let euid = fp_nix::locations::effective_uid();
+    let dir = fp_nix::safe_dir::SafeDir::open(dir_path).map_err(|e| e.message().to_string())?;
+    let dir_stat = dir
+        .stat()
+        .map_err(|e| format!("cannot examine {}: {e}", dir_path.display()))?;
+    if let Some(why) = untrusted_dir(dir_stat.uid, dir_stat.mode, euid) {
+        return Err(format!("the cache directory {} {why}", dir_path.display()));
+    }
+    let limit = fp_nix::limits::MAX_SMALL_FILE_BYTES;
+    let read = match fp_nix::limits::read_regular(path, limit, fp_nix::limits::Links::Refuse) {
+        Ok(read) => read.map_err(|e| e.message().to_string())?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let entry: Entry = serde_json::from_slice(&bytes)
+    if let Some(why) = untrusted_entry(read.meta.uid(), read.meta.mode(), euid) {
+        return Err(format!("{} {why}", path.display()));
+    }
+    let entry: Entry = serde_json::from_slice(&read.bytes)
         .map_err(|e| format!("{} is not a cache entry ({e})", path.display()))?;
     if let Err(e) = fp_nix::store_path::StorePath::parse(&entry.store_path) {
         return Err(format!("{} records {}", path.display(), e.message()));
@@ -103,11 +167,13 @@ pub fn load(path: &Path) -> Result<Option<Entry>, String> {
     Ok(Some(entry))
 }
 
-/// Writes `entry` to `path` atomically, creating the directory.
+/// Writes `entry` to `path` atomically, mode 0600, creating the directory (0700); whatever is at
+/// `path` (a link, a FIFO) is replaced, never written through, and a directory on the way that
+/// someone else controls is refused.
 pub fn save(path: &Path, entry: &Entry) -> fp_common::Result<()> {
     let text = serde_json::to_string_pretty(entry)
         .map_err(|e| fp_common::Error::failed(format!("cannot encode the cache entry: {e}")))?;
-    fp_nix::atomic_file::write(path, format!("{text}\n").as_bytes(), 0o644)
+    fp_nix::atomic_file::write_private(path, format!("{text}\n").as_bytes())
 }
 
 /// What a lookup found.
@@ -263,11 +329,11 @@ mod tests {
         assert_eq!(load(&path), Ok(None));
         save(&path, &entry()).unwrap();
         assert_eq!(load(&path), Ok(Some(entry())));
-        std::fs::write(&path, "{\"version\": 1, \"truncated").unwrap();
+        fp_nix::atomic_file::write_private(&path, b"{\"version\": 1, \"truncated").unwrap();
         assert!(load(&path).unwrap_err().contains("is not a cache entry"));
         let mut other = serde_json::to_value(entry()).unwrap();
         other["version"] = 99.into();
-        std::fs::write(&path, other.to_string()).unwrap();
+        fp_nix::atomic_file::write_private(&path, other.to_string().as_bytes()).unwrap();
         assert!(load(&path).unwrap_err().contains("format 99"));
         let mut elsewhere = entry();
         elsewhere.store_path = "/etc/passwd".into();
@@ -288,5 +354,47 @@ mod tests {
             "{name}"
         );
         assert_eq!(name.len(), "build-".len() + 32 + ".json".len());
+    }
+
+    #[test]
+    fn only_private_entries_of_the_user_are_believed() {
+        assert_eq!(untrusted_entry(1000, 0o100600, 1000), None);
+        assert_eq!(untrusted_entry(1000, 0o100400, 1000), None);
+        assert!(untrusted_entry(1001, 0o100600, 1000)
+            .unwrap()
+            .starts_with("is owned by"));
+        assert_eq!(
+            untrusted_entry(0, 0o100644, 0).unwrap(),
+            "may be read or written by others (mode 644, not 600)"
+        );
+        assert_eq!(untrusted_dir(0, 0o40755, 0), None);
+        assert!(untrusted_dir(0, 0o40700, 1000).is_some());
+        assert_eq!(
+            untrusted_dir(1000, 0o40770, 1000).unwrap(),
+            "is writable by group or others (mode 770)"
+        );
+    }
+
+    #[test]
+    fn a_link_or_a_shared_entry_is_a_miss() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = entry_path(dir.path(), "some flake");
+        save(&path, &entry()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(load(&path).unwrap_err().ends_with("(mode 644, not 600)"));
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::rename(&path, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(load(&path)
+            .unwrap_err()
+            .ends_with("is a symbolic link, not a regular file; refusing to read it"));
+        save(&path, &entry()).unwrap();
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(load(&path), Ok(Some(entry())));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(load(&path)
+            .unwrap_err()
+            .contains("is writable by its group"));
     }
 }

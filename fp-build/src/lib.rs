@@ -359,6 +359,13 @@ impl Cached {
         };
         match cache::save(&self.path, &entry) {
             Ok(()) => ui.verbose(&format!("cache: recorded in {}", self.path.display())),
+            // A cache directory someone else controls (left root's by an old `sudo fp-build`,
+            // or shared) would silently cost every build its cache: say so.
+            Err(e) if e.hint() == Some(fp_nix::safe_dir::FOREIGN_HINT) => ui.warn(&format!(
+                "results are not cached: {}\n  hint: {FOREIGN_HINT}",
+                e.message(),
+                FOREIGN_HINT = fp_nix::safe_dir::FOREIGN_HINT
+            )),
             Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
         }
     }

@@ -44,7 +44,8 @@ pub fn main<T: Parser>(run: fn(T, &Ui) -> Result<()>) -> ExitCode {
             ));
         }
     }
-    match run(cli, &ui) {
+    // Whose home this is decides every path below it, so it is settled before anything else.
+    match fp_nix::locations::settle_home(&ui).and_then(|()| run(cli, &ui)) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(err) => {
             ui.error(&err);

@@ -70,6 +70,34 @@ pub struct HostEntry {
     pub profile: Option<String>,
 }
 
+/// Refuses a config file whose contents someone other than the effective user (or root) could
+/// have written: its `profile` and `flake` decide what is built and which profile is changed.
+/// The file read (the target, when it is a symlink) must be owned by the effective user or root
+/// and not writable by group or others (exit 1, naming the owner or mode).
+fn check_trusted(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = fp_nix::locations::effective_uid();
+    let why = if meta.uid() != euid && meta.uid() != 0 {
+        format!(
+            "is owned by {}, not by you ({})",
+            fp_nix::safe_dir::who(meta.uid()),
+            fp_nix::safe_dir::who(euid)
+        )
+    } else if meta.mode() & 0o022 != 0 {
+        format!(
+            "is writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::failed(format!(
+        "config file {} {why}; its settings decide which profile is changed, so it is not used",
+        path.display()
+    ))
+    .with_hint("make it yours and not writable by others (chown, chmod go-w), or run the tool as its owner (under sudo: `sudo -H`)"))
+}
+
 /// The loaded configuration file (or its absence).
 #[derive(Debug, Default)]
 pub struct Config {
@@ -80,11 +108,20 @@ pub struct Config {
 impl Config {
     /// Loads `$XDG_CONFIG_HOME/flakey-profile/config.toml` (default `~/.config/...`). A missing
     /// file is an empty config; one that does not parse or has an unknown key is exit 2, naming
-    /// the file, line and key.
+    /// the file, line and key; so is one that is not a regular file (a FIFO, a device) or is
+    /// larger than 1 MiB.
     pub fn load() -> Result<Config> {
         let path = config_home().join("flakey-profile").join("config.toml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let limit = fp_nix::limits::MAX_SMALL_FILE_BYTES;
+        let read = fp_nix::limits::read_regular(&path, limit, fp_nix::limits::Links::Follow);
+        let text = match read {
+            Ok(read) => {
+                let read = read?;
+                check_trusted(&path, &read.meta)?;
+                String::from_utf8(read.bytes).map_err(|_| {
+                    Error::usage(format!("config file {} is not UTF-8 text", path.display()))
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Config {
                     path,

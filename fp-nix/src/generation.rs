@@ -60,7 +60,8 @@ pub fn parse_link_name(base: &str, name: &str) -> Option<u64> {
 }
 
 /// Lists the generations of the profile link `profile`, sorted by number, with the current one
-/// marked. A profile that does not exist has none.
+/// marked. A profile that does not exist has none. Only symlinks are generations: anything else
+/// with a generation's name (a FIFO, a directory, a plain file) is not listed.
 pub fn list(profile: &Path) -> Result<Vec<Generation>> {
     let (dir, base) = split(profile)?;
     let current = current_number(profile, &base);
@@ -143,14 +144,18 @@ fn read_links(
             }
             st
         };
+        // Only a symlink is a generation: a file, directory or FIFO that merely has the name
+        // points nowhere and is left out, not listed with an empty path.
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            continue;
+        }
         // SAFETY: buf is writable for buf.len() bytes; readlinkat writes at most that many.
         let len =
             unsafe { libc::readlinkat(fd, cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        let target = if len > 0 {
-            String::from_utf8_lossy(&buf[..len as usize]).into_owned()
-        } else {
-            String::new()
-        };
+        if len <= 0 {
+            continue;
+        }
+        let target = String::from_utf8_lossy(&buf[..len as usize]).into_owned();
         let created = SystemTime::UNIX_EPOCH
             + std::time::Duration::new(
                 st.st_mtime.max(0) as u64,
@@ -295,6 +300,24 @@ mod tests {
         assert_eq!(numbers, [1, 2, 10]);
         assert!(gens[1].current && !gens[0].current && !gens[2].current);
         assert_eq!(gens[2].store_path, "/nix/store/x-10");
+    }
+
+    #[test]
+    fn only_symlinks_are_generations() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("profile");
+        symlink("/nix/store/x-1", dir.path().join("profile-1-link")).unwrap();
+        std::fs::write(dir.path().join("profile-9-link"), "").unwrap();
+        std::fs::create_dir(dir.path().join("profile-8-link")).unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.path().join("profile-7-link").to_str().unwrap()).unwrap();
+        // SAFETY: fifo is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        symlink("profile-1-link", &p).unwrap();
+        let gens = list(&p).unwrap();
+        let numbers: Vec<u64> = gens.iter().map(|g| g.generation).collect();
+        assert_eq!(numbers, [1]);
+        assert!(gens[0].current);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - What an env holds: the marker `lib.mkProfile` writes ([`env_marker`]) and the package diff
 //!   between two envs, as data ([`diff`]).
 //! - Other machines: the same questions asked over ssh, and `nix copy` ([`remote`]).
-//! - Writing Nix source safely ([`nix_expr`]), replacing files atomically ([`atomic_file`]), and
+//! - Writing Nix source safely ([`nix_expr`]), replacing files atomically ([`atomic_file`]) in
+//!   directories nobody else controls ([`safe_dir`]), and
 //!   the limits on what is read ([`limits`]).
 //!
 //! Nothing here prints: where something is worth telling a person (a nix command line under
@@ -34,6 +35,7 @@ pub mod nix_expr;
 pub mod path_info;
 pub mod profile;
 pub mod remote;
+pub mod safe_dir;
 pub mod store_db;
 pub mod store_path;
 pub mod store_query;

@@ -148,6 +148,149 @@ pub fn uses_xdg_base_directories() -> bool {
     crate::nix_conf::setting("use-xdg-base-directories").as_deref() == Some("true")
 }
 
+/// Whether the running Nix ignores a `$HOME` the effective user does not own and takes the
+/// password database's home instead (Nix 2.10 and later); older Nix uses any `$HOME`. The one
+/// place this fact is decided from the version.
+pub fn ignores_foreign_home(version: NixVersion) -> bool {
+    version.at_least(2, 10)
+}
+
+/// The variables that name directories of a home (the XDG base directories and Nix's own
+/// overrides of them); one pointing into an ignored `$HOME` is ignored with it.
+pub const HOME_VARS: [&str; 8] = [
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "NIX_CONFIG_HOME",
+    "NIX_STATE_HOME",
+    "NIX_CACHE_HOME",
+    "NIX_DATA_HOME",
+];
+
+/// What to do about `$HOME`, decided by [`decide_home`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HomeChoice {
+    /// `$HOME` is used as it is: unset, missing, or owned by the effective user (or someone
+    /// else's, by a user who is not root, on a Nix that uses it: nothing is written there,
+    /// since no directory someone else owns is written through).
+    Keep,
+    /// `$HOME` (`ignored`, owned by `owner`) gives way to `home`, the password database's home of
+    /// the effective user, as the running Nix does.
+    Replace {
+        /// The `$HOME` that is not the effective user's.
+        ignored: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The password database's home.
+        home: PathBuf,
+    },
+    /// Root with another user's `$HOME` on a Nix that would use it: the tools refuse rather
+    /// than write there.
+    Refuse {
+        /// The `$HOME` that is not root's.
+        home: PathBuf,
+        /// Its owner.
+        owner: u32,
+    },
+}
+
+/// Nix's rule for `$HOME` as the tools apply it: `env_home` (`$HOME`, `None` when unset) is kept
+/// when it is missing (`owner` `None`) or owned by `euid`; otherwise, when the running Nix
+/// ignores a foreign home (`nix_ignores`, [`ignores_foreign_home`]), the password database's
+/// `passwd_home` replaces it, and when it does not, root is refused. `nix_ignores` is asked only
+/// for a foreign home (it costs a Nix start).
+pub fn decide_home(
+    env_home: Option<&Path>,
+    owner: Option<u32>,
+    euid: u32,
+    passwd_home: Option<&Path>,
+    nix_ignores: impl FnOnce() -> Result<bool>,
+) -> Result<HomeChoice> {
+    let (Some(home), Some(owner)) = (env_home, owner) else {
+        return Ok(HomeChoice::Keep);
+    };
+    if owner == euid {
+        return Ok(HomeChoice::Keep);
+    }
+    match (nix_ignores()?, passwd_home) {
+        (true, Some(own)) => Ok(HomeChoice::Replace {
+            ignored: home.to_path_buf(),
+            owner,
+            home: own.to_path_buf(),
+        }),
+        _ if euid == 0 => Ok(HomeChoice::Refuse {
+            home: home.to_path_buf(),
+            owner,
+        }),
+        _ => Ok(HomeChoice::Keep),
+    }
+}
+
+/// Applies [`decide_home`] to this process before anything reads `$HOME`: a replaced home
+/// becomes `$HOME` (for the tools and the nix they run) and the XDG variables pointing into the
+/// ignored one ([`HOME_VARS`]) are removed, each said under `-v`; a refusal is exit 1 with the way out.
+/// Costs one `stat` when `$HOME` is the user's own.
+pub fn settle_home(log: &dyn crate::Log) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let env_home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let owner = env_home
+        .as_deref()
+        .and_then(|h| std::fs::metadata(h).ok())
+        .map(|m| m.uid());
+    let euid = effective_uid();
+    let passwd = passwd_entry(euid);
+    let choice = decide_home(
+        env_home.as_deref(),
+        owner,
+        euid,
+        passwd.as_ref().map(|(_, home)| home.as_path()),
+        || Ok(ignores_foreign_home(crate::command::nix_version(log)?)),
+    )?;
+    let whose = |uid: u32| name_of_uid(uid).unwrap_or_else(|| format!("user id {uid}"));
+    match choice {
+        HomeChoice::Keep => Ok(()),
+        HomeChoice::Replace {
+            ignored,
+            owner,
+            home,
+        } => {
+            log.verbose(&format!(
+                "$HOME {} is owned by {}, not by you ({}); as Nix does, using {} from the password database",
+                ignored.display(),
+                whose(owner),
+                whose(euid),
+                home.display()
+            ));
+            for var in HOME_VARS {
+                if let Some(value) = std::env::var_os(var) {
+                    if Path::new(&value).starts_with(&ignored) {
+                        log.verbose(&format!(
+                            "ignoring ${var} {}: it is inside the ignored $HOME",
+                            Path::new(&value).display()
+                        ));
+                        std::env::remove_var(var);
+                    }
+                }
+            }
+            std::env::set_var("HOME", &home);
+            Ok(())
+        }
+        HomeChoice::Refuse { home, owner } => Err(Error::failed(format!(
+            "$HOME {} belongs to {}, not to you ({}); this Nix would use it, and flakey-profile does not write into another user's home as root",
+            home.display(),
+            whose(owner),
+            whose(euid)
+        ))
+        .with_hint(format!(
+            "run it with `sudo -H` so that HOME is root's own (to pin the system registry: `sudo -H fp-pin --registry system`), or run it as {} without sudo",
+            whose(owner)
+        ))),
+    }
+}
+
 /// The user's home directory (`$HOME`), or `/` when unset.
 pub fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
@@ -223,6 +366,34 @@ pub fn user_name() -> Option<String> {
         Some(name) => Some(name).filter(|n| !n.is_empty()),
         None => std::env::var("USER").ok().filter(|u| !u.is_empty()),
     }
+}
+
+/// The name and home directory of user `uid` in the password database (`getpwuid_r`), `None`
+/// when it has no entry.
+pub fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: pw and buf outlive the call and buf's length is passed; the strings read below
+    // point into buf, which is still alive.
+    unsafe {
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || pw.pw_name.is_null() || pw.pw_dir.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(pw.pw_name)
+            .to_string_lossy()
+            .into_owned();
+        let dir = std::ffi::OsStr::from_bytes(std::ffi::CStr::from_ptr(pw.pw_dir).to_bytes());
+        Some((name, PathBuf::from(dir)))
+    }
+}
+
+/// The name of user `uid` in the password database, for messages.
+pub fn name_of_uid(uid: u32) -> Option<String> {
+    passwd_entry(uid).map(|(name, _)| name)
 }
 
 /// Whether the effective user may create entries in `dir` (`access(2)` with `W_OK | X_OK`).
@@ -305,6 +476,52 @@ mod tests {
             err.message()
         );
         assert!(default_profile(v(14), &nameless).is_ok());
+    }
+
+    #[test]
+    fn a_foreign_home_is_replaced_from_2_10_and_refused_for_root_before() {
+        let home = Some(Path::new("/home/u"));
+        let own = Some(Path::new("/root"));
+        let unasked = || -> Result<bool> { panic!("the version is asked only for a foreign home") };
+        assert_eq!(
+            decide_home(home, Some(0), 0, own, unasked).unwrap(),
+            HomeChoice::Keep
+        );
+        assert_eq!(
+            decide_home(home, None, 0, own, unasked).unwrap(),
+            HomeChoice::Keep
+        );
+        assert_eq!(
+            decide_home(None, None, 0, own, unasked).unwrap(),
+            HomeChoice::Keep
+        );
+        let new = || Ok(ignores_foreign_home(v(10)));
+        assert_eq!(
+            decide_home(home, Some(1000), 0, own, new).unwrap(),
+            HomeChoice::Replace {
+                ignored: PathBuf::from("/home/u"),
+                owner: 1000,
+                home: PathBuf::from("/root"),
+            }
+        );
+        let old = || Ok(ignores_foreign_home(v(8)));
+        assert_eq!(
+            decide_home(home, Some(1000), 0, own, old).unwrap(),
+            HomeChoice::Refuse {
+                home: PathBuf::from("/home/u"),
+                owner: 1000,
+            }
+        );
+        assert_eq!(
+            decide_home(home, Some(1000), 1001, own, old).unwrap(),
+            HomeChoice::Keep
+        );
+        assert!(matches!(
+            decide_home(home, Some(1000), 0, None, new).unwrap(),
+            HomeChoice::Refuse { .. }
+        ));
+        assert!(!ignores_foreign_home(NixVersion::new(2, 9, 9)));
+        assert!(ignores_foreign_home(v(26)));
     }
 
     #[test]

@@ -87,9 +87,16 @@ fn user_files(var: &dyn Fn(&str) -> Option<String>, config_home: &Path) -> Vec<P
     user
 }
 
-/// Applies the file at `path`, when it can be read, to `value`.
+/// Applies the file at `path`, when it can be read, to `value`. Only a regular file of at most
+/// 1 MiB is read ([`crate::limits::read_regular`]), so a FIFO or device named as a nix.conf
+/// (or included by one) is skipped instead of waited on.
 fn read_file(path: &Path, name: &str, value: &mut Option<String>, depth: usize) {
-    if let Ok(text) = std::fs::read_to_string(path) {
+    let limit = crate::limits::MAX_SMALL_FILE_BYTES;
+    let Ok(Ok(read)) = crate::limits::read_regular(path, limit, crate::limits::Links::Follow)
+    else {
+        return;
+    };
+    if let Ok(text) = String::from_utf8(read.bytes) {
         apply(&text, path.parent(), name, value, depth);
     }
 }
@@ -119,6 +126,24 @@ pub fn apply(text: &str, dir: Option<&Path>, name: &str, value: &mut Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_included_as_nix_conf_is_skipped_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.conf");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: c is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut value = None;
+        apply(
+            "store = a\ninclude fifo.conf\n",
+            Some(dir.path()),
+            "store",
+            &mut value,
+            0,
+        );
+        assert_eq!(value.as_deref(), Some("a"));
+    }
 
     fn value_of(text: &str, dir: Option<&Path>) -> Option<String> {
         let mut value = None;

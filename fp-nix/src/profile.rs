@@ -122,8 +122,10 @@ impl Profile {
             return Ok(());
         }
         if let Some(parent) = link.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", parent.display())))?;
+            // Made (when missing) and checked component by component, never through a link or
+            // a directory someone else controls; the link is then made in a directory only its
+            // owner and root can change.
+            crate::safe_dir::SafeDir::open_or_create(parent, 0o755)?;
         }
         std::os::unix::fs::symlink(&self.path, link).map_err(|e| {
             Error::failed(format!("cannot create the link {}: {e}", link.display()))

@@ -8,6 +8,7 @@
 
 pub mod as_root;
 pub mod remote;
+pub mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -544,6 +545,12 @@ impl Cmd {
     /// Sets an environment variable.
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
+        self
+    }
+
+    /// Removes an environment variable (of the bed's).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
         self
     }
 
