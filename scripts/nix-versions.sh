@@ -90,6 +90,7 @@ ensure_root() {
   fi
   stamp="$suite $packages"
   [ -z "$tarball" ] || stamp+=" $(sha256sum "$tarball" | cut -d' ' -f1)"
+  [ "$version" != lix ] || stamp+=" libarchive-3.7"
   if [ -f "$dir/.flakey-profile-root" ] && [ "$(cat "$dir/.flakey-profile-root")" = "$stamp" ]; then
     return
   fi
@@ -108,9 +109,25 @@ ensure_root() {
   if [ -n "$tarball" ]; then
     as_root tar --zstd -xpf "$tarball" -C "$dir.new" || die "cannot unpack $tarball"
   fi
+  [ "$version" != lix ] || lix_libarchive_3_7 "$dir.new"
   printf '%s\n' "$stamp" > "$dir.new/.flakey-profile-root"
   safe_remove "$dir"
   mv "$dir.new" "$dir"
+}
+
+# Gives the Lix in root $1 Debian 13's libarchive 3.7 (taken from the 2.26 root, made first)
+# instead of sid's 3.8. Lix 2.95.3 unpacks `git archive` output (every clean git flake) in a
+# thread reading a pipe whose write end it closes only after that thread ends; libarchive 3.8
+# reads on to the end of the stream there, so each such fetch waits forever. 3.7 stops at the
+# end of the archive. The library goes into Lix's own library directory (its RUNPATH), and the
+# libxml2 it needs beside sid's.
+lix_libarchive_3_7() {
+  local lib=usr/lib/x86_64-linux-gnu from
+  from=$(root_dir 2.26)
+  [ -e "$from/$lib/libarchive.so.13" ] || die "the Nix 2.26 root must be made before the Lix root"
+  as_root cp -L "$from/$lib/libarchive.so.13" "$1/opt/lix/lib/x86_64-linux-gnu/libarchive.so.13"
+  as_root cp -L "$from/$lib/libxml2.so.2" "$1/$lib/libxml2.so.2"
+  as_root chroot "$1" ldconfig
 }
 
 # Empties the root's /nix, so the next use starts with a fresh store and fresh profiles.
@@ -202,10 +219,16 @@ hold_roots_lock() {
 prepare_versions() {
   local v pids=()
   for v in "${nix_versions[@]}"; do
-    if [ -n "${nix_tarball[$v]:-}" ] && ! printf '%s\n' "$@" | grep -qx "$v"; then
-      continue
+    if [ -z "${nix_tarball[$v]:-}" ] && ! host_has_nix "$v"; then
+      ensure_root "$v" &
+      pids+=($!)
     fi
-    if ! host_has_nix "$v"; then
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "could not make a root filesystem"; done
+  # Then the tarballs' roots that are asked for (the Lix root takes a library from another).
+  pids=()
+  for v in "$@"; do
+    if [ -n "${nix_tarball[$v]:-}" ]; then
       ensure_root "$v" &
       pids+=($!)
     fi

@@ -2,7 +2,7 @@
 //! does in a fresh HOME and checks the tools against that, so the same test holds on Nix 2.8,
 //! 2.26 and 2.34.
 
-use fp_testkit::{nix_at_least, Bed};
+use fp_testkit::{nix_version, Bed};
 use std::path::{Path, PathBuf};
 
 /// The profile the tools take by default, as `fp-generations --json` reports it (it creates
@@ -44,18 +44,25 @@ fn the_default_profile_is_where_nix_env_puts_it() {
     assert_eq!(ours, theirs, "Nix {:?}", fp_testkit::nix_version());
 }
 
-/// Nix 2.14 added `use-xdg-base-directories`: the user's link is then
-/// `$XDG_STATE_HOME/nix/profile` instead of `~/.nix-profile`. Older Nix does not know the
-/// setting, and both it and the tools keep `~/.nix-profile`.
+/// Nix 2.14 added `use-xdg-base-directories` (Determinate Nix and Lix have it): the user's
+/// link is then `$XDG_STATE_HOME/nix/profile` instead of `~/.nix-profile`. Older Nix does not
+/// know the setting, and both it and the tools keep `~/.nix-profile`. Which link the running
+/// nix-env made is what it does.
 #[test]
 fn the_default_profile_follows_use_xdg_base_directories() {
     let bed = Bed::new();
     let config = format!("{}use-xdg-base-directories = true\n", bed.nix_config());
     let ours = tools_default_profile(&bed, &config);
-    let link = if nix_at_least(2, 14) {
-        bed.state_home().join("nix/profile")
+    let xdg = bed.state_home().join("nix/profile");
+    let home = bed.home().join(".nix-profile");
+    bed.command("nix-env")
+        .arg("-q")
+        .env("NIX_CONFIG", &config)
+        .run();
+    let link = if xdg.symlink_metadata().is_ok() {
+        xdg
     } else {
-        bed.home().join(".nix-profile")
+        home
     };
     let theirs = nix_env_default_profile(&bed, &config, &link);
     assert_eq!(ours, theirs, "Nix {:?}", fp_testkit::nix_version());
@@ -73,7 +80,7 @@ fn update_uses_this_nixs_spelling() {
         .args(["--update", "-v"])
         .run()
         .success();
-    let spelled = if nix_at_least(2, 19) {
+    let spelled = if nix_version().flake_update_has_flake_option() {
         "flake update --flake"
     } else {
         "flake update "
