@@ -913,3 +913,27 @@ fn pin_arguments_without_a_flake_argument_evaluate_no_flake() {
         .run()
         .code(1);
 }
+
+/// `$NIX_CONFIG_HOME` names the user's config directory for the Nix that reads it (upstream
+/// 2.25 and later, Determinate Nix) and is ignored by the others (older Nix, Lix): the pin goes
+/// to the registry the running Nix reads, so `nixpkgs#hello` resolves through it either way.
+#[test]
+fn the_pin_goes_to_the_registry_nix_reads_with_nix_config_home_set() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    link_channels(&bed);
+    let config_home = bed.path().join("nix-config-home");
+    std::fs::create_dir_all(&config_home).expect("config home");
+    fp_pin(&bed)
+        .env("NIX_CONFIG_HOME", &config_home)
+        .arg(&flake)
+        .run()
+        .success();
+    let run = bed
+        .command("nix")
+        .env("NIX_CONFIG_HOME", &config_home)
+        .args(["eval", "--raw", "nixpkgs#hello.name"])
+        .run()
+        .success();
+    assert_eq!(run.stdout, "hello-1.0");
+}
