@@ -148,12 +148,15 @@ with_nix() {
     "$@"
     return
   fi
-  local dir target path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  local dir target gitdir path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   dir=$(root_dir "$version")
   target=${CARGO_TARGET_DIR:-$repo/target}
+  # A linked work tree (git worktree) keeps its repository elsewhere: that is mounted too, so
+  # Nix and git inside the root see the checkout as a git repository.
+  gitdir=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || printf '%s' "$repo")
   [ -z "${nix_bin_dir[$version]:-}" ] || path=${nix_bin_dir[$version]}:$path
   as_root unshare --mount --propagation private -- bash -euc '
-    root=$1 repo=$2 target=$3 roots=$4 cwd=$5 path=$6; shift 6
+    root=$1 repo=$2 target=$3 roots=$4 cwd=$5 path=$6 gitdir=$7; shift 7
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     # A devpts of its own: builds open a pseudo-terminal (/dev/ptmx resolves to pts/ptmx here).
@@ -161,6 +164,7 @@ with_nix() {
     mount -t tmpfs tmpfs "$root/tmp"
     binds=("$repo")
     case $target/ in "$repo"/*) ;; *) binds+=("$target") ;; esac
+    case $gitdir/ in "$repo"/*) ;; *) binds+=("$gitdir") ;; esac
     for p in "${binds[@]}"; do
       mkdir -p "$root$p"
       mount --bind "$p" "$root$p"
@@ -183,7 +187,7 @@ with_nix() {
     for ((i = ${#binds[@]} - 1; i >= 0; i--)); do umount "$root${binds[i]}" 2>/dev/null || true; done
     umount "$root/tmp" "$root/proc" 2>/dev/null || true
     exit $status
-  ' with-nix "$dir" "$repo" "$target" "$roots_dir" "$PWD" "$path" "$@"
+  ' with-nix "$dir" "$repo" "$target" "$roots_dir" "$PWD" "$path" "$gitdir" "$@"
 }
 
 # Turns "2.34", "all" or "2.8,2.34" into the list of versions to run, or dies naming the choices.

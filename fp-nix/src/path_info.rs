@@ -66,11 +66,11 @@ fn command(paths: &[&str], flags: &[&str], version: NixVersion) -> Option<NixCom
     if unique.is_empty() {
         return None;
     }
-    let mut cmd = NixCommand::nix().args(["path-info", "--json"]);
+    let mut cmd = NixCommand::nix().args(["path-info", "--json"]).args(flags);
     if version.path_info_has_json_format() {
         cmd = cmd.args(["--json-format", "1"]);
     }
-    Some(cmd.args(flags).args(&unique))
+    Some(cmd.args(&unique))
 }
 
 /// One entry of `nix path-info --json`, with only the fields the tools use (the others, such

@@ -420,12 +420,32 @@ impl Bed {
         std::fs::read_link(self.profile()).ok()
     }
 
-    /// Replaces what varies between runs in `text`: the bed's path, store hashes and times.
+    /// Replaces what varies between runs in `text`: the bed's path, store hashes and times; and
+    /// drops what only some Nix prints about itself ([`without_nix_chatter`]).
     pub fn redact(&self, text: &str) -> String {
+        let text = without_nix_chatter(text);
         let text = text.replace(&self.path().display().to_string(), "[BED]");
         let text = text.replace(&bin_dir().display().to_string(), "[BIN]");
         redact_times(&redact_store_hashes(&text))
     }
+}
+
+/// `text` without the lines Nix prints about its own progress or the test machine rather than
+/// about what the tools do, which only some implementations print: Lix's `fetching path input
+/// '...'` and its warning that user namespaces do not work (in the test roots, a chroot).
+pub fn without_nix_chatter(text: &str) -> String {
+    const CHATTER: [&str; 3] = [
+        "warning: user namespaces do not work on this system",
+        "fetching path input '",
+        "fetching git input '",
+    ];
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if !CHATTER.iter().any(|c| line.starts_with(c)) {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Reads `nix-env --list-generations` output into the generation numbers and the current one.
