@@ -94,6 +94,8 @@ ensure_root() {
   if [ -f "$dir/.flakey-profile-root" ] && [ "$(cat "$dir/.flakey-profile-root")" = "$stamp" ]; then
     return
   fi
+  [ -z "$tarball" ] || command -v zstd >/dev/null ||
+    die "zstd is needed to unpack $tarball (apt-get install zstd)"
   command -v mmdebstrap >/dev/null || {
     say "installing mmdebstrap"
     as_root apt-get update -qq
