@@ -448,6 +448,27 @@ pub fn without_nix_chatter(text: &str) -> String {
     out
 }
 
+/// What a terminal showed a tool that asked `[y/N]` and got `answer` typed ahead (through
+/// `script`), the same whenever the terminal echoed the answer: before the prompt (its own
+/// line, dropped) or after it (`[y/N] n`, then a line break, both dropped).
+pub fn terminal_transcript(stdout: &str, answer: &str) -> String {
+    let echo = answer.trim();
+    let lines: Vec<String> = stdout
+        .replace("\r\n", "\n")
+        .lines()
+        .filter(|line| echo.is_empty() || line.trim() != echo)
+        .map(|line| line.replace(&format!("[y/N] {echo}"), "[y/N] "))
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&line);
+        if !line.ends_with("[y/N] ") {
+            out.push('\n');
+        }
+    }
+    out.trim_end_matches('\n').to_string()
+}
+
 /// Reads `nix-env --list-generations` output into the generation numbers and the current one.
 pub fn parse_generation_listing(listing: &str) -> (Vec<u64>, Option<u64>) {
     let mut numbers = Vec::new();
@@ -714,6 +735,19 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transcript_is_the_same_wherever_the_echo_came() {
+        let before = "n\r\nswitch? [y/N] answered no\r\n";
+        let after = "switch? [y/N] n\r\nanswered no\r\n";
+        for shown in [before, after] {
+            assert_eq!(
+                terminal_transcript(shown, "n\n"),
+                "switch? [y/N] answered no"
+            );
+        }
+        assert_eq!(terminal_transcript("a\r\nb\r\n", "\n"), "a\nb");
+    }
 
     #[test]
     fn reads_nix_profile_listings_of_every_shape() {
