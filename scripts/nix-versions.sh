@@ -5,6 +5,13 @@
 #   2.8   Debian 12 (bookworm)   the host's own Nix when it is that version
 #   2.26  Debian 13 (trixie)     a root filesystem made with mmdebstrap
 #   2.34  Debian unstable (sid)  a root filesystem made with mmdebstrap
+# and two other implementations, prebuilt for a Debian sid userland, from tarballs beside the
+# checkout ($FP_SHARED_DIR, default ../shared; never copied into the repository):
+#   lix          Lix 2.95 (shared/lix/lix-*.tar.zst, at /opt/lix in its root)
+#   determinate  Determinate Nix 3.22 (shared/determinate/determinate-nix-*.tar.zst, /opt/dnix)
+# Their roots are sid roots with the same packages minus nix-bin (so no upstream Nix can stand
+# in for them), plus the packages the tarball's runtime-packages.txt lists; the root's stamp
+# holds the tarball's sha256, so a new tarball makes a new root.
 # A version the host does not have runs in a root filesystem kept in $FP_ROOTS_DIR (default
 # /var/cache/flakey-profile/roots), made once (about 40 s and 300 MB each) and reused. Each root
 # has its own /nix, so the stores never mix; its /nix is emptied at the start of every use, so
@@ -15,9 +22,17 @@
 # there and nowhere else. When the command ends, also by a signal, the namespace goes with every
 # mount in it, so nothing of the host is ever reachable through a root that is being deleted.
 
-# The versions, oldest first, and the Debian suite each one is taken from.
-nix_versions=(2.8 2.26 2.34)
-declare -A nix_suite=([2.8]=bookworm [2.26]=trixie [2.34]=sid)
+# The versions, oldest first, then the other implementations; the Debian suite each one runs in,
+# and the directory of its root under $FP_ROOTS_DIR.
+nix_versions=(2.8 2.26 2.34 lix determinate)
+declare -A nix_suite=([2.8]=bookworm [2.26]=trixie [2.34]=sid [lix]=sid [determinate]=sid)
+declare -A nix_root_name=([2.8]=bookworm [2.26]=trixie [2.34]=sid [lix]=lix [determinate]=determinate)
+# For an implementation installed from a tarball: its folder in $shared_dir, the tarball's
+# name pattern there, and the bin directory inside the root that goes first on PATH.
+shared_dir=${FP_SHARED_DIR:-$repo/../shared}
+declare -A nix_tarball=([lix]='lix/lix-*-x86_64-linux.tar.zst'
+  [determinate]='determinate/determinate-nix-*-x86_64-linux.tar.zst')
+declare -A nix_bin_dir=([lix]=/opt/lix/bin [determinate]=/opt/dnix/bin)
 
 roots_dir=${FP_ROOTS_DIR:-/var/cache/flakey-profile/roots}
 debian_mirror=${FP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -25,16 +40,25 @@ debian_mirror=${FP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # setpriv (the multi-user test), script (tests with a terminal), hyperfine (bench/run), ssh.
 root_packages=nix-bin,git,man-db,time,passwd,util-linux,bsdutils,hyperfine,procps,openssh-server,openssh-client
 
-# Whether the host's own nix is version $1 (2.8 matches 2.8.0).
+# Whether the host's own nix is version $1 (2.8 matches 2.8.0; lix and determinate never match).
 host_has_nix() {
   command -v nix >/dev/null || return 1
   local v
-  v=$(nix --version | awk '{print $NF}')
+  v=$(nix --version | awk 'NR == 1 {print $NF}')
   [[ $v == "$1" || $v == "$1".* ]]
 }
 
 # The root filesystem directory for version $1.
-root_dir() { printf '%s/%s\n' "$roots_dir" "${nix_suite[$1]}"; }
+root_dir() { printf '%s/%s\n' "$roots_dir" "${nix_root_name[$1]}"; }
+
+# The tarball of version $1 (lix, determinate), the newest of its pattern; dies when missing.
+tarball_of() {
+  local files
+  # shellcheck disable=SC2206 # the pattern is meant to expand
+  files=($shared_dir/${nix_tarball[$1]})
+  [ -f "${files[-1]}" ] || die "no tarball for $1 in $shared_dir (${nix_tarball[$1]}; set FP_SHARED_DIR)"
+  printf '%s\n' "${files[-1]}"
+}
 
 # Fails when anything is mounted at or below $1 (so a delete there cannot reach the host).
 nothing_mounted_below() {
@@ -52,16 +76,26 @@ safe_remove() {
   rm -rf --one-file-system "$1"
 }
 
-# Makes the root filesystem for version $1 unless it exists with the current package list.
-# Safe to run for two versions at once (each writes its own directory).
+# Makes the root filesystem for version $1 unless it exists with the current package list (and,
+# for a tarball's implementation, the same tarball). Safe to run for two versions at once (each
+# writes its own directory).
 ensure_root() {
-  local version=$1 dir stamp suite
+  local version=$1 dir stamp suite packages=$root_packages tarball='' runtime
   dir=$(root_dir "$version")
   suite=${nix_suite[$version]}
-  stamp="$suite $root_packages"
+  if [ -n "${nix_tarball[$version]:-}" ]; then
+    tarball=$(tarball_of "$version")
+    runtime=$(grep -v '^#' "$(dirname "$tarball")/runtime-packages.txt" | paste -sd, -)
+    packages=$(tr , '\n' <<< "$root_packages" | grep -vx nix-bin | paste -sd, -),$runtime
+  fi
+  stamp="$suite $packages"
+  [ -z "$tarball" ] || stamp+=" $(sha256sum "$tarball" | cut -d' ' -f1)"
+  [ "$version" != lix ] || stamp+=" libarchive-3.7"
   if [ -f "$dir/.flakey-profile-root" ] && [ "$(cat "$dir/.flakey-profile-root")" = "$stamp" ]; then
     return
   fi
+  [ -z "$tarball" ] || command -v zstd >/dev/null ||
+    die "zstd is needed to unpack $tarball (apt-get install zstd)"
   command -v mmdebstrap >/dev/null || {
     say "installing mmdebstrap"
     as_root apt-get update -qq
@@ -71,12 +105,31 @@ ensure_root() {
   mkdir -p "$roots_dir"
   safe_remove "$dir.new"
   # The archive may be a snapshot whose Release files are past their Valid-Until date.
-  as_root mmdebstrap --quiet --variant=essential --mode=root --include="$root_packages" \
+  as_root mmdebstrap --quiet --variant=essential --mode=root --include="$packages" \
     --aptopt='Acquire::Check-Valid-Until "false"' "$suite" "$dir.new" "$debian_mirror" \
     || die "mmdebstrap of Debian $suite failed (see above)"
+  if [ -n "$tarball" ]; then
+    as_root tar --zstd -xpf "$tarball" -C "$dir.new" || die "cannot unpack $tarball"
+  fi
+  [ "$version" != lix ] || lix_libarchive_3_7 "$dir.new"
   printf '%s\n' "$stamp" > "$dir.new/.flakey-profile-root"
   safe_remove "$dir"
   mv "$dir.new" "$dir"
+}
+
+# Gives the Lix in root $1 Debian 13's libarchive 3.7 (taken from the 2.26 root, made first)
+# instead of sid's 3.8. Lix 2.95.3 unpacks `git archive` output (every clean git flake) in a
+# thread reading a pipe whose write end it closes only after that thread ends; libarchive 3.8
+# reads on to the end of the stream there, so each such fetch waits forever. 3.7 stops at the
+# end of the archive. The library goes into Lix's own library directory (its RUNPATH), and the
+# libxml2 it needs beside sid's.
+lix_libarchive_3_7() {
+  local lib=usr/lib/x86_64-linux-gnu from
+  from=$(root_dir 2.26)
+  [ -e "$from/$lib/libarchive.so.13" ] || die "the Nix 2.26 root must be made before the Lix root"
+  as_root cp -L "$from/$lib/libarchive.so.13" "$1/opt/lix/lib/x86_64-linux-gnu/libarchive.so.13"
+  as_root cp -L "$from/$lib/libxml2.so.2" "$1/$lib/libxml2.so.2"
+  as_root chroot "$1" ldconfig
 }
 
 # Empties the root's /nix, so the next use starts with a fresh store and fresh profiles.
@@ -97,16 +150,23 @@ with_nix() {
     "$@"
     return
   fi
-  local dir target
+  local dir target gitdir path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   dir=$(root_dir "$version")
   target=${CARGO_TARGET_DIR:-$repo/target}
+  # A linked work tree (git worktree) keeps its repository elsewhere: that is mounted too, so
+  # Nix and git inside the root see the checkout as a git repository.
+  gitdir=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || printf '%s' "$repo")
+  [ -z "${nix_bin_dir[$version]:-}" ] || path=${nix_bin_dir[$version]}:$path
   as_root unshare --mount --propagation private -- bash -euc '
-    root=$1 repo=$2 target=$3 roots=$4 cwd=$5; shift 5
+    root=$1 repo=$2 target=$3 roots=$4 cwd=$5 path=$6 gitdir=$7; shift 7
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
+    # A devpts of its own: builds open a pseudo-terminal (/dev/ptmx resolves to pts/ptmx here).
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"
     mount -t tmpfs tmpfs "$root/tmp"
     binds=("$repo")
     case $target/ in "$repo"/*) ;; *) binds+=("$target") ;; esac
+    case $gitdir/ in "$repo"/*) ;; *) binds+=("$gitdir") ;; esac
     for p in "${binds[@]}"; do
       mkdir -p "$root$p"
       mount --bind "$p" "$root$p"
@@ -118,7 +178,7 @@ with_nix() {
     binds+=("$roots")
     set +e
     chroot "$root" /usr/bin/env -i \
-      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      PATH="$path" \
       HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM="${TERM:-dumb}" TMPDIR=/tmp \
       CI="${CI:-}" INSTA_WORKSPACE_ROOT="$repo" INSTA_UPDATE="${INSTA_UPDATE:-}" \
       FP_ROOTS_DIR="$roots" \
@@ -129,7 +189,7 @@ with_nix() {
     for ((i = ${#binds[@]} - 1; i >= 0; i--)); do umount "$root${binds[i]}" 2>/dev/null || true; done
     umount "$root/tmp" "$root/proc" 2>/dev/null || true
     exit $status
-  ' with-nix "$dir" "$repo" "$target" "$roots_dir" "$PWD" "$@"
+  ' with-nix "$dir" "$repo" "$target" "$roots_dir" "$PWD" "$path" "$gitdir" "$@"
 }
 
 # Turns "2.34", "all" or "2.8,2.34" into the list of versions to run, or dies naming the choices.
@@ -159,12 +219,22 @@ hold_roots_lock() {
 }
 
 # Makes sure every version in "$@" can run: the host's own Nix, or a root made and emptied.
-# The roots of every version the host lacks are made in any case: tests start remote machines
-# from them (with a Nix other than the one under test).
+# The Debian roots of every version the host lacks are made in any case: tests start remote
+# machines from them (with a Nix other than the one under test). A tarball's root is made when
+# its version is asked for.
 prepare_versions() {
   local v pids=()
   for v in "${nix_versions[@]}"; do
-    if ! host_has_nix "$v"; then
+    if [ -z "${nix_tarball[$v]:-}" ] && ! host_has_nix "$v"; then
+      ensure_root "$v" &
+      pids+=($!)
+    fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "could not make a root filesystem"; done
+  # Then the tarballs' roots that are asked for (the Lix root takes a library from another).
+  pids=()
+  for v in "$@"; do
+    if [ -n "${nix_tarball[$v]:-}" ]; then
       ensure_root "$v" &
       pids+=($!)
     fi

@@ -149,12 +149,16 @@ fn git_root(path: &Path) -> Option<PathBuf> {
 
 /// The tracked files of the git work tree at `root` (`git ls-files`, as Nix lists them: edits
 /// and staged files included, untracked files not), with their current contents, and the
-/// commit checked out.
+/// commit checked out. The files of submodules, nested ones too, are listed as well
+/// (`--recurse-submodules`): Nix copies their work trees when the flake asks for them
+/// (`inputs.self.submodules = true`, `?submodules=1`), and a key that left them out would give
+/// the old result after an edit in one. Where Nix does not copy them, a change there only
+/// costs a needless build.
 fn git_tree(ui: &Ui, root: &Path) -> Result<(String, Entries), String> {
     let listing = NixCommand::new("git")
         .arg("-C")
         .arg(root)
-        .args(["ls-files", "-z"])
+        .args(["ls-files", "-z", "--recurse-submodules"])
         .output(ui, Stderr::Capture)
         .map_err(|e| {
             format!(

@@ -417,11 +417,12 @@ pub fn build_command(
     cmd.arg(installable).args(extra)
 }
 
-/// The command that updates every input of `flake`'s lock file, for this Nix version
-/// (`nix flake update FLAKE` before 2.19, `nix flake update --flake FLAKE` from 2.19 on).
+/// The command that updates every input of `flake`'s lock file, for this Nix
+/// (`nix flake update --flake FLAKE` where it has `--flake`,
+/// [`NixVersion::flake_update_has_flake_option`]; else `nix flake update FLAKE`).
 pub fn update_command(version: NixVersion, flake: &str) -> NixCommand {
     let cmd = NixCommand::nix().args(["flake", "update"]);
-    if version.at_least(2, 19) {
+    if version.flake_update_has_flake_option() {
         cmd.args(["--flake", flake])
     } else {
         cmd.arg(flake)

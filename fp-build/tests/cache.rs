@@ -316,11 +316,13 @@ fn a_changed_lock_file_gives_the_new_result() {
     let run = fp_build(&bed, &args);
     assert!(hit(&run), "{}", run.stderr);
     assert_eq!(run.stdout_line(), nix_build(&bed, &args));
-    bed.command("nix")
-        .args(["flake", "lock", "--update-input", "nixpkgs"])
-        .arg(&flake)
-        .run()
-        .success();
+    // Relocking one input, spelt as the running Nix spells it.
+    let relock = if fp_testkit::nix_version().flake_update_has_flake_option() {
+        ["flake", "update", "nixpkgs", "--flake"]
+    } else {
+        ["flake", "lock", "--update-input", "nixpkgs"]
+    };
+    bed.command("nix").args(relock).arg(&flake).run().success();
     let run = fp_build(&bed, &args);
     assert!(!hit(&run), "{}", run.stderr);
     assert!(run.stderr.contains("flake.lock"), "{}", run.stderr);
@@ -602,4 +604,162 @@ fn with_an_override_an_input_missing_from_the_lock_file_is_never_cached() {
         lib.as_str(),
     ];
     assert_eq!(warm(&bed, &args), nix_build(&bed, &args));
+}
+
+/// A git repository at `dir` holding `packages.json` (a JSON list of package names), committed.
+fn package_list_repo(bed: &Bed, dir: &Path, packages: &[&str]) {
+    std::fs::create_dir_all(dir).expect("repo dir");
+    write_package_list(dir, packages);
+    git(bed, dir, &["init", "-q"]);
+    git(bed, dir, &["add", "."]);
+    git(bed, dir, &["commit", "-qm", "packages"]);
+}
+
+/// Writes `packages.json` in `dir`.
+fn write_package_list(dir: &Path, packages: &[&str]) {
+    let list = serde_json::to_string(packages).expect("json");
+    std::fs::write(dir.join("packages.json"), list).expect("packages.json");
+}
+
+/// `git -c protocol.file.allow=always ARGS...` in `dir`: adding a local repository as a
+/// submodule needs it.
+fn git_submodule(bed: &Bed, dir: &Path, args: &[&str]) {
+    let mut all = vec!["-c", "protocol.file.allow=always"];
+    all.extend_from_slice(args);
+    git(bed, dir, &all);
+}
+
+/// Makes the flake at `flake` ask Nix for its submodules (`inputs.self.submodules = true`)
+/// where the running Nix accepts that, with the extra experimental feature some Nix needs for
+/// it; returns the NIX_CONFIG to build with. Nix that knows no such attribute gets the flake as
+/// it was (it copies no submodule then, which the flake's result shows as well).
+fn ask_for_submodules(bed: &Bed, flake: &Path) -> String {
+    let file = flake.join("flake.nix");
+    let plain = std::fs::read_to_string(&file).expect("flake.nix");
+    let asking = plain.replacen("{\n", "{\n  inputs.self.submodules = true;\n", 1);
+    std::fs::write(&file, &asking).expect("flake.nix");
+    let extra = format!(
+        "{}experimental-features = nix-command flakes flake-self-attrs\n",
+        bed.nix_config()
+    );
+    for config in [bed.nix_config().to_string(), extra] {
+        let run = bed
+            .command("nix")
+            .env("NIX_CONFIG", &config)
+            .args(["flake", "metadata", "--json"])
+            .arg(format!("path:{}", flake.display()))
+            .run();
+        if run.code == 0 {
+            return config;
+        }
+    }
+    std::fs::write(&file, plain).expect("flake.nix");
+    bed.nix_config().to_string()
+}
+
+/// fp-build with `nix_config`, checked against `nix build` after a change: it prints what
+/// `nix build` prints (or fails where `nix build` fails), and a result other than `before` is
+/// never a cache hit. Returns the result (empty when Nix failed) and the run.
+fn same_as_nix_build(bed: &Bed, flake: &Path, nix_config: &str, before: &str) -> (String, Run) {
+    let installable = format!("{}#profile", flake.display());
+    let run = bed
+        .tool("fp-build")
+        .env("NIX_CONFIG", nix_config)
+        .arg("-v")
+        .arg(flake)
+        .run();
+    let nix = bed
+        .command("nix")
+        .env("NIX_CONFIG", nix_config)
+        .args(["build", "--no-link", "--json", &installable])
+        .run();
+    if nix.code != 0 {
+        assert_ne!(
+            run.code, 0,
+            "fp-build printed a result where nix build failed: {}\n{}",
+            run.stdout, nix.stderr
+        );
+        return (String::new(), run);
+    }
+    let v: serde_json::Value = serde_json::from_str(&nix.stdout).expect("nix build --json");
+    let out = v[0]["outputs"]["out"].as_str().expect("out").to_string();
+    assert_eq!(run.stdout_line(), out, "{}", run.stderr);
+    if out != before {
+        assert!(!hit(&run), "a stale cache hit: {}", run.stderr);
+    }
+    (out, run)
+}
+
+/// A git flake with a submodule, later with a submodule of its own, whose result depends on
+/// files in both: an edit in the submodule under a clean parent, the same committed in the
+/// submodule, then in the parent, and an edit in the nested submodule always give what
+/// `nix build` gives (or fail where it fails), never the recorded result.
+#[test]
+fn submodule_changes_never_give_a_stale_result() {
+    let bed = Bed::new();
+    let leaf = bed.path().join("leaf");
+    let middle = bed.path().join("middle");
+    package_list_repo(&bed, &leaf, &["motd"]);
+    package_list_repo(&bed, &middle, &[]);
+    let flake = bed.profile_flake_with(
+        "flake1",
+        1,
+        "paths = let read = f: if builtins.pathExists f then builtins.fromJSON (builtins.readFile f) else [ ]; in [ pkgs.tree ] ++ map (n: pkgs.${n}) (read ./sub/packages.json ++ read ./sub/leaf/packages.json);",
+    );
+    let config = ask_for_submodules(&bed, &flake);
+    git(&bed, &flake, &["init", "-q"]);
+    git_submodule(
+        &bed,
+        &flake,
+        &["submodule", "-q", "add", middle.to_str().unwrap(), "sub"],
+    );
+    git(&bed, &flake, &["add", "."]);
+    git(&bed, &flake, &["commit", "-qm", "profile"]);
+    let sub = flake.join("sub");
+    let mut result = String::new();
+    let mut warmed = false;
+    for _ in 0..3 {
+        let (out, run) = same_as_nix_build(&bed, &flake, &config, &result);
+        warmed = hit(&run);
+        result = out;
+    }
+    assert!(warmed, "no cache hit for the unchanged flake");
+
+    // An edit in the submodule; the parent's files are as committed.
+    write_package_list(&sub, &["hello"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    // The same edit committed in the submodule, then the new submodule commit in the parent.
+    git(&bed, &sub, &["commit", "-qam", "hello"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    git(&bed, &flake, &["commit", "-qam", "sub"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    // A parent with an uncommitted edit of its own (Nix copies its work tree then), and an
+    // edit in the submodule.
+    std::fs::write(flake.join("notes"), "1").expect("notes");
+    git(&bed, &flake, &["add", "notes"]);
+    git(&bed, &flake, &["commit", "-qm", "notes"]);
+    std::fs::write(flake.join("notes"), "2").expect("notes");
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    write_package_list(&sub, &["hello", "motd"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    git(&bed, &sub, &["commit", "-qam", "motd"]);
+    git(&bed, &flake, &["commit", "-qam", "sub"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    // A nested submodule, then an edit in it (under a dirty parent), then that committed all
+    // the way up.
+    git_submodule(
+        &bed,
+        &sub,
+        &["submodule", "-q", "add", leaf.to_str().unwrap(), "leaf"],
+    );
+    git(&bed, &sub, &["commit", "-qm", "leaf"]);
+    git(&bed, &flake, &["commit", "-qam", "sub"]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    std::fs::write(flake.join("notes"), "3").expect("notes");
+    write_package_list(&sub.join("leaf"), &[]);
+    result = same_as_nix_build(&bed, &flake, &config, &result).0;
+    git(&bed, &sub.join("leaf"), &["commit", "-qam", "none"]);
+    git(&bed, &sub, &["commit", "-qam", "leaf"]);
+    git(&bed, &flake, &["commit", "-qam", "sub"]);
+    same_as_nix_build(&bed, &flake, &config, &result);
 }

@@ -70,7 +70,9 @@ fn an_unreadable_database_gives_the_same_diff_through_nix() {
 }
 
 /// One line of `nix store diff-closures`: `name: 1.0 → 2.0, +10.0 KiB` (`∅` for a side
-/// without the package; the size only when it changes by 8 KiB or more).
+/// without the package; the size only when it changes by 8 KiB or more). Determinate Nix
+/// writes a side without the package as `1.0 added` or `1.0 removed` (or `(absent)`) and an
+/// empty version as `(no version)`, upstream's `ε`.
 fn diff_closures(bed: &Bed, a: &str, b: &str) -> BTreeMap<String, (String, String, f64)> {
     let run = bed
         .command("nix")
@@ -85,13 +87,17 @@ fn diff_closures(bed: &Bed, a: &str, b: &str) -> BTreeMap<String, (String, Strin
             Some((v, s)) => (v, s.trim_end_matches(" KiB").parse::<f64>().expect(s)),
             None => (rest, 0.0),
         };
-        let (from, to) = versions.split_once(" → ").expect(versions);
-        let side = |v: &str| {
-            if v == "∅" {
-                String::new()
-            } else {
-                v.to_string()
-            }
+        let (from, to) = match versions.split_once(" → ") {
+            Some(pair) => pair,
+            None => match versions.strip_suffix(" added") {
+                Some(v) => ("∅", v),
+                None => (versions.strip_suffix(" removed").expect(versions), "∅"),
+            },
+        };
+        let side = |v: &str| match v {
+            "∅" | "(absent)" => String::new(),
+            "(no version)" => "ε".to_string(),
+            v => v.to_string(),
         };
         lines.insert(name.to_string(), (side(from), side(to), size));
     }

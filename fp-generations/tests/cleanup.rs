@@ -225,14 +225,8 @@ fn ask_shows_the_space_and_deletes_only_on_yes() {
     let run = line("n\n");
     // What the terminal showed, without the echo of the answer (which comes whenever the
     // terminal gets it).
-    let shown: Vec<String> = run
-        .stdout
-        .replace("\r\n", "\n")
-        .lines()
-        .filter(|l| l.trim() != "n")
-        .map(|l| l.replace("[y/N] n", "[y/N] "))
-        .collect();
-    insta::assert_snapshot!(bed.redact(&shown.join("\n")));
+    let shown = fp_testkit::terminal_transcript(&run.stdout, "n\n");
+    insta::assert_snapshot!(bed.redact(&shown));
     assert_eq!(bed.nix_env_generations(), before);
     line("y\n");
     assert_eq!(bed.generation_numbers(), (vec![4], Some(4)));

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::Log;
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 /// The features every `nix` call enables, so the tools work without any nix.conf change.
 pub const EXPERIMENTAL_FEATURES: &str = "nix-command flakes";
@@ -203,70 +202,7 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// A Nix version, as printed by `nix --version`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NixVersion {
-    /// Major version (2).
-    pub major: u32,
-    /// Minor version (8 for 2.8.0).
-    pub minor: u32,
-    /// Patch version.
-    pub patch: u32,
-}
-
-impl NixVersion {
-    /// Builds a version from its parts.
-    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        NixVersion {
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// Parses the output of `nix --version`: `nix (Nix) 2.8.0`, `nix (Determinate Nix 3.6.2) 2.29.0`,
-    /// `nix (Nix) 2.24.0pre20240801_dirty`. The last word that starts with a digit is the version.
-    pub fn parse(text: &str) -> Option<Self> {
-        let word = text
-            .split_whitespace()
-            .rev()
-            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
-        let mut parts = word.split('.').map(|p| {
-            let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse::<u32>().ok()
-        });
-        let major = parts.next()??;
-        let minor = parts.next().flatten().unwrap_or(0);
-        let patch = parts.next().flatten().unwrap_or(0);
-        Some(NixVersion::new(major, minor, patch))
-    }
-
-    /// Whether this version is at least `major.minor`.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        *self >= NixVersion::new(major, minor, 0)
-    }
-}
-
-impl std::fmt::Display for NixVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
-
-/// The version of the `nix` on `PATH`, asked once per process.
-pub fn nix_version(log: &dyn Log) -> Result<NixVersion> {
-    static VERSION: OnceLock<NixVersion> = OnceLock::new();
-    if let Some(v) = VERSION.get() {
-        return Ok(*v);
-    }
-    let text = NixCommand::new("nix")
-        .arg("--version")
-        .output(log, Stderr::Capture)?;
-    let version = NixVersion::parse(&text)
-        .ok_or_else(|| Error::failed(format!("cannot read the Nix version from {text:?}")))?;
-    log.verbose(&format!("nix version: {version}"));
-    Ok(*VERSION.get_or_init(|| version))
-}
+pub use crate::nix_version::{nix_version, NixVersion};
 
 /// This machine's Nix system, `<arch>-<os>` as Nix spells it (`x86_64-linux`, `aarch64-darwin`):
 /// the default `system` of a Nix built for it.
@@ -336,25 +272,6 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(rm -rf /);"), "'$(rm -rf /);'");
-    }
-
-    #[test]
-    fn versions() {
-        assert_eq!(
-            NixVersion::parse("nix (Nix) 2.8.0\n"),
-            Some(NixVersion::new(2, 8, 0))
-        );
-        assert_eq!(
-            NixVersion::parse("nix (Determinate Nix 3.6.2) 2.29.0"),
-            Some(NixVersion::new(2, 29, 0))
-        );
-        assert_eq!(
-            NixVersion::parse("nix (Nix) 2.24.0pre20240801_dirty"),
-            Some(NixVersion::new(2, 24, 0))
-        );
-        assert_eq!(NixVersion::parse("garbage"), None);
-        assert!(NixVersion::new(2, 19, 1).at_least(2, 19));
-        assert!(!NixVersion::new(2, 8, 0).at_least(2, 9));
     }
 
     #[test]

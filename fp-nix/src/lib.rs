@@ -1,7 +1,9 @@
 //! What Nix is and does, as flakey-profile's tools need it, usable without any of their
 //! command-line interface.
 //!
-//! - Running nix: command lines as data ([`command`]), the Nix version, `nix build --json`.
+//! - Running nix: command lines as data ([`command`]), `nix build --json`; which Nix runs
+//!   (upstream Nix, Determinate Nix or Lix, and its version) and what it does that others do
+//!   not ([`nix_version`]).
 //! - The store: store paths and `parseDrvName` ([`store_path`]); what the store knows about
 //!   paths ([`store_query`]), read from its database ([`store_db`]) or asked of `nix path-info`
 //!   ([`path_info`]); Nix's settings as nix.conf and `$NIX_CONFIG` give them ([`nix_conf`]).
@@ -32,6 +34,7 @@ pub mod locations;
 pub mod lock;
 pub mod nix_conf;
 pub mod nix_expr;
+pub mod nix_version;
 pub mod path_info;
 pub mod profile;
 pub mod remote;

@@ -1,7 +1,7 @@
 //! Where Nix keeps things for the user running a tool: the profiles and channels directories,
 //! the `~/.nix-profile` and `~/.nix-defexpr` links, the registries and `nix.conf`, for each Nix
-//! version. Each rule is written once here; the deciding functions take the version and the
-//! [`User`] as arguments, so they are tested without touching the machine.
+//! implementation and version. Each rule is written once here; the deciding functions take the
+//! version and the [`User`] as arguments, so they are tested without touching the machine.
 
 use crate::command::NixVersion;
 use crate::error::{Error, Result};
@@ -19,6 +19,8 @@ pub struct User {
     pub name: Option<String>,
     /// `$XDG_STATE_HOME` (default `~/.local/state`).
     pub state_home: PathBuf,
+    /// `$NIX_STATE_HOME`, when set (not empty).
+    pub nix_state_home: Option<PathBuf>,
 }
 
 impl User {
@@ -28,6 +30,17 @@ impl User {
             root: is_root(),
             name: user_name(),
             state_home: state_home(),
+            nix_state_home: nix_state_home(),
+        }
+    }
+
+    /// Nix's state directory for this user (profiles, the profile link under
+    /// `use-xdg-base-directories`, defexpr): `$NIX_STATE_HOME` where `version` reads it
+    /// ([`NixVersion::reads_nix_home_variables`]), else `$XDG_STATE_HOME/nix`.
+    pub fn nix_state_dir(&self, version: NixVersion) -> PathBuf {
+        match &self.nix_state_home {
+            Some(dir) if version.reads_nix_home_variables() => dir.clone(),
+            _ => self.state_home.join("nix"),
         }
     }
 
@@ -42,12 +55,13 @@ impl User {
     }
 }
 
-/// The directory where nix-env and nix-channel keep this user's profiles: from Nix 2.14 on
-/// `$XDG_STATE_HOME/nix/profiles` (root keeps `/nix/var/nix/profiles/per-user/root`), before
-/// that `/nix/var/nix/profiles/per-user/<user name>`.
+/// The directory where nix-env and nix-channel keep this user's profiles: `profiles` in the
+/// user's Nix state directory ([`User::nix_state_dir`]) where the version keeps them there
+/// ([`NixVersion::profiles_in_state_dir`]; root keeps `/nix/var/nix/profiles/per-user/root`),
+/// else `/nix/var/nix/profiles/per-user/<user name>`.
 pub fn profiles_dir(version: NixVersion, user: &User) -> Result<PathBuf> {
-    if version.at_least(2, 14) && !user.root {
-        return Ok(user.state_home.join("nix/profiles"));
+    if version.profiles_in_state_dir() && !user.root {
+        return Ok(user.nix_state_dir(version).join("profiles"));
     }
     let name = if user.root {
         "root"
@@ -58,10 +72,10 @@ pub fn profiles_dir(version: NixVersion, user: &User) -> Result<PathBuf> {
 }
 
 /// The profile nix-env uses when none is named and no `~/.nix-profile` link exists: `profile`
-/// in [`profiles_dir`], except for root before Nix 2.15, whose default is
-/// `/nix/var/nix/profiles/default`.
+/// in [`profiles_dir`], except for root where the version has no per-user default
+/// ([`NixVersion::root_profile_per_user`]), whose default is `/nix/var/nix/profiles/default`.
 pub fn default_profile(version: NixVersion, user: &User) -> Result<PathBuf> {
-    if user.root && !version.at_least(2, 15) {
+    if user.root && !version.root_profile_per_user() {
         return Ok(PathBuf::from("/nix/var/nix/profiles/default"));
     }
     Ok(profiles_dir(version, user)?.join("profile"))
@@ -74,10 +88,10 @@ pub fn default_channels(version: NixVersion, user: &User) -> Result<PathBuf> {
 }
 
 /// The link nix-env makes to the user's profile: [`home_profile_link`], or
-/// [`xdg_profile_link`] on Nix 2.14 and later with `use-xdg-base-directories`.
+/// [`xdg_profile_link`] where the version has `use-xdg-base-directories` and it is on.
 pub fn user_profile_link(version: NixVersion) -> PathBuf {
-    if version.at_least(2, 14) && uses_xdg_base_directories() {
-        xdg_profile_link()
+    if version.has_xdg_base_directories() && uses_xdg_base_directories(version) {
+        current_nix_state_dir(version).join("profile")
     } else {
         home_profile_link()
     }
@@ -88,9 +102,31 @@ pub fn home_profile_link() -> PathBuf {
     home_dir().join(".nix-profile")
 }
 
-/// `$XDG_STATE_HOME/nix/profile`, the user's profile link under `use-xdg-base-directories`.
-pub fn xdg_profile_link() -> PathBuf {
-    state_home().join("nix/profile")
+/// `profile` in the user's Nix state directory ([`User::nix_state_dir`]): the user's profile
+/// link under `use-xdg-base-directories`. `version` is asked only when `$NIX_STATE_HOME` is set.
+pub fn xdg_profile_link(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
+    if nix_state_home().is_none() {
+        return Ok(state_home().join("nix/profile"));
+    }
+    Ok(current_nix_state_dir(version()?).join("profile"))
+}
+
+/// The Nix state directory of the user running the tool ([`User::nix_state_dir`]).
+fn current_nix_state_dir(version: NixVersion) -> PathBuf {
+    User {
+        root: false,
+        name: None,
+        state_home: state_home(),
+        nix_state_home: nix_state_home(),
+    }
+    .nix_state_dir(version)
+}
+
+/// `$NIX_STATE_HOME`, when set and not empty.
+pub fn nix_state_home() -> Option<PathBuf> {
+    std::env::var_os("NIX_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Where the symlink `link` points, a relative target taken from the link's directory; `None`
@@ -107,22 +143,23 @@ pub fn resolve_link_target(link: &Path, target: &Path) -> PathBuf {
     link.parent().unwrap_or(Path::new("/")).join(target)
 }
 
-/// The directory whose entries `<nixpkgs>` is looked up in: `~/.nix-defexpr`, or
-/// `$XDG_STATE_HOME/nix/defexpr` on Nix 2.14 and later with `use-xdg-base-directories`.
-/// `version` is asked only when that setting is on.
-pub fn defexpr_dir(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
-    if uses_xdg_base_directories() && version()?.at_least(2, 14) {
-        return Ok(state_home().join("nix/defexpr"));
+/// The directory whose entries `<nixpkgs>` is looked up in: `~/.nix-defexpr`, or `defexpr`
+/// in the user's Nix state directory where the version has `use-xdg-base-directories` and it
+/// is on.
+pub fn defexpr_dir(version: NixVersion) -> PathBuf {
+    if version.has_xdg_base_directories() && uses_xdg_base_directories(version) {
+        return current_nix_state_dir(version).join("defexpr");
     }
-    Ok(home_dir().join(".nix-defexpr"))
+    home_dir().join(".nix-defexpr")
 }
 
-/// The user flake registry as Nix finds it: `$NIX_CONFIG_HOME/registry.json` on Nix 2.25 and
-/// later when that variable is set, else `$XDG_CONFIG_HOME/nix/registry.json` (default
+/// The user flake registry as Nix finds it: `$NIX_CONFIG_HOME/registry.json` when that variable
+/// is set and the version reads it ([`NixVersion::reads_nix_home_variables`]: upstream 2.25 and
+/// later, Determinate Nix, never Lix), else `$XDG_CONFIG_HOME/nix/registry.json` (default
 /// `~/.config/nix/registry.json`). `version` is asked only when `$NIX_CONFIG_HOME` is set.
 pub fn user_registry(version: impl FnOnce() -> Result<NixVersion>) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("NIX_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        if version()?.at_least(2, 25) {
+        if version()?.reads_nix_home_variables() {
             return Ok(PathBuf::from(dir).join("registry.json"));
         }
     }
@@ -143,9 +180,9 @@ pub fn nix_conf_dir() -> PathBuf {
 }
 
 /// Whether Nix's setting `use-xdg-base-directories` is `true` (read from nix.conf and
-/// `$NIX_CONFIG` as Nix reads them).
-pub fn uses_xdg_base_directories() -> bool {
-    crate::nix_conf::setting("use-xdg-base-directories").as_deref() == Some("true")
+/// `$NIX_CONFIG` as `version` reads them).
+pub fn uses_xdg_base_directories(version: NixVersion) -> bool {
+    crate::nix_conf::setting_for(version, "use-xdg-base-directories").as_deref() == Some("true")
 }
 
 /// Whether the running Nix ignores a `$HOME` the effective user does not own and takes the
@@ -415,6 +452,7 @@ mod tests {
             root,
             name: name.map(str::to_string),
             state_home: PathBuf::from("/home/alice/.local/state"),
+            nix_state_home: None,
         }
     }
 
@@ -464,6 +502,50 @@ mod tests {
                 Path::new("/nix/var/nix/profiles/per-user/root/channels")
             );
         }
+    }
+
+    /// Upstream Nix from 2.25 and Determinate Nix keep a user's profiles in `$NIX_STATE_HOME`
+    /// when it is set; older Nix and every Lix release use `$XDG_STATE_HOME/nix`.
+    #[test]
+    fn nix_state_home_is_read_where_the_implementation_reads_it() {
+        let alice = User {
+            nix_state_home: Some(PathBuf::from("/srv/alice-nix")),
+            ..user(false, Some("alice"))
+        };
+        let at_state_home = Path::new("/srv/alice-nix/profiles/profile");
+        let at_xdg = Path::new("/home/alice/.local/state/nix/profiles/profile");
+        for (version, expected) in [
+            (v(24), at_xdg),
+            (v(25), at_state_home),
+            (v(34), at_state_home),
+            (
+                NixVersion::determinate((3, 22, 2), (2, 35, 2)),
+                at_state_home,
+            ),
+            (NixVersion::lix(2, 95, 3), at_xdg),
+        ] {
+            assert_eq!(
+                default_profile(version, &alice).unwrap(),
+                expected,
+                "{version}"
+            );
+        }
+    }
+
+    /// Lix keeps Nix 2.18's locations although its version numbers (2.90 on) are higher than
+    /// every upstream threshold: a user's profiles in `$XDG_STATE_HOME/nix/profiles`, root's
+    /// in `/nix/var/nix/profiles/per-user/root`.
+    #[test]
+    fn lix_keeps_the_locations_of_nix_2_18() {
+        let lix = NixVersion::lix(2, 95, 3);
+        assert_eq!(
+            default_profile(lix, &user(false, Some("alice"))).unwrap(),
+            Path::new("/home/alice/.local/state/nix/profiles/profile")
+        );
+        assert_eq!(
+            default_profile(lix, &user(true, Some("root"))).unwrap(),
+            Path::new("/nix/var/nix/profiles/per-user/root/profile")
+        );
     }
 
     #[test]

@@ -3,16 +3,28 @@
 //! replacing an earlier one, `include` and `!include` followed.
 
 use crate::locations::{config_home, nix_conf_dir};
+use crate::nix_version::NixVersion;
 use std::path::{Path, PathBuf};
 
 /// How deep `include` lines are followed (Nix has no limit; a loop must still end).
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// The value of the setting `name` as Nix would see it, or `None` when nothing sets it.
+/// The value of the setting `name` as Nix would see it, or `None` when nothing sets it, without
+/// asking which Nix runs (`$NIX_CONFIG_HOME` taken as upstream Nix from 2.25 takes it).
 pub fn setting(name: &str) -> Option<String> {
+    setting_in(&files(), name)
+}
+
+/// The value of the setting `name` as Nix `version` sees it ([`files_for`]), or `None`.
+pub fn setting_for(version: NixVersion, name: &str) -> Option<String> {
+    setting_in(&files_for(version), name)
+}
+
+/// The value of the setting `name` in `files`, then `$NIX_CONFIG`.
+fn setting_in(files: &[PathBuf], name: &str) -> Option<String> {
     let mut value = None;
-    for file in files() {
-        read_file(&file, name, &mut value, 0);
+    for file in files {
+        read_file(file, name, &mut value, 0);
     }
     if let Ok(text) = std::env::var("NIX_CONFIG") {
         apply(&text, None, name, &mut value, 0);
@@ -26,7 +38,23 @@ pub fn setting(name: &str) -> Option<String> {
 /// `/etc/xdg`) and then the user's own, which wins: `$NIX_CONFIG_HOME/nix.conf` when that is
 /// set (Nix 2.25 and later read it instead), else `$XDG_CONFIG_HOME/nix/nix.conf`.
 pub fn files() -> Vec<PathBuf> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    files_reading_config_home(true)
+}
+
+/// The `nix.conf` files Nix `version` reads: [`files`], with `$NIX_CONFIG_HOME` only where the
+/// version reads it ([`NixVersion::reads_nix_home_variables`]; Lix never does).
+pub fn files_for(version: NixVersion) -> Vec<PathBuf> {
+    files_reading_config_home(version.reads_nix_home_variables())
+}
+
+/// [`files`], taking `$NIX_CONFIG_HOME` when `config_home_var` says so.
+fn files_reading_config_home(config_home_var: bool) -> Vec<PathBuf> {
+    let var = |name: &str| {
+        if name == "NIX_CONFIG_HOME" && !config_home_var {
+            return None;
+        }
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    };
     std::iter::once(nix_conf_dir().join("nix.conf"))
         .chain(user_files(&var, &config_home()))
         .collect()

@@ -44,18 +44,19 @@ impl Profile {
         })
     }
 
-    /// nix-env's default profile: `$NIX_PROFILE`, else the target of `~/.nix-profile` (or
-    /// `$XDG_STATE_HOME/nix/profile` under `use-xdg-base-directories`), else the default of this
-    /// Nix version and user. Also says which environment variable named it, if one did.
-    /// `version` is asked only when the links are missing; then the profile remembers the link
-    /// nix-env would create, for [`Profile::ensure_user_link`].
+    /// nix-env's default profile: `$NIX_PROFILE`, else the target of `~/.nix-profile` (or of
+    /// `profile` in Nix's state directory under `use-xdg-base-directories`,
+    /// [`locations::xdg_profile_link`]), else the default of this Nix and user. Also says which
+    /// environment variable named it, if one did. `version` is asked only when the links are
+    /// missing or `$NIX_STATE_HOME` is set; then the profile remembers the link nix-env would
+    /// create, for [`Profile::ensure_user_link`].
     pub fn nix_env_default(
-        version: impl FnOnce() -> Result<NixVersion>,
+        version: impl Fn() -> Result<NixVersion>,
     ) -> Result<(Profile, Option<&'static str>)> {
         let nix_profile = std::env::var_os("NIX_PROFILE").map(PathBuf::from);
         let links = [
             locations::home_profile_link(),
-            locations::xdg_profile_link(),
+            locations::xdg_profile_link(&version)?,
         ]
         .map(|link| {
             let target = std::fs::read_link(&link).ok();

@@ -33,6 +33,8 @@ const NEEDS_NIX: &str = "command -v nix-env >/dev/null 2>&1 || exit 127; ";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     target: String,
+    /// Its Nix, once asked ([`Host::nix_version`]).
+    version: std::sync::OnceLock<NixVersion>,
 }
 
 impl Host {
@@ -56,6 +58,7 @@ impl Host {
         }
         Ok(Host {
             target: target.to_string(),
+            version: std::sync::OnceLock::new(),
         })
     }
 
@@ -162,10 +165,28 @@ impl Host {
         RemoteProfile::parse(profile, &self.run(log, &line)?)
     }
 
+    /// The host's Nix, as its `nix --version` says; asked there once.
+    pub fn nix_version(&self, log: &dyn Log) -> Result<NixVersion> {
+        if let Some(v) = self.version.get() {
+            return Ok(*v);
+        }
+        let text = self.run(log, &remote_line(&NixCommand::new("nix").arg("--version")))?;
+        let version = NixVersion::parse(&text).ok_or_else(|| {
+            Error::failed(format!(
+                "cannot read the Nix version of {} from {text:?}",
+                self.target
+            ))
+        })?;
+        Ok(*self.version.get_or_init(|| version))
+    }
+
     /// What the host's store knows about `paths`, references and NAR sizes (`nix path-info
-    /// --json` run there).
+    /// --json` run there, as the host's Nix takes it).
     pub fn path_info(&self, log: &dyn Log, paths: &[&str]) -> Result<BTreeMap<String, PathInfo>> {
-        match path_info::query_command(paths, false) {
+        if paths.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        match path_info::query_command(paths, false, self.nix_version(log)?) {
             Some(cmd) => path_info::parse(&self.run_nix(log, &cmd)?),
             None => Ok(BTreeMap::new()),
         }
@@ -197,11 +218,13 @@ pub fn ssh_options(log: &dyn Log) -> Result<Vec<String>> {
     split_ssh_options(&text, crate::command::nix_version(log)?)
 }
 
-/// Splits `$NIX_SSHOPTS` as Nix `version` does: on whitespace before Nix 2.26; from 2.26 as a
-/// shell splits words (single quotes, double quotes, backslashes), so
-/// `-o ProxyCommand="ssh -W %h:%p gate"` is one option. An unterminated quote is a usage error.
+/// Splits `$NIX_SSHOPTS` as Nix `version` does: as a shell splits words (single quotes, double
+/// quotes, backslashes) where it does ([`NixVersion::splits_ssh_options_like_a_shell`]: upstream
+/// 2.26 and later, Determinate Nix), so `-o ProxyCommand="ssh -W %h:%p gate"` is one option and
+/// an unterminated quote is a usage error; else on whitespace (older Nix, every Lix release), so
+/// `-F /home/o'brien/cfg` is two words and quotes stay in them.
 pub fn split_ssh_options(text: &str, version: NixVersion) -> Result<Vec<String>> {
-    if !version.at_least(2, 26) {
+    if !version.splits_ssh_options_like_a_shell() {
         return Ok(text.split_whitespace().map(str::to_string).collect());
     }
     let mut words = Vec::new();
@@ -303,6 +326,7 @@ impl Probe {
                 root: uid.trim() == "0",
                 name: (!name.is_empty()).then(|| name.to_string()),
                 state_home: state_home.clone(),
+                nix_state_home: None,
             },
             nix_profile: some(nix_profile).map(|p| home.join(p)),
             links: vec![
@@ -501,6 +525,39 @@ mod tests {
         assert_eq!(split_ssh_options("-o 'x", new).unwrap_err().code(), 2);
     }
 
+    /// Lix splits `$NIX_SSHOPTS` on whitespace in every release (its `ssh.cc` tokenizes the
+    /// variable), although its version numbers are above 2.26: quotes stay in the words and an
+    /// apostrophe is an ordinary character.
+    #[test]
+    fn lix_splits_nix_sshopts_on_whitespace() {
+        let lix = NixVersion::lix(2, 95, 3);
+        assert_eq!(
+            split_ssh_options("-F /home/o'brien/cfg", lix).unwrap(),
+            ["-F", "/home/o'brien/cfg"]
+        );
+        assert_eq!(
+            split_ssh_options("-o \"ProxyCommand=ssh -W %h:%p gate\"", lix).unwrap(),
+            ["-o", "\"ProxyCommand=ssh", "-W", "%h:%p", "gate\""]
+        );
+    }
+
+    /// Determinate Nix splits `$NIX_SSHOPTS` as upstream Nix 2.26 and later do, as a shell
+    /// splits words.
+    #[test]
+    fn determinate_splits_nix_sshopts_like_a_shell() {
+        let determinate = NixVersion::determinate((3, 22, 2), (2, 35, 2));
+        assert_eq!(
+            split_ssh_options("-o \"ProxyCommand=ssh -W %h:%p gate\"", determinate).unwrap(),
+            ["-o", "ProxyCommand=ssh -W %h:%p gate"]
+        );
+        assert_eq!(
+            split_ssh_options("-F /home/o'brien/cfg", determinate)
+                .unwrap_err()
+                .code(),
+            2
+        );
+    }
+
     #[test]
     fn probe_reads_what_the_shell_prints() {
         let home = tempfile::tempdir().unwrap();
@@ -510,7 +567,7 @@ mod tests {
             shell_quote(&home.to_string_lossy())
         ));
         let probe = Probe::parse(&text).unwrap();
-        assert!(probe.version.at_least(2, 8));
+        assert!((probe.version.major, probe.version.minor) >= (2, 8));
         assert_eq!(probe.home, home);
         assert_eq!(probe.user.state_home, home.join(".local/state"));
         // Read before nix-env made it.

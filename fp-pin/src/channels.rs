@@ -56,7 +56,7 @@ impl Location {
     /// `~/.nix-defexpr/channels`, else Nix's default for this version and user
     /// ([`locations::default_channels`]).
     pub fn resolve(ui: &Ui, flag: Option<&Path>) -> Result<Location> {
-        let link = locations::defexpr_dir(|| nix_version(ui))?.join("channels");
+        let link = locations::defexpr_dir(nix_version(ui)?).join("channels");
         let current = std::fs::symlink_metadata(&link).ok();
         let target = locations::link_target(&link);
         if let Some(flag) = flag {

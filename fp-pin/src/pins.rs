@@ -26,7 +26,7 @@ pub fn check(name: &str, value: &str, origin: &str) -> Result<StorePath> {
             "{origin}: {value} is not a flake source: flake sources are store paths named <hash>-source"
         ))
         .with_hint(
-            "pin a flake input, as in `pinned.nixpkgs = nixpkgs;`, or its path as `nix flake metadata --json` prints it",
+            "pin a flake input, as in `pinned.nixpkgs = nixpkgs;`, or its store path as `nix flake archive --json FLAKE` prints it (with Determinate Nix's `lazy-trees = true`, `nix flake metadata --json` has no `path`)",
         ));
     }
     Ok(path)
@@ -101,7 +101,7 @@ pub fn check_valid(ui: &Ui, pins: &Pins) -> Result<()> {
             return Err(Error::usage(format!(
                 "the pin {name}={path} is not a valid path in the Nix store (it does not exist or was never registered)"
             ))
-            .with_hint("fetch the flake first, e.g. `nix flake archive` or build the profile"));
+            .with_hint("copy the flake's sources into the store first: `nix flake archive FLAKE` (with Determinate Nix's `lazy-trees = true`, building the profile does not copy them)"));
         }
     }
     Ok(())

@@ -939,3 +939,58 @@ fn pin_arguments_without_a_flake_argument_evaluate_no_flake() {
         .run()
         .code(1);
 }
+
+/// `$NIX_CONFIG_HOME` names the user's config directory for the Nix that reads it (upstream
+/// 2.25 and later, Determinate Nix) and is ignored by the others (older Nix, Lix): the pin goes
+/// to the registry the running Nix reads, so `nixpkgs#hello` resolves through it either way.
+#[test]
+fn the_pin_goes_to_the_registry_nix_reads_with_nix_config_home_set() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    link_channels(&bed);
+    let config_home = bed.path().join("nix-config-home");
+    std::fs::create_dir_all(&config_home).expect("config home");
+    fp_pin(&bed)
+        .env("NIX_CONFIG_HOME", &config_home)
+        .arg(&flake)
+        .run()
+        .success();
+    let run = bed
+        .command("nix")
+        .env("NIX_CONFIG_HOME", &config_home)
+        .args(["eval", "--raw", "nixpkgs#hello.name"])
+        .run()
+        .success();
+    assert_eq!(run.stdout, "hello-1.0");
+}
+
+/// What the hints advise for a source not in the store, on every Nix (also where building and
+/// `nix flake metadata` leave it out, as Determinate Nix with lazy trees does): the refusal
+/// names `nix flake archive`, which copies the flake's sources into the store and prints the
+/// store path of each, and that path is then pinned.
+#[test]
+fn nix_flake_archive_gives_a_source_to_pin() {
+    let bed = Bed::new();
+    link_channels(&bed);
+    let missing = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-source";
+    let pin = |value: &str| fp_pin_here(&bed).arg("--no-flake").arg("--pin").arg(value);
+    let run = refused(
+        &bed,
+        pin(&format!("nixpkgs={missing}")),
+        2,
+        "nix flake archive",
+    );
+    assert!(run.stderr.contains("not a valid path"), "{}", run.stderr);
+    let archived = bed
+        .command("nix")
+        .args(["flake", "archive", "--json"])
+        .arg(format!("path:{}", bed.pkgs(2).display()))
+        .run()
+        .success();
+    let doc: Value = serde_json::from_str(&archived.stdout).expect("json");
+    let path = doc["path"]
+        .as_str()
+        .expect("nix flake archive --json prints path");
+    pin(&format!("nixpkgs={path}")).run().success();
+    assert_eq!(registry_hello(&bed).success().stdout, "hello-1.1");
+}

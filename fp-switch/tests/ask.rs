@@ -37,15 +37,7 @@ fn on_terminal(bed: &Bed, argv: &[&str], answer: &str, env: &[(&str, &str)]) -> 
         cmd = cmd.env(k, v);
     }
     let mut run = cmd.stdin(answer).run();
-    let echo = answer.trim();
-    run.stdout = run
-        .stdout
-        .replace("\r\n", "\n")
-        .lines()
-        .filter(|line| echo.is_empty() || line.trim() != echo)
-        .map(|line| line.replace(&format!("[y/N] {echo}"), "[y/N] "))
-        .collect::<Vec<_>>()
-        .join("\n");
+    run.stdout = fp_testkit::terminal_transcript(&run.stdout, answer);
     run
 }
 

@@ -29,7 +29,8 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
 
 /// `text` without the progress lines of `nix copy`, which each Nix version words its own way.
 fn without_nix_progress(text: &str) -> String {
-    text.lines()
+    fp_testkit::without_nix_chatter(text)
+        .lines()
         .filter(|l| !l.starts_with("copying "))
         .map(|l| format!("{l}\n"))
         .collect()

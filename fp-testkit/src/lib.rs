@@ -32,31 +32,21 @@ pub fn system() -> String {
     format!("{}-{os}", std::env::consts::ARCH)
 }
 
-/// The version of the `nix` on PATH, as `(major, minor, patch)`; asked once per test binary.
-/// Tests use it where Nix versions differ, to check the tools against what this Nix does.
-pub fn nix_version() -> (u32, u32, u32) {
-    static VERSION: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+/// The implementation and version of the `nix` on PATH, read as the tools read it
+/// ([`fp_nix::command::NixVersion::parse`]); asked once per test binary. Tests name it in
+/// their messages, and take the few behaviours that cannot be asked of Nix directly from its
+/// methods.
+pub fn nix_version() -> fp_nix::command::NixVersion {
+    static VERSION: std::sync::OnceLock<fp_nix::command::NixVersion> = std::sync::OnceLock::new();
     *VERSION.get_or_init(|| {
         let out = Command::new("nix")
             .arg("--version")
             .output()
             .expect("run nix --version");
         let text = String::from_utf8_lossy(&out.stdout);
-        parse_nix_version(&text).unwrap_or_else(|| panic!("unexpected nix --version: {text}"))
+        fp_nix::command::NixVersion::parse(&text)
+            .unwrap_or_else(|| panic!("unexpected nix --version: {text}"))
     })
-}
-
-/// Reads `nix (Nix) 2.26.3` into `(2, 26, 3)`, as the tools read it
-/// ([`fp_nix::command::NixVersion::parse`]).
-pub fn parse_nix_version(text: &str) -> Option<(u32, u32, u32)> {
-    let v = fp_nix::command::NixVersion::parse(text)?;
-    Some((v.major, v.minor, v.patch))
-}
-
-/// Whether the `nix` on PATH is at least `major.minor`.
-pub fn nix_at_least(major: u32, minor: u32) -> bool {
-    let (a, b, _) = nix_version();
-    (a, b) >= (major, minor)
 }
 
 /// The `nix profile` subcommand that adds packages: `add` where the running Nix has it (newer
@@ -79,14 +69,11 @@ pub fn nix_profile_add_verb() -> &'static str {
     })
 }
 
-/// The `manifest.json` version that `nix profile` of the running Nix writes: 3 from Nix 2.20
-/// (elements keyed by name), 2 before. Tests compare it with what Nix really wrote.
+/// The `manifest.json` version that `nix profile` of the running Nix writes
+/// ([`fp_nix::command::NixVersion::profile_manifest_version`]). Tests compare it with what Nix
+/// really wrote.
 pub fn nix_profile_manifest_version() -> u64 {
-    if nix_at_least(2, 20) {
-        3
-    } else {
-        2
-    }
+    nix_version().profile_manifest_version()
 }
 
 /// The store paths in a `nix profile list` listing, in its order: from `--json` (Nix 2.17 and
@@ -410,7 +397,7 @@ impl Bed {
             .command("nix")
             .args(["profile", "list", "--profile"])
             .arg(profile);
-        if nix_at_least(2, 17) {
+        if nix_version().profile_list_has_json() {
             cmd = cmd.arg("--json");
         }
         nix_profile_listing_paths(&cmd.run().success().stdout)
@@ -437,12 +424,53 @@ impl Bed {
         std::fs::read_link(self.profile()).ok()
     }
 
-    /// Replaces what varies between runs in `text`: the bed's path, store hashes and times.
+    /// Replaces what varies between runs in `text`: the bed's path, store hashes and times; and
+    /// drops what only some Nix prints about itself ([`without_nix_chatter`]).
     pub fn redact(&self, text: &str) -> String {
+        let text = without_nix_chatter(text);
         let text = text.replace(&self.path().display().to_string(), "[BED]");
         let text = text.replace(&bin_dir().display().to_string(), "[BIN]");
         redact_times(&redact_store_hashes(&text))
     }
+}
+
+/// `text` without the lines Nix prints about its own progress or the test machine rather than
+/// about what the tools do, which only some implementations print: Lix's `fetching path input
+/// '...'` and its warning that user namespaces do not work (in the test roots, a chroot).
+pub fn without_nix_chatter(text: &str) -> String {
+    const CHATTER: [&str; 3] = [
+        "warning: user namespaces do not work on this system",
+        "fetching path input '",
+        "fetching git input '",
+    ];
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if !CHATTER.iter().any(|c| line.starts_with(c)) {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// What a terminal showed a tool that asked `[y/N]` and got `answer` typed ahead (through
+/// `script`), the same whenever the terminal echoed the answer: before the prompt (its own
+/// line, dropped) or after it (`[y/N] n`, then a line break, both dropped).
+pub fn terminal_transcript(stdout: &str, answer: &str) -> String {
+    let echo = answer.trim();
+    let lines: Vec<String> = stdout
+        .replace("\r\n", "\n")
+        .lines()
+        .filter(|line| echo.is_empty() || line.trim() != echo)
+        .map(|line| line.replace(&format!("[y/N] {echo}"), "[y/N] "))
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&line);
+        if !line.ends_with("[y/N] ") {
+            out.push('\n');
+        }
+    }
+    out.trim_end_matches('\n').to_string()
 }
 
 /// Reads `nix-env --list-generations` output into the generation numbers and the current one.
@@ -719,12 +747,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_nix_versions() {
-        assert_eq!(parse_nix_version("nix (Nix) 2.8.0\n"), Some((2, 8, 0)));
-        assert_eq!(parse_nix_version("nix (Nix) 2.34.8"), Some((2, 34, 8)));
-        assert_eq!(parse_nix_version("nix (Nix) 2.26.3+dfsg"), Some((2, 26, 3)));
-        assert_eq!(parse_nix_version("nix (Nix) 2.35"), Some((2, 35, 0)));
-        assert_eq!(parse_nix_version("no version here"), None);
+    fn a_transcript_is_the_same_wherever_the_echo_came() {
+        let before = "n\r\nswitch? [y/N] answered no\r\n";
+        let after = "switch? [y/N] n\r\nanswered no\r\n";
+        for shown in [before, after] {
+            assert_eq!(
+                terminal_transcript(shown, "n\n"),
+                "switch? [y/N] answered no"
+            );
+        }
+        assert_eq!(terminal_transcript("a\r\nb\r\n", "\n"), "a\nb");
     }
 
     #[test]

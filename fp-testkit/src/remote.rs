@@ -12,7 +12,8 @@
 //! `NIX_SSHOPTS="-F FILE"` ([`Remote::nix_sshopts`]; ssh reads the config of the passwd home,
 //! not `$HOME`'s, so the file is named on the command line).
 
-use crate::{nix_at_least, Run};
+use crate::{nix_version, Run};
+use fp_nix::nix_version::Implementation;
 use std::ffi::CString;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
@@ -37,11 +38,15 @@ fn roots_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/cache/flakey-profile/roots"))
 }
 
-/// The root filesystem of the remote: sid (Nix 2.34), or trixie (2.26) when the running Nix
-/// is 2.34, so the remote's Nix is never the one running the test. Panics, saying how to make
-/// it, when it is missing.
+/// The root filesystem of the remote: sid (upstream Nix 2.34), or trixie (2.26) when the
+/// running Nix is sid's own, so the remote's Nix is never the one running the test (under Lix
+/// and Determinate Nix the remote runs upstream Nix). Panics, saying how to make it, when it
+/// is missing.
 pub fn remote_root() -> PathBuf {
-    let suite = if nix_at_least(2, 34) { "trixie" } else { "sid" };
+    let running = nix_version();
+    let sids_own =
+        running.implementation == Implementation::Nix && (running.major, running.minor) >= (2, 34);
+    let suite = if sids_own { "trixie" } else { "sid" };
     let root = roots_dir().join(suite);
     assert!(
         root.join("usr/sbin/sshd").exists() && root.join("usr/bin/nix-env").exists(),

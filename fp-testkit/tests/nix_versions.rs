@@ -1,8 +1,8 @@
 //! Where Nix versions differ, the tools follow the running Nix: each test asks real Nix what it
 //! does in a fresh HOME and checks the tools against that, so the same test holds on Nix 2.8,
-//! 2.26 and 2.34.
+//! 2.26 and 2.34, Lix and Determinate Nix.
 
-use fp_testkit::{nix_at_least, Bed};
+use fp_testkit::{nix_version, Bed};
 use std::path::{Path, PathBuf};
 
 /// The profile the tools take by default, as `fp-generations --json` reports it (it creates
@@ -44,21 +44,83 @@ fn the_default_profile_is_where_nix_env_puts_it() {
     assert_eq!(ours, theirs, "Nix {:?}", fp_testkit::nix_version());
 }
 
-/// Nix 2.14 added `use-xdg-base-directories`: the user's link is then
-/// `$XDG_STATE_HOME/nix/profile` instead of `~/.nix-profile`. Older Nix does not know the
-/// setting, and both it and the tools keep `~/.nix-profile`.
+/// Runs `nix-env -q` in the bed's fresh HOME with `nix_config` and `$NIX_STATE_HOME` set to
+/// `state` (when given), and returns the profile link it made: one of `candidates`.
+fn link_nix_env_makes(
+    bed: &Bed,
+    nix_config: &str,
+    state: Option<&Path>,
+    candidates: &[PathBuf],
+) -> PathBuf {
+    let mut cmd = bed
+        .command("nix-env")
+        .arg("-q")
+        .env("NIX_CONFIG", nix_config);
+    if let Some(state) = state {
+        cmd = cmd.env("NIX_STATE_HOME", state);
+    }
+    let _ = cmd.run();
+    candidates
+        .iter()
+        .find(|l| l.symlink_metadata().is_ok())
+        .unwrap_or_else(|| panic!("nix-env made none of the links {candidates:?}"))
+        .clone()
+}
+
+/// Nix 2.14 added `use-xdg-base-directories` (Determinate Nix and Lix have it): the user's
+/// link is then `$XDG_STATE_HOME/nix/profile` instead of `~/.nix-profile`. Older Nix does not
+/// know the setting, and both it and the tools keep `~/.nix-profile`. Which link the running
+/// nix-env makes is what it does.
 #[test]
 fn the_default_profile_follows_use_xdg_base_directories() {
     let bed = Bed::new();
     let config = format!("{}use-xdg-base-directories = true\n", bed.nix_config());
     let ours = tools_default_profile(&bed, &config);
-    let link = if nix_at_least(2, 14) {
-        bed.state_home().join("nix/profile")
-    } else {
-        bed.home().join(".nix-profile")
-    };
-    let theirs = nix_env_default_profile(&bed, &config, &link);
-    assert_eq!(ours, theirs, "Nix {:?}", fp_testkit::nix_version());
+    let candidates = [
+        bed.state_home().join("nix/profile"),
+        bed.home().join(".nix-profile"),
+    ];
+    let link = link_nix_env_makes(&bed, &config, None, &candidates);
+    let theirs = link
+        .parent()
+        .expect("dir")
+        .join(std::fs::read_link(&link).expect("link"));
+    assert_eq!(ours, theirs, "Nix {:?}", nix_version());
+}
+
+/// `$NIX_STATE_HOME` replaces `$XDG_STATE_HOME/nix` for the Nix that reads it (upstream 2.25
+/// and later, Determinate Nix); older Nix and Lix ignore it. Under `use-xdg-base-directories`
+/// the tools read the profile link from where the running nix-env makes and reads it: the link
+/// nix-env made is pointed at another profile, which the tools must then find.
+#[test]
+fn the_default_profile_follows_nix_state_home_where_nix_does() {
+    let bed = Bed::new();
+    let config = format!("{}use-xdg-base-directories = true\n", bed.nix_config());
+    let state = bed.path().join("nix-state");
+    let candidates = [
+        state.join("profile"),
+        bed.state_home().join("nix/profile"),
+        bed.home().join(".nix-profile"),
+    ];
+    let link = link_nix_env_makes(&bed, &config, Some(&state), &candidates);
+    let elsewhere = bed.path().join("profiles/elsewhere");
+    std::fs::remove_file(&link).expect("remove link");
+    std::os::unix::fs::symlink(&elsewhere, &link).expect("relink");
+    let run = bed
+        .tool("fp-generations")
+        .arg("--json")
+        .env("NIX_CONFIG", &config)
+        .env("NIX_STATE_HOME", &state)
+        .run()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        doc["profile"].as_str(),
+        Some(elsewhere.to_str().expect("utf-8")),
+        "Nix {:?} made {}",
+        nix_version(),
+        link.display()
+    );
 }
 
 /// `fp-build --update` relocks with this Nix's spelling (`nix flake update` became
@@ -73,7 +135,7 @@ fn update_uses_this_nixs_spelling() {
         .args(["--update", "-v"])
         .run()
         .success();
-    let spelled = if nix_at_least(2, 19) {
+    let spelled = if nix_version().flake_update_has_flake_option() {
         "flake update --flake"
     } else {
         "flake update "
