@@ -185,13 +185,6 @@ pub fn uses_xdg_base_directories(version: NixVersion) -> bool {
     crate::nix_conf::setting_for(version, "use-xdg-base-directories").as_deref() == Some("true")
 }
 
-/// Whether the running Nix ignores a `$HOME` the effective user does not own and takes the
-/// password database's home instead (Nix 2.10 and later); older Nix uses any `$HOME`. The one
-/// place this fact is decided from the version.
-pub fn ignores_foreign_home(version: NixVersion) -> bool {
-    version.at_least(2, 10)
-}
-
 /// The variables that name directories of a home (the XDG base directories and Nix's own
 /// overrides of them); one pointing into an ignored `$HOME` is ignored with it.
 pub const HOME_VARS: [&str; 8] = [
@@ -234,7 +227,7 @@ pub enum HomeChoice {
 
 /// Nix's rule for `$HOME` as the tools apply it: `env_home` (`$HOME`, `None` when unset) is kept
 /// when it is missing (`owner` `None`) or owned by `euid`; otherwise, when the running Nix
-/// ignores a foreign home (`nix_ignores`, [`ignores_foreign_home`]), the password database's
+/// ignores a foreign home (`nix_ignores`, [`NixVersion::ignores_foreign_home`]), the password database's
 /// `passwd_home` replaces it, and when it does not, root is refused. `nix_ignores` is asked only
 /// for a foreign home (it costs a Nix start).
 pub fn decide_home(
@@ -284,7 +277,7 @@ pub fn settle_home(log: &dyn crate::Log) -> Result<()> {
         owner,
         euid,
         passwd.as_ref().map(|(_, home)| home.as_path()),
-        || Ok(ignores_foreign_home(crate::command::nix_version(log)?)),
+        || Ok(crate::command::nix_version(log)?.ignores_foreign_home()),
     )?;
     let whose = |uid: u32| name_of_uid(uid).unwrap_or_else(|| format!("user id {uid}"));
     match choice {
@@ -577,7 +570,7 @@ mod tests {
             decide_home(None, None, 0, own, unasked).unwrap(),
             HomeChoice::Keep
         );
-        let new = || Ok(ignores_foreign_home(v(10)));
+        let new = || Ok(v(10).ignores_foreign_home());
         assert_eq!(
             decide_home(home, Some(1000), 0, own, new).unwrap(),
             HomeChoice::Replace {
@@ -586,7 +579,7 @@ mod tests {
                 home: PathBuf::from("/root"),
             }
         );
-        let old = || Ok(ignores_foreign_home(v(8)));
+        let old = || Ok(v(8).ignores_foreign_home());
         assert_eq!(
             decide_home(home, Some(1000), 0, own, old).unwrap(),
             HomeChoice::Refuse {
@@ -602,8 +595,8 @@ mod tests {
             decide_home(home, Some(1000), 0, None, new).unwrap(),
             HomeChoice::Refuse { .. }
         ));
-        assert!(!ignores_foreign_home(NixVersion::new(2, 9, 9)));
-        assert!(ignores_foreign_home(v(26)));
+        assert!(!NixVersion::new(2, 9, 9).ignores_foreign_home());
+        assert!(v(26).ignores_foreign_home());
     }
 
     #[test]

@@ -119,6 +119,13 @@ impl NixVersion {
         (a, b) >= (major, minor)
     }
 
+    /// Whether Nix ignores a `$HOME` the effective user does not own and takes the password
+    /// database's home instead (`sudo` keeping the caller's `HOME`): upstream from 2.10, so
+    /// Determinate Nix and Lix (forked from 2.18) too; older Nix uses any `$HOME`.
+    pub fn ignores_foreign_home(&self) -> bool {
+        self.upstream_has(2, 10)
+    }
+
     /// Whether nix-env and nix-channel keep a non-root user's profiles in the user's state
     /// directory (`$XDG_STATE_HOME/nix/profiles`) rather than
     /// `/nix/var/nix/profiles/per-user/<user>`: upstream from 2.14, so Determinate Nix and Lix.
@@ -290,12 +297,14 @@ mod tests {
         assert_eq!(LIX.to_string(), "Lix 2.95.3");
     }
 
-    /// Upstream Nix: profiles in the state directory from 2.14, root's per-user default
+    /// Upstream Nix: a foreign `$HOME` ignored from 2.10, profiles in the state directory from 2.14, root's per-user default
     /// profile from 2.15, `--flake` from 2.19, manifest version 3 from 2.20,
     /// `$NIX_CONFIG_HOME`/`$NIX_STATE_HOME` from 2.25, shell-split `$NIX_SSHOPTS` from 2.26,
     /// `--json-format` from 2.33.
     #[test]
     fn upstream_nix_by_version() {
+        assert!(!NIX_2_8.ignores_foreign_home());
+        assert!(NixVersion::new(2, 10, 0).ignores_foreign_home());
         assert!(!NIX_2_8.profiles_in_state_dir());
         assert!(!NIX_2_8.root_profile_per_user());
         assert!(!NIX_2_8.has_xdg_base_directories());
@@ -323,6 +332,7 @@ mod tests {
     #[test]
     fn determinate_nix_follows_its_upstream_version() {
         for v in [DETERMINATE_3_0, DETERMINATE] {
+            assert!(v.ignores_foreign_home());
             assert!(v.profiles_in_state_dir());
             assert!(v.root_profile_per_user());
             assert!(v.has_xdg_base_directories());
@@ -344,6 +354,7 @@ mod tests {
     #[test]
     fn lix_has_2_18_behaviour_and_its_own() {
         for v in [LIX_2_90, LIX] {
+            assert!(v.ignores_foreign_home());
             assert!(v.profiles_in_state_dir());
             assert!(v.root_profile_per_user());
             assert!(v.has_xdg_base_directories());
