@@ -512,7 +512,7 @@ fn config_attacks_are_refused() {
                     .unwrap();
             }),
             1,
-            "config.toml is writable by group or others (mode 666)",
+            "config.toml is writable by others (mode 666)",
         ),
     ];
     let etc_before = tree_digest(&w.etc);
@@ -550,7 +550,7 @@ fn nix_ignores_foreign_home(bed: &Bed, home: &Path) -> bool {
 fn root_home() -> PathBuf {
     fp_nix::locations::passwd_entry(0)
         .expect("root has an entry")
-        .1
+        .home
 }
 
 /// Root with the planter's `$HOME` (and XDG directories inside it, as `sudo -E` keeps them),
