@@ -11,8 +11,9 @@
 //!
 //! Needs root, `useradd` and `setpriv`; without them each test says so and returns.
 
-use fp_testkit::as_root::{etc_digest, tree_digest, with_scratch_root_home, OtherUser};
+use fp_testkit::as_root::{etc_digest, tree_digest, with_scratch_root_home, TestUser};
 use fp_testkit::{is_root, tempfile, Bed, Cmd, Run};
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -62,15 +63,15 @@ impl StandIn {
         self.dir.path()
     }
 
-    fn digest(&self) -> u64 {
+    fn digest(&self) -> BTreeMap<String, String> {
         tree_digest(self.path(), &[])
     }
 }
 
 /// Everything a run must leave as it was.
 struct Untouched {
-    stand_in: u64,
-    etc: u64,
+    stand_in: BTreeMap<String, String>,
+    etc: BTreeMap<String, String>,
 }
 
 impl Untouched {
@@ -92,20 +93,20 @@ impl Untouched {
 }
 
 /// Whether the machine can run these tests (root, the second user).
-fn prerequisites() -> Option<OtherUser> {
+fn prerequisites() -> Option<TestUser> {
     if !is_root() {
         eprintln!("needs root: NOT RUN");
         return None;
     }
-    OtherUser::ensure(USER)
+    TestUser::ensure(USER)
 }
 
 /// A bed whose HOME and XDG directories belong to `user`.
-fn users_bed(user: &OtherUser) -> Bed {
+fn users_bed(user: &TestUser) -> Bed {
     let bed = Bed::new();
     std::fs::set_permissions(bed.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     for sub in ["home", "config", "state", "cache", "data"] {
-        user.give(&bed.path().join(sub));
+        user.give_tree(&bed.path().join(sub));
     }
     bed
 }
@@ -305,7 +306,7 @@ fn hostile_entries_in_roots_own_history_are_refused() {
                 std::fs::write(f, entry(&user_registry, Some("{}"), Some(0o644))).expect("w");
                 user.give(f);
             }),
-            "belongs to uid",
+            "is owned by fp-test-",
         ),
     ];
     let history = history_dir(&bed);
@@ -423,7 +424,11 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
         root_pin(&bed, &stand_in).args(pin_args(&src, "user")).run(),
         "owner",
     );
-    assert!(run.stderr.contains("belongs to uid"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is owned by fp-test-"),
+        "{}",
+        run.stderr
+    );
 
     // Planted by the user in their own home: refused or harmless, root's files untouched.
     for (what, plant, _) in planted_locks(&stand_in) {

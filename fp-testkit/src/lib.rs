@@ -8,7 +8,6 @@
 
 pub mod as_root;
 pub mod remote;
-pub mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
