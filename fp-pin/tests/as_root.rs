@@ -22,6 +22,8 @@ const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
 
 /// The second user, who plants files.
 const USER: &str = "fp-test-planter";
+/// A user whose own group also lists [`USER`].
+const GROUPED: &str = "fp-test-grouped";
 
 /// The store path of the offline package set at `revision`, as a flake input copies it.
 fn source(bed: &Bed, revision: u32) -> String {
@@ -444,6 +446,89 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
         assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
         before.check(&stand_in, what);
         assert!(!stand_in.path().join("nologin").exists(), "{what}");
+    }
+}
+
+/// Makes fp-pin's state directory and history directory in `bed` with mode 0775 (the state
+/// home too, as a umask of 002 leaves `~/.local/state`), owned by `owner` (root when `None`).
+fn group_writable_state(bed: &Bed, owner: Option<&TestUser>) -> PathBuf {
+    let history = history_dir(bed);
+    std::fs::create_dir_all(&history).expect("history");
+    for dir in [
+        bed.state_home(),
+        history.parent().unwrap().to_path_buf(),
+        history,
+    ] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        if let Some(user) = owner {
+            user.give(&dir);
+        }
+    }
+    bed.state_home().join("flakey-profile")
+}
+
+/// On systems with a private group per user and umask 002, `~/.local/state` and what is made
+/// in it are mode 0775 in the user's own group, which nobody else is in: fp-pin uses them (as
+/// the user, and as root when root's group lists nobody else). A 0775 directory whose group
+/// lists another member is refused, naming the group and the member and the `chmod g-w` to
+/// run, and nothing is made in it.
+#[test]
+fn group_writable_state_is_used_only_in_a_private_group() {
+    let Some(user) = prerequisites() else {
+        return;
+    };
+    // The user's own group (useradd --user-group): its gid is the user's primary gid, it has
+    // the user's name and lists no member.
+    let bed = users_bed(&user);
+    let state = group_writable_state(&bed, Some(&user));
+    let run = user.tool(&bed, FP_PIN).arg("--revert").run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("nothing to revert"), "{}", run.stderr);
+    assert!(state.join("pin.lock").is_file(), "the lock was taken");
+
+    // A user whose own group also lists another user.
+    let Some(grouped) = TestUser::ensure(GROUPED) else {
+        return;
+    };
+    TestUser::ensure_in(USER, &[GROUPED]).expect("the planter in the grouped user's group");
+    let bed = users_bed(&grouped);
+    let state = group_writable_state(&bed, Some(&grouped));
+    let run = grouped.tool(&bed, FP_PIN).arg("--revert").run();
+    assert_eq!(run.code, 1, "{run:?}");
+    let said = format!(
+        "{} is writable by its group {GROUPED}, which also has {USER} in it (mode 775)",
+        bed.state_home().display()
+    );
+    assert!(
+        run.stderr.contains(&said),
+        "lacks {said:?}:\n{}",
+        run.stderr
+    );
+    let chmod = format!("chmod g-w {}", bed.state_home().display());
+    assert!(
+        run.stderr.contains(&chmod),
+        "lacks {chmod:?}:\n{}",
+        run.stderr
+    );
+    assert!(!state.join("pin.lock").exists(), "nothing made in it");
+
+    // Root with root's own group: used when the group database lists nobody else in it.
+    let bed = Bed::new();
+    let state = group_writable_state(&bed, None);
+    let others = fp_nix::trust::group(0)
+        .expect("group 0")
+        .members
+        .into_iter()
+        .filter(|m| m != "root")
+        .collect::<Vec<_>>();
+    let run = with_scratch_root_home(bed.tool(FP_PIN).arg("--revert")).run();
+    assert_eq!(run.code, 1, "{run:?}");
+    if others.is_empty() {
+        assert!(run.stderr.contains("nothing to revert"), "{}", run.stderr);
+        assert!(state.join("pin.lock").is_file(), "the lock was taken");
+    } else {
+        assert!(run.stderr.contains("which also has"), "{}", run.stderr);
+        assert!(!state.join("pin.lock").exists(), "nothing made in it");
     }
 }
 

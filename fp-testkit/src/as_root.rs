@@ -106,6 +106,23 @@ impl TestUser {
         );
     }
 
+    /// The tool `program` (as [`crate::Bed::tool`] takes it) run as this user, with its groups,
+    /// in `bed`'s environment (`setpriv`).
+    pub fn tool(&self, bed: &crate::Bed, program: &str) -> crate::Cmd {
+        let program = if Path::new(program).is_absolute() {
+            PathBuf::from(program)
+        } else {
+            crate::bin(program)
+        };
+        bed.command("setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg(program)
+            .env("USER", &self.name)
+            .env("LOGNAME", &self.name)
+    }
+
     /// Gives `path` (not following a symlink) to this user, as if the user had made it.
     pub fn give(&self, path: &Path) {
         std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid))
