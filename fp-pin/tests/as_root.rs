@@ -25,19 +25,6 @@ const USER: &str = "fp-test-planter";
 /// A user whose own group also lists [`USER`].
 const GROUPED: &str = "fp-test-grouped";
 
-/// The store path of the offline package set at `revision`, as a flake input copies it.
-fn source(bed: &Bed, revision: u32) -> String {
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            bed.pkgs(revision).display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 /// A root-owned stand-in for `/etc/nix`: the system registry's directory (`NIX_CONF_DIR`),
 /// holding a registry and a file an attack would like to replace.
 struct StandIn {
@@ -393,7 +380,7 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
     };
     let stand_in = StandIn::new();
     let probe = Bed::new();
-    let src = source(&probe, 1);
+    let src = probe.pkgs_source(1);
 
     // In root's own state directory: exit 1 with the reason, nothing pinned.
     for (what, plant, needle) in planted_locks(&stand_in) {
@@ -535,7 +522,7 @@ fn group_writable_state_is_used_only_in_a_private_group() {
 #[test]
 fn concurrent_pins_never_lose_a_pin() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     let registry = bed.config_home().join("nix/registry.json");
     let pin = |name: &str| {
         bed.tool(FP_PIN)

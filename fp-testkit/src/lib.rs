@@ -270,6 +270,20 @@ impl Bed {
         }
     }
 
+    /// The store path of the offline package set at `revision`, as a flake input copies it
+    /// (what a pin of `nixpkgs` to it names).
+    pub fn pkgs_source(&self, revision: u32) -> String {
+        self.command("nix")
+            .args(["eval", "--raw", "--impure", "--expr"])
+            .arg(format!(
+                "(builtins.getFlake \"path:{}\").outPath",
+                self.pkgs(revision).display()
+            ))
+            .run()
+            .success()
+            .stdout
+    }
+
     /// Writes the offline package set at `revision` (1 or 2) to `<bed>/pkgs-<revision>` and
     /// returns that directory.
     pub fn pkgs(&self, revision: u32) -> PathBuf {

@@ -372,20 +372,6 @@ fn cache_attacks_are_misses_and_change_nothing() {
     w.real_etc_unchanged();
 }
 
-/// The store path of the offline package set at revision 1, as a flake input copies it.
-fn source(bed: &Bed) -> String {
-    let dir = bed.pkgs(1);
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            dir.display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 /// fp-pin as root on a user registry the planter tampered with: a dangling link of the
 /// planter's is not followed (the file it names is not created), a FIFO, a device, 100 MB and
 /// a link loop are refused without hanging, a group-writable directory is refused; each with
@@ -394,7 +380,7 @@ fn source(bed: &Bed) -> String {
 fn registry_attacks_are_refused() {
     let Some(w) = World::new() else { return };
     let bed = &w.bed;
-    let pin = format!("nixpkgs={}", source(bed));
+    let pin = format!("nixpkgs={}", bed.pkgs_source(1));
     let nix_dir = bed.config_home().join("nix");
     let registry = nix_dir.join("registry.json");
     let etc_before = tree_digest(&w.etc, &[]);
@@ -609,7 +595,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
     let pin = with_home("fp-pin")
         .env("XDG_STATE_HOME", &rstate)
         .args(["--registry", "user", "--dry-run"])
-        .args(["--pin", &format!("nixpkgs={}", source(bed))])
+        .args(["--pin", &format!("nixpkgs={}", bed.pkgs_source(1))])
         .run();
     if ignores {
         let said = format!(
