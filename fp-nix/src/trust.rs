@@ -200,9 +200,12 @@ pub fn group(gid: u32) -> Option<Group> {
     }
 }
 
-/// [`untrusted`] for the effective user, looking groups up in the group database.
+/// [`untrusted`] for the effective user, looking groups up in the group database. The user is
+/// looked up once per process (the tools never change their effective user), so a walk of many
+/// directories costs one password database lookup.
 pub fn check(uid: u32, gid: u32, mode: u32, owners: Owners) -> Option<Untrusted> {
-    untrusted(uid, gid, mode, owners, &Me::current(), group)
+    static ME: std::sync::OnceLock<Me> = std::sync::OnceLock::new();
+    untrusted(uid, gid, mode, owners, ME.get_or_init(Me::current), group)
 }
 
 #[cfg(test)]

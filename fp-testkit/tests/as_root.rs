@@ -513,6 +513,17 @@ fn config_attacks_are_refused() {
             1,
             "config.toml is writable by others (mode 666)",
         ),
+        (
+            "writable by the planter's group",
+            Box::new(|| {
+                std::fs::write(&config, "profile = \"/etc/victim\"\n").unwrap();
+                std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664))
+                    .unwrap();
+                std::os::unix::fs::chown(&config, None, Some(w.user.gid)).unwrap();
+            }),
+            1,
+            "config.toml is writable by its group fp-test-planter, which is not your primary group (mode 664)",
+        ),
     ];
     let etc_before = tree_digest(&w.etc, &[]);
     for (what, plant, code, said) in cases {
