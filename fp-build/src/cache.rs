@@ -105,30 +105,11 @@ pub fn untrusted_entry(uid: u32, mode: u32, euid: u32) -> Option<String> {
     None
 }
 
-/// Why the cache directory owned by `uid` with mode bits `mode` is not believed by user
-/// `euid`, or `None`: it must be the user's own and not writable by group or others.
-pub fn untrusted_dir(uid: u32, mode: u32, euid: u32) -> Option<String> {
-    if uid != euid {
-        return Some(format!(
-            "is owned by {}, not by you ({})",
-            fp_nix::safe_dir::who(uid),
-            fp_nix::safe_dir::who(euid)
-        ));
-    }
-    if mode & 0o022 != 0 {
-        return Some(format!(
-            "is writable by group or others (mode {:o})",
-            mode & 0o7777
-        ));
-    }
-    None
-}
-
 /// Reads the entry at `path`: `Ok(None)` when there is none, `Err(why)` when the file is not a
 /// usable entry (it is then treated as a miss and replaced).
 ///
-/// An entry is believed only when its directory passes [`untrusted_dir`] (and every directory
-/// above it is the user's or root's and not writable by others), and the entry is a regular
+/// An entry is believed only when its directory is the user's own and writable only by them
+/// ([`fp_nix::trust`], as is every directory above it, which may also be root's), and the entry is a regular
 /// file (not a link, FIFO or device) of at most 1 MiB passing [`untrusted_entry`].
 pub fn load(path: &Path) -> Result<Option<Entry>, String> {
     let dir_path = path.parent().unwrap_or(Path::new("/"));
@@ -140,8 +121,13 @@ pub fn load(path: &Path) -> Result<Option<Entry>, String> {
     let dir_stat = dir
         .stat()
         .map_err(|e| format!("cannot examine {}: {e}", dir_path.display()))?;
-    if let Some(why) = untrusted_dir(dir_stat.uid, dir_stat.mode, euid) {
-        return Err(format!("the cache directory {} {why}", dir_path.display()));
+    let owners = fp_nix::trust::Owners::You;
+    if let Some(why) = fp_nix::trust::check(dir_stat.uid, dir_stat.gid, dir_stat.mode, owners) {
+        return Err(format!(
+            "the cache directory {} {}",
+            dir_path.display(),
+            why.why()
+        ));
     }
     let limit = fp_nix::limits::MAX_SMALL_FILE_BYTES;
     let read = match fp_nix::limits::read_regular(path, limit, fp_nix::limits::Links::Refuse) {
@@ -367,12 +353,6 @@ mod tests {
             untrusted_entry(0, 0o100644, 0).unwrap(),
             "may be read or written by others (mode 644, not 600)"
         );
-        assert_eq!(untrusted_dir(0, 0o40755, 0), None);
-        assert!(untrusted_dir(0, 0o40700, 1000).is_some());
-        assert_eq!(
-            untrusted_dir(1000, 0o40770, 1000).unwrap(),
-            "is writable by group or others (mode 770)"
-        );
     }
 
     #[test]
@@ -392,9 +372,7 @@ mod tests {
         save(&path, &entry()).unwrap();
         assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
         assert_eq!(load(&path), Ok(Some(entry())));
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
-        assert!(load(&path)
-            .unwrap_err()
-            .contains("is writable by its group"));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(load(&path).unwrap_err().contains("is writable by others"));
     }
 }

@@ -361,10 +361,10 @@ impl Cached {
             Ok(()) => ui.verbose(&format!("cache: recorded in {}", self.path.display())),
             // A cache directory someone else controls (left root's by an old `sudo fp-build`,
             // or shared) would silently cost every build its cache: say so.
-            Err(e) if e.hint() == Some(fp_nix::safe_dir::FOREIGN_HINT) => ui.warn(&format!(
-                "results are not cached: {}\n  hint: {FOREIGN_HINT}",
+            Err(e) if fp_nix::safe_dir::is_trust_refusal(&e) => ui.warn(&format!(
+                "results are not cached: {}\n  hint: {}",
                 e.message(),
-                FOREIGN_HINT = fp_nix::safe_dir::FOREIGN_HINT
+                e.hint().unwrap_or_default()
             )),
             Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
         }

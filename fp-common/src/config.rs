@@ -73,29 +73,25 @@ pub struct HostEntry {
 /// Refuses a config file whose contents someone other than the effective user (or root) could
 /// have written: its `profile` and `flake` decide what is built and which profile is changed.
 /// The file read (the target, when it is a symlink) must be owned by the effective user or root
-/// and not writable by group or others (exit 1, naming the owner or mode).
+/// and writable only by them ([`fp_nix::trust`]; a user's private group may write it), else
+/// exit 1, naming the owner, group or mode and what to run.
 fn check_trusted(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let euid = fp_nix::locations::effective_uid();
-    let why = if meta.uid() != euid && meta.uid() != 0 {
-        format!(
-            "is owned by {}, not by you ({})",
-            fp_nix::safe_dir::who(meta.uid()),
-            fp_nix::safe_dir::who(euid)
-        )
-    } else if meta.mode() & 0o022 != 0 {
-        format!(
-            "is writable by group or others (mode {:o})",
-            meta.mode() & 0o7777
-        )
-    } else {
+    let owners = fp_nix::trust::Owners::YouOrRoot;
+    let Some(why) = fp_nix::trust::check(meta.uid(), meta.gid(), meta.mode(), owners) else {
         return Ok(());
     };
+    let hint = match why.chmod(path) {
+        Some(chmod) => format!("{}{chmod}", fp_nix::safe_dir::MODE_HINT),
+        None => "make it yours (chown), or run the tool as its owner (under sudo: `sudo -H`)"
+            .to_string(),
+    };
     Err(Error::failed(format!(
-        "config file {} {why}; its settings decide which profile is changed, so it is not used",
-        path.display()
+        "config file {} {}; its settings decide which profile is changed, so it is not used",
+        path.display(),
+        why.why()
     ))
-    .with_hint("make it yours and not writable by others (chown, chmod go-w), or run the tool as its owner (under sudo: `sudo -H`)"))
+    .with_hint(hint))
 }
 
 /// The loaded configuration file (or its absence).

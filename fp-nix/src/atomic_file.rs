@@ -124,7 +124,7 @@ fn dir_mode(mode: u32) -> u32 {
 }
 
 /// Splits `path` into its (absolute) directory and file name.
-fn split(path: &Path) -> Result<(PathBuf, std::ffi::OsString)> {
+pub(crate) fn split(path: &Path) -> Result<(PathBuf, std::ffi::OsString)> {
     let abs = locations::absolute(path)?;
     let name = abs
         .file_name()
@@ -430,15 +430,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shared = dir.path().join("shared");
         std::fs::create_dir(&shared).unwrap();
-        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o775)).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = write(&shared.join("registry.json"), b"{}", DEFAULT_MODE).unwrap_err();
         assert_eq!(err.code(), 1);
         assert!(
             err.message()
-                .ends_with("shared is writable by its group (mode 775)"),
+                .ends_with("shared is writable by others (mode 777)"),
             "{}",
             err.message()
         );
+        let chmod = format!("chmod o-w {}", shared.display());
+        assert!(err.hint().unwrap().ends_with(&chmod), "{:?}", err.hint());
         assert!(!shared.join("registry.json").exists());
     }
 

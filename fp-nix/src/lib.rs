@@ -42,6 +42,7 @@ pub mod safe_dir;
 pub mod store_db;
 pub mod store_path;
 pub mod store_query;
+pub mod trust;
 
 pub use error::{Error, Result};
 

@@ -58,21 +58,41 @@ pub fn read_limited(reader: impl Read, limit: u64, what: &str) -> Result<Vec<u8>
 
 /// Reads the regular file at `path`, at most `limit` bytes, without ever blocking on it.
 ///
-/// The path is type-checked before it is opened (so a device is never opened), opened with
-/// `O_NONBLOCK | O_NOCTTY` (and `O_NOFOLLOW` under [`Links::Refuse`]), and the opened file is
-/// checked again with `fstat` (so a swap between the check and the open is caught). A FIFO,
-/// socket, device, directory (or, under [`Links::Refuse`], a symlink) is refused with exit 2
-/// naming what it is; more than `limit` bytes is exit 2.
+/// The file is opened with [`open_regular`]; a FIFO, socket, device, directory (or, under
+/// [`Links::Refuse`], a symlink) is refused with exit 2 naming what it is; more than `limit`
+/// bytes is exit 2.
 ///
 /// The outer `std::io::Error` is that of finding or opening the file, returned as is so callers
 /// can tell "missing" (`NotFound`) apart; a symlink loop is `ELOOP` there.
 pub fn read_regular(path: &Path, limit: u64, links: Links) -> std::io::Result<Result<ReadFile>> {
+    let (file, meta) = match open_regular(path, links)? {
+        Ok(opened) => opened,
+        Err(what) => return Ok(Err(refusal(path, what))),
+    };
+    let bytes = match read_limited(&file, limit, &path.display().to_string()) {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(ReadFile { bytes, meta }))
+}
+
+/// Opens the regular file at `path` for reading without ever blocking on it or opening
+/// anything else: the path is type-checked before it is opened (so a device is never opened),
+/// opened with `O_NONBLOCK | O_NOCTTY` (and `O_NOFOLLOW` under [`Links::Refuse`]), and the
+/// opened file is checked again with `fstat` (so a swap between the check and the open is
+/// caught). Returns the file and that `fstat`, or, in the inner error, what the path is instead
+/// ([`not_regular`]'s words). The outer error is that of finding or opening it, as
+/// [`read_regular`]'s.
+pub fn open_regular(
+    path: &Path,
+    links: Links,
+) -> std::io::Result<std::result::Result<(File, Metadata), &'static str>> {
     let before = match links {
         Links::Follow => std::fs::metadata(path)?,
         Links::Refuse => std::fs::symlink_metadata(path)?,
     };
     if let Some(what) = not_regular(&before) {
-        return Ok(Err(refusal(path, what)));
+        return Ok(Err(what));
     }
     let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
     if links == Links::Refuse {
@@ -82,20 +102,11 @@ pub fn read_regular(path: &Path, limit: u64, links: Links) -> std::io::Result<Re
         .read(true)
         .custom_flags(flags)
         .open(path)?;
-    Ok(read_opened(file, path, limit))
-}
-
-/// The rest of [`read_regular`] once the file is open: re-check the type and read.
-fn read_opened(file: File, path: &Path, limit: u64) -> Result<ReadFile> {
-    let what = path.display().to_string();
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::failed(format!("cannot read {what}: {e}")))?;
-    if let Some(kind) = not_regular(&meta) {
-        return Err(refusal(path, kind));
-    }
-    let bytes = read_limited(&file, limit, &what)?;
-    Ok(ReadFile { bytes, meta })
+    let meta = file.metadata()?;
+    Ok(match not_regular(&meta) {
+        Some(what) => Err(what),
+        None => Ok((file, meta)),
+    })
 }
 
 /// Reads the file at `path` with [`read_regular`] (following a symlink) and

@@ -276,7 +276,7 @@ pub fn settle_home(log: &dyn crate::Log) -> Result<()> {
         env_home.as_deref(),
         owner,
         euid,
-        passwd.as_ref().map(|(_, home)| home.as_path()),
+        passwd.as_ref().map(|entry| entry.home.as_path()),
         || Ok(crate::command::nix_version(log)?.ignores_foreign_home()),
     )?;
     let whose = |uid: u32| name_of_uid(uid).unwrap_or_else(|| format!("user id {uid}"));
@@ -398,9 +398,19 @@ pub fn user_name() -> Option<String> {
     }
 }
 
-/// The name and home directory of user `uid` in the password database (`getpwuid_r`), `None`
-/// when it has no entry.
-pub fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
+/// A user's entry in the password database, as far as the tools need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passwd {
+    /// The login name.
+    pub name: String,
+    /// The home directory.
+    pub home: PathBuf,
+    /// The primary group id.
+    pub gid: u32,
+}
+
+/// The entry of user `uid` in the password database (`getpwuid_r`), `None` when it has none.
+pub fn passwd_entry(uid: u32) -> Option<Passwd> {
     use std::os::unix::ffi::OsStrExt;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
@@ -417,13 +427,17 @@ pub fn passwd_entry(uid: u32) -> Option<(String, PathBuf)> {
             .to_string_lossy()
             .into_owned();
         let dir = std::ffi::OsStr::from_bytes(std::ffi::CStr::from_ptr(pw.pw_dir).to_bytes());
-        Some((name, PathBuf::from(dir)))
+        Some(Passwd {
+            name,
+            home: PathBuf::from(dir),
+            gid: pw.pw_gid,
+        })
     }
 }
 
 /// The name of user `uid` in the password database, for messages.
 pub fn name_of_uid(uid: u32) -> Option<String> {
-    passwd_entry(uid).map(|(name, _)| name)
+    passwd_entry(uid).map(|entry| entry.name)
 }
 
 /// Whether the effective user may create entries in `dir` (`access(2)` with `W_OK | X_OK`).

@@ -17,6 +17,8 @@
 //! file, so the nix-env commands run under this lock do not wait for it.)
 
 use crate::error::{Error, Result};
+use crate::limits::{open_regular, Links};
+use crate::safe_dir::{who, SafeDir};
 use crate::Log;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -67,87 +69,53 @@ impl Lock {
     }
 }
 
-/// Opens (or creates) the lock file `path` with `O_NOFOLLOW | O_NONBLOCK` and checks that it
-/// is a regular file of the effective user's.
+/// Opens the lock file `path` with [`open_regular`] (`O_NOFOLLOW | O_NONBLOCK`, type-checked,
+/// read-only) or, when it is missing, creates it (mode 0600, `O_EXCL | O_NOFOLLOW`) in its
+/// directory opened with [`SafeDir`]; then checks that it is the effective user's.
 fn open_lock_file(path: &Path) -> Result<std::fs::File> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    let existing = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path);
-    let handle = match existing {
-        Ok(handle) => handle,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(flags)
-            .open(path)
-            .map_err(|e| cannot_open(path, e))?,
-        Err(e) => return Err(cannot_open(path, e)),
-    };
-    let meta = handle.metadata().map_err(|e| cannot("inspect", path, e))?;
-    if !meta.file_type().is_file() {
-        return Err(Error::failed(format!(
-            "cannot lock {}: it is not a regular file ({})",
-            path.display(),
-            kind_of(&meta.file_type())
+    use std::os::unix::fs::MetadataExt;
+    let not_regular = |what: &str| {
+        Error::failed(format!(
+            "cannot lock {}: it is {what}, not a regular file",
+            path.display()
         ))
-        .with_hint(format!("remove it and run again: rm -r {}", path.display())));
-    }
+        .with_hint(format!("remove it and run again: rm -r {}", path.display()))
+    };
+    let mut created = false;
+    let (handle, meta) = loop {
+        match open_regular(path, Links::Refuse) {
+            Ok(Ok(opened)) => break opened,
+            Ok(Err(what)) => return Err(not_regular(what)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !created => {
+                // Made once; another run may make it first, and the loop then opens theirs.
+                created = true;
+                let (dir, name) = crate::atomic_file::split(path)?;
+                let dir = SafeDir::open(&dir).map_err(|e| e.context("cannot lock"))?;
+                match dir.create_new(&name, 0o600) {
+                    Ok(file) => {
+                        let meta = file.metadata().map_err(|e| cannot("inspect", path, e))?;
+                        break (file, meta);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(cannot("create", path, e)),
+                }
+            }
+            Err(e) => return Err(cannot("open", path, e)),
+        }
+    };
     let euid = crate::locations::effective_uid();
     if meta.uid() != euid {
         return Err(Error::failed(format!(
-            "cannot lock {}: it belongs to uid {}, not to you (uid {euid})",
+            "cannot lock {}: it is owned by {}, not by you ({})",
             path.display(),
-            meta.uid()
+            who(meta.uid()),
+            who(euid)
         ))
         .with_hint(
             "run the tool as the user whose state directory this is (with sudo, use sudo -H)",
         ));
     }
     Ok(handle)
-}
-
-/// The error for a lock file that cannot be opened, saying when that is because it is a
-/// symbolic link (which is never followed).
-fn cannot_open(path: &Path, e: std::io::Error) -> Error {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link {
-        return Error::failed(format!(
-            "cannot lock {}: it is a symbolic link, which a lock file must not be",
-            path.display()
-        ))
-        .with_hint(format!(
-            "remove the link and run again: rm {}",
-            path.display()
-        ));
-    }
-    if e.raw_os_error() == Some(libc::ENXIO) {
-        return Error::failed(format!(
-            "cannot lock {}: it is a FIFO or socket, not a regular file",
-            path.display()
-        ))
-        .with_hint(format!("remove it and run again: rm {}", path.display()));
-    }
-    cannot("open", path, e)
-}
-
-/// What a file that is not a regular file is, for an error.
-fn kind_of(t: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "a device"
-    } else {
-        "not a plain file"
-    }
 }
 
 /// The error for a lock that cannot be opened or taken.

@@ -3,14 +3,16 @@
 //!
 //! The path is walked one component at a time from `/`, each directory opened with
 //! `O_NOFOLLOW | O_DIRECTORY` relative to the one before and checked on the opened descriptor:
-//! it must be owned by the effective user or root and not writable by group or others (unless
-//! sticky, as `/tmp` is, where nobody can replace another's entries). A symlink on the way is
+//! it must be owned by the effective user or root and writable only by them (the rule of
+//! [`crate::trust`]: not by others unless sticky, as `/tmp` is, and not by a group unless it is
+//! the user's private group). A symlink on the way is
 //! followed only when it is owned by the effective user or root. Files are then created,
 //! renamed and removed relative to the opened directory, so nothing someone else planted (a
 //! link, a swapped directory) can send a write elsewhere.
 
 use crate::error::{Error, Result};
 use crate::locations;
+use crate::trust::{self, Owners, Untrusted};
 use std::collections::VecDeque;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -74,38 +76,32 @@ impl EntryStat {
     }
 }
 
-/// Why a directory owned by `uid` with permission bits `mode` cannot be trusted by user `euid`,
-/// in words; `None` when it can: owned by `euid` or root, and not writable by group or others
-/// unless sticky.
-pub fn untrusted_dir(uid: u32, mode: u32, euid: u32) -> Option<String> {
-    if uid != euid && uid != 0 {
-        return Some(format!(
-            "is owned by {}, not by you ({})",
-            who(uid),
-            who(euid)
-        ));
-    }
-    if mode & 0o022 != 0 && mode & libc::S_ISVTX == 0 {
-        return Some(format!(
-            "is writable by {} (mode {:o})",
-            if mode & 0o002 != 0 {
-                "others"
-            } else {
-                "its group"
-            },
-            mode & 0o7777
-        ));
-    }
-    None
-}
-
 /// A user id in words: the name from the password database, else `user id N`.
 pub fn who(uid: u32) -> String {
     locations::name_of_uid(uid).unwrap_or_else(|| format!("user id {uid}"))
 }
 
-/// The hint for a path someone else controls.
+/// The hint for a path someone else owns.
 pub const FOREIGN_HINT: &str = "run the tool as the user who owns it; under sudo, use `sudo -H` so that HOME is root's own, or fix the directory's owner and mode (chmod go-w)";
+
+/// How the hint for a path that others can write begins; the `chmod` to run follows.
+pub const MODE_HINT: &str = "make it writable only by you: ";
+
+/// The hint for `path`, refused for `why`: [`FOREIGN_HINT`] for an owner, else [`MODE_HINT`]
+/// and the `chmod` that makes it right.
+pub fn trust_hint(why: &Untrusted, path: &Path) -> String {
+    match why.chmod(path) {
+        Some(chmod) => format!("{MODE_HINT}{chmod}"),
+        None => FOREIGN_HINT.to_string(),
+    }
+}
+
+/// Whether `e` refuses a path because someone else owns or can write it (its hint is
+/// [`trust_hint`]'s).
+pub fn is_trust_refusal(e: &Error) -> bool {
+    e.hint()
+        .is_some_and(|h| h == FOREIGN_HINT || h.starts_with(MODE_HINT))
+}
 
 impl SafeDir {
     /// Opens the existing directory `path`, checking every component as the module says.
@@ -175,6 +171,14 @@ impl SafeDir {
         check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) })
     }
 
+    /// Creates the symlink `name` pointing at `target` (`symlinkat`; an existing entry is
+    /// `AlreadyExists`, never replaced or followed).
+    pub fn symlink(&self, target: &Path, name: &OsStr) -> std::io::Result<()> {
+        let (t, c) = (cstr(target.as_os_str())?, cstr(name)?);
+        // SAFETY: both strings are valid and NUL-terminated; fd is open.
+        check(unsafe { libc::symlinkat(t.as_ptr(), self.fd.as_raw_fd(), c.as_ptr()) })
+    }
+
     /// The text of the symlink `name` (`readlinkat`).
     pub fn read_link(&self, name: &OsStr) -> std::io::Result<PathBuf> {
         read_link_at(&self.fd, name)
@@ -208,8 +212,8 @@ fn walk(path: &Path, create: Option<u32>) -> Result<SafeDir> {
     let root =
         open_dir_at(None, OsStr::new("/")).map_err(|e| fail(Path::new("/"), e.to_string()))?;
     let mut stack: Vec<(OwnedFd, PathBuf)> = vec![(root, PathBuf::from("/"))];
-    check_opened(&stack[0].0, euid)
-        .map_err(|why| fail(Path::new("/"), why).with_hint(FOREIGN_HINT))?;
+    check_opened(&stack[0].0, Path::new("/"))
+        .map_err(|(why, hint)| fail(Path::new("/"), why).with_hint(hint))?;
     let mut pending: VecDeque<OsString> = names_of(&abs);
     let mut links = 0;
     while let Some(name) = pending.pop_front() {
@@ -276,25 +280,24 @@ fn walk(path: &Path, create: Option<u32>) -> Result<SafeDir> {
         }
         let fd = open_dir_at(Some(dir), &name)
             .map_err(|e| fail(&here, format!("cannot be opened: {e}")))?;
-        check_opened(&fd, euid).map_err(|why| fail(&here, why).with_hint(FOREIGN_HINT))?;
+        check_opened(&fd, &here).map_err(|(why, hint)| fail(&here, why).with_hint(hint))?;
         stack.push((fd, here));
     }
     let (fd, path) = stack.pop().expect("the root stays on the stack");
     Ok(SafeDir { fd, path })
 }
 
-/// Checks an opened directory with [`untrusted_dir`].
-fn check_opened(fd: &OwnedFd, euid: u32) -> std::result::Result<(), String> {
+/// Checks the opened directory `shown` with the trust rule ([`trust::check`]: the effective
+/// user's or root's, writable only by them); the refusal's words and hint.
+fn check_opened(fd: &OwnedFd, shown: &Path) -> std::result::Result<(), (String, String)> {
     // SAFETY: an all-zero stat is a valid value for fstat to fill in; fd is open.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(format!(
-            "cannot be examined: {}",
-            std::io::Error::last_os_error()
-        ));
+        let why = format!("cannot be examined: {}", std::io::Error::last_os_error());
+        return Err((why, FOREIGN_HINT.to_string()));
     }
-    match untrusted_dir(st.st_uid, st.st_mode, euid) {
-        Some(why) => Err(why),
+    match trust::check(st.st_uid, st.st_gid, st.st_mode, Owners::YouOrRoot) {
+        Some(why) => Err((why.why().to_string(), trust_hint(&why, shown))),
         None => Ok(()),
     }
 }
@@ -384,24 +387,6 @@ fn check(rc: libc::c_int) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
-
-    #[test]
-    fn trust_needs_owner_and_no_foreign_write() {
-        assert_eq!(untrusted_dir(1000, 0o40755, 1000), None);
-        assert_eq!(untrusted_dir(0, 0o40755, 1000), None);
-        assert_eq!(untrusted_dir(0, 0o41777, 1000), None);
-        assert!(untrusted_dir(1001, 0o40700, 0)
-            .unwrap()
-            .starts_with("is owned by"));
-        assert_eq!(
-            untrusted_dir(1000, 0o40775, 1000).unwrap(),
-            "is writable by its group (mode 775)"
-        );
-        assert_eq!(
-            untrusted_dir(0, 0o40777, 0).unwrap(),
-            "is writable by others (mode 777)"
-        );
-    }
 
     #[test]
     fn walks_own_links_and_creates_missing_directories() {

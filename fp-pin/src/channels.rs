@@ -9,6 +9,7 @@ use fp_nix::installable::Installable;
 use fp_nix::locations::{self, User};
 use fp_nix::nix_expr;
 use fp_nix::profile::Profile;
+use fp_nix::safe_dir::SafeDir;
 use fp_nix::store_path::{store_dir, StorePath};
 use fp_nix::store_query;
 use fp_nix::Log;
@@ -116,11 +117,12 @@ impl Location {
         if self.link_state != LinkState::Missing {
             return Ok(false);
         }
-        if let Some(parent) = self.link.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        match std::os::unix::fs::symlink(self.profile.path(), &self.link) {
+        // The directory is walked and made without following anyone else's link, and the link
+        // made in it with symlinkat, so a planted link on the way never places it elsewhere.
+        let parent = self.link.parent().unwrap_or(Path::new("/"));
+        let name = self.link.file_name().unwrap_or(self.link.as_os_str());
+        let dir = SafeDir::open_or_create(parent, 0o755)?;
+        match dir.symlink(self.profile.path(), name) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(Error::failed(format!(
@@ -321,8 +323,9 @@ pub fn empty_channels(ui: &Ui) -> Result<StorePath> {
     let tmp = std::env::temp_dir().join(format!("fp-pin-{}", std::process::id()));
     let dir = tmp.join("empty-channels");
     let result = (|| {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+        // Made through SafeDir: a directory of that name someone else planted in the shared
+        // temporary directory is refused, never used.
+        SafeDir::open_or_create(&dir, 0o700)?;
         let out = NixCommand::nix_store()
             .arg("--add")
             .arg(&dir)

@@ -8,18 +8,22 @@
 //! versions wrote them, are complete.)
 //!
 //! Nothing here is trusted for where to write: the history directory and its state directory
-//! must be real directories of the effective user's that nobody else can write, and an entry
-//! must be a regular file of theirs within the size cap, opened without following a link or
-//! blocking; anything else is refused before it is read.
+//! are opened with `SafeDir` (no directory on the way someone else's or writable by others)
+//! and must be the effective user's own, writable only by them (a private group may write
+//! them), and an entry must be a regular file of theirs within the size cap, read with
+//! `read_regular` (type-checked, without following a link or blocking); anything else is
+//! refused before it is read.
 
 use fp_common::{Error, Result};
 use fp_nix::atomic_file;
 use fp_nix::generation::GenerationRef;
-use fp_nix::limits::{read_limited, MAX_DOCUMENT_BYTES};
+use fp_nix::limits::{read_regular, Links, MAX_DOCUMENT_BYTES};
 use fp_nix::locations;
+use fp_nix::safe_dir::{self, SafeDir};
+use fp_nix::trust::{self, Owners};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The format version of a history entry.
@@ -104,23 +108,19 @@ impl History {
 
     /// The entry numbers, oldest first. A missing directory has none.
     pub fn numbers(&self) -> Result<Vec<u64>> {
-        if std::fs::symlink_metadata(&self.dir).is_ok() {
-            check_own_dir(&self.dir)?;
+        if std::fs::symlink_metadata(&self.dir).is_err() {
+            return Ok(Vec::new());
         }
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot read fp-pin's history {}: {e}",
-                    self.dir.display()
-                )))
-            }
-        };
-        let mut numbers: Vec<u64> = entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name();
+        let dir = open_own_dir(&self.dir, false)?;
+        let names = dir.names().map_err(|e| {
+            Error::failed(format!(
+                "cannot read fp-pin's history {}: {e}",
+                self.dir.display()
+            ))
+        })?;
+        let mut numbers: Vec<u64> = names
+            .iter()
+            .filter_map(|name| {
                 let digits = name.to_str()?.strip_suffix(".json")?.to_string();
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
@@ -166,18 +166,7 @@ impl History {
     pub fn prepare(&self) -> Result<PathBuf> {
         let state = self.dir.parent().unwrap_or(&self.dir).to_path_buf();
         for dir in [&state, &self.dir] {
-            if std::fs::symlink_metadata(dir).is_err() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| {
-                        Error::failed(format!("cannot create {}: {e}", dir.display())).with_hint(
-                            "make $XDG_STATE_HOME (default ~/.local/state) writable by you",
-                        )
-                    })?;
-            }
-            check_own_dir(dir)?;
+            open_own_dir(dir, true)?;
         }
         Ok(state)
     }
@@ -222,65 +211,43 @@ impl Default for History {
     }
 }
 
-/// Checks that `dir` is a directory (not a link to one) of the effective user's that neither
-/// group nor others can write, so nobody else can plant or swap a file in it.
-fn check_own_dir(dir: &Path) -> Result<()> {
-    let meta = std::fs::symlink_metadata(dir)
+/// Opens `dir` (made, mode 0700, with its missing parents when `create`) with [`SafeDir`], so
+/// no directory on the way is someone else's or writable by others, and checks that `dir`
+/// itself is the effective user's own and writable only by them ([`trust`]): nobody else can
+/// plant or swap a file in it.
+fn open_own_dir(dir: &Path, create: bool) -> Result<SafeDir> {
+    let opened = if create {
+        SafeDir::open_or_create(dir, 0o700).map_err(|e| {
+            let hint = e.hint().map(str::to_string).unwrap_or_else(|| {
+                "make $XDG_STATE_HOME (default ~/.local/state) writable by you".to_string()
+            });
+            e.with_hint(hint)
+        })?
+    } else {
+        SafeDir::open(dir)?
+    };
+    let st = opened
+        .stat()
         .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", dir.display())))?;
-    let euid = locations::effective_uid();
-    let problem = if meta.file_type().is_symlink() {
-        Some("is a symbolic link".to_string())
-    } else if !meta.is_dir() {
-        Some("is not a directory".to_string())
-    } else if meta.uid() != euid {
-        Some(format!(
-            "belongs to uid {}, not to you (uid {euid})",
-            meta.uid()
+    match trust::check(st.uid, st.gid, st.mode, Owners::You) {
+        None => Ok(opened),
+        Some(why) => Err(Error::failed(format!(
+            "fp-pin keeps its history and lock only in a directory of your own, and {} {}",
+            dir.display(),
+            why.why()
         ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "can be written by others (mode {:o})",
-            meta.mode() & 0o777
-        ))
-    } else {
-        None
-    };
-    let hint = if meta.uid() == euid && meta.is_dir() && !meta.file_type().is_symlink() {
-        format!("make it yours alone: chmod go-w {}", dir.display())
-    } else {
-        "run fp-pin as the user whose home this is (with sudo, use sudo -H so HOME is root's); or remove or fix that directory".to_string()
-    };
-    match problem {
-        None => Ok(()),
-        Some(what) => Err(Error::failed(format!(
-            "fp-pin keeps its history and lock only in a directory of your own, and {} {what}",
-            dir.display()
-        ))
-        .with_hint(hint)),
+        .with_hint(safe_dir::trust_hint(&why, dir))),
     }
 }
 
 /// Reads the history entry `file`, refusing (exit 2, nothing read) anything but a regular file
-/// of the effective user's within [`MAX_DOCUMENT_BYTES`]: it is opened without following a link
-/// and without blocking, and checked on the open descriptor.
+/// of the effective user's within [`MAX_DOCUMENT_BYTES`]: it is read with [`read_regular`]
+/// (type-checked, without following a link or blocking) and its owner checked on the opened
+/// file.
 fn read_own_file(file: &Path) -> Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let refused = |what: String| {
-        Error::usage(format!(
-            "fp-pin's history entry {} {what}; it is not read",
-            file.display()
-        ))
-        .with_hint("fp-pin writes its entries as plain files of your own; remove that one")
-    };
-    let handle = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(file);
-    let handle = match handle {
-        Ok(h) => h,
-        Err(_) if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) => {
-            return Err(refused("is a symbolic link".to_string()))
-        }
+    let hint = "fp-pin writes its entries as plain files of your own; remove that one";
+    let read = match read_regular(file, MAX_DOCUMENT_BYTES, Links::Refuse) {
+        Ok(read) => read.map_err(|e| e.with_hint(hint))?,
         Err(e) => {
             return Err(Error::failed(format!(
                 "cannot read {}: {e}",
@@ -288,26 +255,17 @@ fn read_own_file(file: &Path) -> Result<Vec<u8>> {
             )))
         }
     };
-    let meta = handle
-        .metadata()
-        .map_err(|e| Error::failed(format!("cannot read {}: {e}", file.display())))?;
     let euid = locations::effective_uid();
-    if !meta.is_file() {
-        return Err(refused("is not a regular file".to_string()));
+    if read.meta.uid() != euid {
+        return Err(Error::usage(format!(
+            "fp-pin's history entry {} is owned by {}, not by you ({}); it is not read",
+            file.display(),
+            safe_dir::who(read.meta.uid()),
+            safe_dir::who(euid)
+        ))
+        .with_hint(hint));
     }
-    if meta.uid() != euid {
-        return Err(refused(format!(
-            "belongs to uid {}, not to you (uid {euid})",
-            meta.uid()
-        )));
-    }
-    if meta.len() > MAX_DOCUMENT_BYTES {
-        return Err(refused(format!(
-            "is larger than {} MiB",
-            MAX_DOCUMENT_BYTES / (1024 * 1024)
-        )));
-    }
-    read_limited(handle, MAX_DOCUMENT_BYTES, &file.display().to_string())
+    Ok(read.bytes)
 }
 
 /// Seconds since the Unix epoch, now.
@@ -385,7 +343,7 @@ mod tests {
         std::fs::set_permissions(h.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let err = h.numbers().unwrap_err();
         assert!(
-            err.message().contains("written by others"),
+            err.message().contains("writable by others"),
             "{}",
             err.message()
         );

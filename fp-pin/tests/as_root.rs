@@ -11,8 +11,9 @@
 //!
 //! Needs root, `useradd` and `setpriv`; without them each test says so and returns.
 
-use fp_testkit::as_root::{etc_digest, tree_digest, with_scratch_root_home, OtherUser};
+use fp_testkit::as_root::{etc_digest, tree_digest, with_scratch_root_home, TestUser};
 use fp_testkit::{is_root, tempfile, Bed, Cmd, Run};
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -21,19 +22,8 @@ const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
 
 /// The second user, who plants files.
 const USER: &str = "fp-test-planter";
-
-/// The store path of the offline package set at `revision`, as a flake input copies it.
-fn source(bed: &Bed, revision: u32) -> String {
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            bed.pkgs(revision).display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
+/// A user whose own group also lists [`USER`].
+const GROUPED: &str = "fp-test-grouped";
 
 /// A root-owned stand-in for `/etc/nix`: the system registry's directory (`NIX_CONF_DIR`),
 /// holding a registry and a file an attack would like to replace.
@@ -62,15 +52,15 @@ impl StandIn {
         self.dir.path()
     }
 
-    fn digest(&self) -> u64 {
+    fn digest(&self) -> BTreeMap<String, String> {
         tree_digest(self.path(), &[])
     }
 }
 
 /// Everything a run must leave as it was.
 struct Untouched {
-    stand_in: u64,
-    etc: u64,
+    stand_in: BTreeMap<String, String>,
+    etc: BTreeMap<String, String>,
 }
 
 impl Untouched {
@@ -92,20 +82,20 @@ impl Untouched {
 }
 
 /// Whether the machine can run these tests (root, the second user).
-fn prerequisites() -> Option<OtherUser> {
+fn prerequisites() -> Option<TestUser> {
     if !is_root() {
         eprintln!("needs root: NOT RUN");
         return None;
     }
-    OtherUser::ensure(USER)
+    TestUser::ensure(USER)
 }
 
 /// A bed whose HOME and XDG directories belong to `user`.
-fn users_bed(user: &OtherUser) -> Bed {
+fn users_bed(user: &TestUser) -> Bed {
     let bed = Bed::new();
     std::fs::set_permissions(bed.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     for sub in ["home", "config", "state", "cache", "data"] {
-        user.give(&bed.path().join(sub));
+        user.give_tree(&bed.path().join(sub));
     }
     bed
 }
@@ -305,7 +295,7 @@ fn hostile_entries_in_roots_own_history_are_refused() {
                 std::fs::write(f, entry(&user_registry, Some("{}"), Some(0o644))).expect("w");
                 user.give(f);
             }),
-            "belongs to uid",
+            "is owned by fp-test-",
         ),
     ];
     let history = history_dir(&bed);
@@ -390,7 +380,7 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
     };
     let stand_in = StandIn::new();
     let probe = Bed::new();
-    let src = source(&probe, 1);
+    let src = probe.pkgs_source(1);
 
     // In root's own state directory: exit 1 with the reason, nothing pinned.
     for (what, plant, needle) in planted_locks(&stand_in) {
@@ -423,7 +413,11 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
         root_pin(&bed, &stand_in).args(pin_args(&src, "user")).run(),
         "owner",
     );
-    assert!(run.stderr.contains("belongs to uid"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is owned by fp-test-"),
+        "{}",
+        run.stderr
+    );
 
     // Planted by the user in their own home: refused or harmless, root's files untouched.
     for (what, plant, _) in planted_locks(&stand_in) {
@@ -442,10 +436,93 @@ fn an_unusable_pin_lock_stops_fp_pin_and_creates_nothing() {
     }
 }
 
+/// Makes fp-pin's state directory and history directory in `bed` with mode 0775 (the state
+/// home too, as a umask of 002 leaves `~/.local/state`), owned by `owner` (root when `None`).
+fn group_writable_state(bed: &Bed, owner: Option<&TestUser>) -> PathBuf {
+    let history = history_dir(bed);
+    std::fs::create_dir_all(&history).expect("history");
+    for dir in [
+        bed.state_home(),
+        history.parent().unwrap().to_path_buf(),
+        history,
+    ] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        if let Some(user) = owner {
+            user.give(&dir);
+        }
+    }
+    bed.state_home().join("flakey-profile")
+}
+
+/// On systems with a private group per user and umask 002, `~/.local/state` and what is made
+/// in it are mode 0775 in the user's own group, which nobody else is in: fp-pin uses them (as
+/// the user, and as root when root's group lists nobody else). A 0775 directory whose group
+/// lists another member is refused, naming the group and the member and the `chmod g-w` to
+/// run, and nothing is made in it.
+#[test]
+fn group_writable_state_is_used_only_in_a_private_group() {
+    let Some(user) = prerequisites() else {
+        return;
+    };
+    // The user's own group (useradd --user-group): its gid is the user's primary gid, it has
+    // the user's name and lists no member.
+    let bed = users_bed(&user);
+    let state = group_writable_state(&bed, Some(&user));
+    let run = user.tool(&bed, FP_PIN).arg("--revert").run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("nothing to revert"), "{}", run.stderr);
+    assert!(state.join("pin.lock").is_file(), "the lock was taken");
+
+    // A user whose own group also lists another user.
+    let Some(grouped) = TestUser::ensure(GROUPED) else {
+        return;
+    };
+    TestUser::ensure_in(USER, &[GROUPED]).expect("the planter in the grouped user's group");
+    let bed = users_bed(&grouped);
+    let state = group_writable_state(&bed, Some(&grouped));
+    let run = grouped.tool(&bed, FP_PIN).arg("--revert").run();
+    assert_eq!(run.code, 1, "{run:?}");
+    let said = format!(
+        "{} is writable by its group {GROUPED}, which also has {USER} in it (mode 775)",
+        bed.state_home().display()
+    );
+    assert!(
+        run.stderr.contains(&said),
+        "lacks {said:?}:\n{}",
+        run.stderr
+    );
+    let chmod = format!("chmod g-w {}", bed.state_home().display());
+    assert!(
+        run.stderr.contains(&chmod),
+        "lacks {chmod:?}:\n{}",
+        run.stderr
+    );
+    assert!(!state.join("pin.lock").exists(), "nothing made in it");
+
+    // Root with root's own group: used when the group database lists nobody else in it.
+    let bed = Bed::new();
+    let state = group_writable_state(&bed, None);
+    let others = fp_nix::trust::group(0)
+        .expect("group 0")
+        .members
+        .into_iter()
+        .filter(|m| m != "root")
+        .collect::<Vec<_>>();
+    let run = with_scratch_root_home(bed.tool(FP_PIN).arg("--revert")).run();
+    assert_eq!(run.code, 1, "{run:?}");
+    if others.is_empty() {
+        assert!(run.stderr.contains("nothing to revert"), "{}", run.stderr);
+        assert!(state.join("pin.lock").is_file(), "the lock was taken");
+    } else {
+        assert!(run.stderr.contains("which also has"), "{}", run.stderr);
+        assert!(!state.join("pin.lock").exists(), "nothing made in it");
+    }
+}
+
 #[test]
 fn concurrent_pins_never_lose_a_pin() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     let registry = bed.config_home().join("nix/registry.json");
     let pin = |name: &str| {
         bed.tool(FP_PIN)

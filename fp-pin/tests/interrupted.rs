@@ -18,19 +18,6 @@ const FP_PIN: &str = env!("CARGO_BIN_EXE_fp-pin");
 const HAND_WRITTEN: &str =
     "{ \"version\": 2,\n  \"flakes\": [ {\"from\": {\"id\": \"gh\", \"type\": \"indirect\"}, \"to\": {\"type\": \"path\", \"path\": \"/x\"}} ] }\n";
 
-/// The store path of the offline package set at `revision`, as a flake input copies it.
-fn source(bed: &Bed, revision: u32) -> String {
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            bed.pkgs(revision).display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 /// The bed's user registry.
 fn registry(bed: &Bed) -> PathBuf {
     bed.config_home().join("nix/registry.json")
@@ -78,7 +65,7 @@ fn history_len(bed: &Bed) -> usize {
 
 /// The state after a first, complete pin to revision 1: the registry's bytes then.
 fn pinned_once(bed: &Bed) -> Vec<u8> {
-    let src = source(bed, 1);
+    let src = bed.pkgs_source(1);
     pin(bed, &src).run().success();
     assert_eq!(channels_target(bed).as_deref(), Some("channels-1-link"));
     std::fs::read(registry(bed)).expect("registry")
@@ -142,7 +129,7 @@ fn a_full_state_filesystem_at_the_last_write_leaves_a_revertible_pin() {
     let bed = bed_with_registry();
     let _tmpfs = Mount::tmpfs(&bed.state_home(), "256k");
     let first = pinned_once(&bed);
-    let src = source(&bed, 2);
+    let src = bed.pkgs_source(2);
     fill_but_one_page(&bed.state_home());
     let run = pin(&bed, &src).run().code(1);
     // It says what changed, and how to undo it.
@@ -217,7 +204,7 @@ fn killed_before_and_after_the_channels_switch_the_pin_still_reverts() {
     for when in ["before", "after"] {
         let bed = bed_with_registry();
         let first = pinned_once(&bed);
-        let src = source(&bed, 2);
+        let src = bed.pkgs_source(2);
         let (path, wrap) = blocking_nix_env(&bed, when);
         let mut child = pin(&bed, &src).env("PATH", &path).spawn_group();
         let reached = wrap.join("reached");
@@ -276,10 +263,10 @@ fn a_read_only_state_directory_refuses_revert_before_acting() {
 fn a_channels_switch_by_another_tool_during_the_pin_is_what_revert_goes_back_to() {
     let bed = bed_with_registry();
     pinned_once(&bed);
-    let src = source(&bed, 2);
+    let src = bed.pkgs_source(2);
     // While fp-pin builds the channels (after it planned, before it switches), another tool
     // makes a generation of its own in the channels profile.
-    let other = source(&bed, 1);
+    let other = bed.pkgs_source(1);
     let profile = channels_profile(&bed);
     let path = wrap_program(&bed, &bed.path().join("wrap-nix"), "nix", |real| {
         format!(

@@ -44,20 +44,6 @@ fn fp_pin_here(bed: &Bed) -> Cmd {
         .arg(channels_profile(bed))
 }
 
-/// The store path of the offline package set at `revision`, as a flake input copies it.
-fn source(bed: &Bed, revision: u32) -> String {
-    let dir = bed.pkgs(revision);
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            dir.display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 /// Where the channels profile points (`channels-N-link`), if anywhere.
 fn channels_target(bed: &Bed) -> Option<String> {
     std::fs::read_link(channels_profile(bed))
@@ -126,7 +112,7 @@ fn pins_the_registry_and_nix_path_to_the_profiles_nixpkgs() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
     link_channels(&bed);
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     let run = fp_pin(&bed).arg(&flake).run().success().no_stdout();
     insta::assert_snapshot!(bed.redact(&run.stderr));
 
@@ -187,7 +173,10 @@ fn creates_the_nix_defexpr_link_when_missing() {
     let link = bed.home().join(".nix-defexpr/channels");
     assert_eq!(std::fs::read_link(&link).ok(), Some(channels_profile(&bed)));
     assert!(run.stderr.contains("created "), "{}", run.stderr);
-    assert_eq!(resolve_nixpkgs(&bed), Some(PathBuf::from(source(&bed, 1))));
+    assert_eq!(
+        resolve_nixpkgs(&bed),
+        Some(PathBuf::from(bed.pkgs_source(1)))
+    );
     let v = json(&run);
     assert_eq!(v["action"], "pin");
     assert_eq!(v["dryRun"], false);
@@ -280,7 +269,7 @@ fn other_entries_and_unknown_fields_are_kept() {
 fn an_existing_entry_is_replaced_and_moves_to_the_end() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
-    let old = source(&bed, 2);
+    let old = bed.pkgs_source(2);
     std::fs::create_dir_all(registry(&bed).parent().expect("dir")).expect("dir");
     let text = format!(
         r#"{{"flakes": [{{"from": {{"id": "nixpkgs", "type": "indirect"}}, "to": {{"path": "{old}", "type": "path"}}}},
@@ -350,7 +339,7 @@ fn pins_that_are_not_flake_sources_are_refused() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
     let built = bed.build(&flake);
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     std::fs::create_dir_all(registry(&bed).parent().expect("dir")).expect("dir");
     std::fs::write(registry(&bed), OTHERS).expect("registry");
     let pin = |value: &str| fp_pin_here(&bed).arg("--no-flake").arg("--pin").arg(value);
@@ -410,7 +399,7 @@ fn a_channels_path_must_hold_exactly_the_pins() {
         .as_str()
         .expect("out")
         .to_string();
-    let src1 = source(&bed, 1);
+    let src1 = bed.pkgs_source(1);
     refused(
         &bed,
         fp_pin_here(&bed)
@@ -436,7 +425,7 @@ fn a_channels_path_must_hold_exactly_the_pins() {
 #[test]
 fn pins_from_the_command_line_get_channels_of_their_own() {
     let bed = Bed::new();
-    let (src1, src2) = (source(&bed, 1), source(&bed, 2));
+    let (src1, src2) = (bed.pkgs_source(1), bed.pkgs_source(2));
     let run = fp_pin_here(&bed)
         .arg("--no-flake")
         .arg("--pin")
@@ -477,7 +466,7 @@ fn pins_from_the_command_line_get_channels_of_their_own() {
 fn a_pin_flag_wins_over_the_flakes_pin() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);
-    let src2 = source(&bed, 2);
+    let src2 = bed.pkgs_source(2);
     fp_pin_here(&bed)
         .arg(&flake)
         .arg("--pin")
@@ -515,7 +504,7 @@ fn dry_run_writes_nothing() {
 fn dry_run_shows_added_changed_and_unchanged_entries() {
     let bed = Bed::new();
     link_channels(&bed);
-    let (src1, src2) = (source(&bed, 1), source(&bed, 2));
+    let (src1, src2) = (bed.pkgs_source(1), bed.pkgs_source(2));
     fp_pin(&bed)
         .args(["--no-flake", "--pin"])
         .arg(format!("nixpkgs={src1}"))
@@ -567,7 +556,10 @@ fn revert_after_one_and_two_pins_restores_each_file_exactly() {
     assert_eq!(std::fs::read(registry(&bed)).expect("r"), file1);
     assert_eq!(channels_target(&bed).as_deref(), Some("channels-1-link"));
     assert_eq!(registry_hello(&bed).success().stdout, "hello-1.0");
-    assert_eq!(resolve_nixpkgs(&bed), Some(PathBuf::from(source(&bed, 1))));
+    assert_eq!(
+        resolve_nixpkgs(&bed),
+        Some(PathBuf::from(bed.pkgs_source(1)))
+    );
 
     let run = bed
         .tool(FP_PIN)
@@ -600,7 +592,7 @@ fn revert_after_one_and_two_pins_restores_each_file_exactly() {
 #[test]
 fn revert_removes_a_registry_the_pin_created_and_dry_run_keeps_it() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     fp_pin(&bed)
         .args(["--no-flake", "--no-channels", "--pin"])
         .arg(format!("nixpkgs={src}"))
@@ -622,7 +614,7 @@ fn revert_removes_a_registry_the_pin_created_and_dry_run_keeps_it() {
 #[test]
 fn revert_refuses_to_overwrite_a_registry_that_does_not_parse() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     fp_pin(&bed)
         .args(["--no-flake", "--no-channels", "--pin"])
         .arg(format!("nixpkgs={src}"))
@@ -672,7 +664,10 @@ fn the_profiles_pin_program_pins_without_reading_the_flake() {
     let v = json(&run);
     assert_eq!(v["channels"]["storePath"], channels);
     assert_eq!(registry_hello(&bed).success().stdout, "hello-1.0");
-    assert_eq!(resolve_nixpkgs(&bed), Some(PathBuf::from(source(&bed, 1))));
+    assert_eq!(
+        resolve_nixpkgs(&bed),
+        Some(PathBuf::from(bed.pkgs_source(1)))
+    );
     // `nix run .#profile.pin -- --revert`: the script's own pins are ignored.
     bed.command(&script)
         .arg("--revert")
@@ -686,7 +681,7 @@ fn the_profiles_pin_program_pins_without_reading_the_flake() {
 #[test]
 fn a_registry_linked_into_the_store_is_not_replaced() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     std::fs::create_dir_all(registry(&bed).parent().expect("dir")).expect("dir");
     // What home-manager does: the registry is a link to a file in the store.
     let reg_src = bed.path().join("reg-src");
@@ -727,7 +722,7 @@ fn the_default_registry_is_the_system_one_for_root() {
         return;
     }
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     let etc = Path::new("/etc/nix/registry.json");
     let existed = std::fs::read(etc).ok();
     let run = bed
@@ -866,7 +861,7 @@ fn an_unwritable_registry_directory_is_exit_1_and_the_file_untouched() {
 #[test]
 fn warns_when_nixpkgs_will_not_see_the_pin() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     link_channels(&bed);
     let other = bed.path().join("profiles/other-channels");
     fp_pin(&bed)
@@ -906,7 +901,7 @@ fn a_channels_profile_in_fp_pins_state_directory_is_switched_without_waiting_for
 #[test]
 fn pin_arguments_without_a_flake_argument_evaluate_no_flake() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     // The configured flake does not even evaluate: it is not read.
     let broken = bed.path().join("broken");
     std::fs::create_dir_all(&broken).expect("dir");

@@ -12,19 +12,6 @@ fn registry(bed: &Bed) -> PathBuf {
     bed.config_home().join("nix/registry.json")
 }
 
-/// The store path of the offline package set at `revision`, as a flake input copies it.
-fn source(bed: &Bed, revision: u32) -> String {
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            bed.pkgs(revision).display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 fn pin(bed: &Bed, source: &str) -> fp_testkit::Cmd {
     bed.tool(FP_PIN)
         .args(["--registry", "user", "--no-flake", "--no-channels", "--pin"])
@@ -52,7 +39,7 @@ const OTHER: &str = r#"{"flakes":[{"from":{"id":"other","type":"indirect"},"to":
 #[test]
 fn killed_at_random_moments_the_registry_is_old_or_new() {
     let bed = Bed::new();
-    let sources = [source(&bed, 1), source(&bed, 2)];
+    let sources = [bed.pkgs_source(1), bed.pkgs_source(2)];
     std::fs::create_dir_all(registry(&bed).parent().expect("dir")).expect("dir");
     std::fs::write(registry(&bed), OTHER).expect("registry");
     pin(&bed, &sources[0]).run().success();
@@ -98,7 +85,7 @@ fn killed_at_random_moments_the_registry_is_old_or_new() {
 fn refused_registry(bed: &Bed, content: &[u8]) -> String {
     std::fs::create_dir_all(registry(bed).parent().expect("dir")).expect("dir");
     std::fs::write(registry(bed), content).expect("registry");
-    let src = source(bed, 1);
+    let src = bed.pkgs_source(1);
     let run = pin(bed, &src).run().code(2).no_stdout();
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(
@@ -123,7 +110,7 @@ fn hostile_registries_are_refused_and_untouched() {
 #[test]
 fn hostile_pin_names_are_refused_and_run_nothing() {
     let bed = Bed::new();
-    let src = source(&bed, 1);
+    let src = bed.pkgs_source(1);
     for name in [
         "we ird",
         "a;touch pwned",
@@ -164,7 +151,7 @@ fn pinned_paths(bed: &Bed) -> std::collections::BTreeMap<String, String> {
 #[test]
 fn two_pins_at_once_both_land() {
     let bed = Bed::new();
-    let sources = [source(&bed, 1), source(&bed, 2)];
+    let sources = [bed.pkgs_source(1), bed.pkgs_source(2)];
     for round in 0..10 {
         let wanted = [
             ("nixpkgs", &sources[round % 2]),

@@ -1,14 +1,20 @@
 //! Tests of a tool run as root on another user's files: a real second user (made with
-//! `useradd`) who plants files in a home of theirs, commands run as that user (`setpriv`), a
-//! digest of a directory tree to show nothing outside changed, and mounts (a small tmpfs, a
-//! read-only bind) that are undone when dropped.
+//! `useradd`) who plants files (made by the test and given to the user with `lchown`, which
+//! leaves exactly what the user could have left, or made by the user through `setpriv`), a
+//! digest of a directory tree to show nothing in it changed, makers of the awkward files a
+//! tool must refuse (FIFO, device, sparse 100 MB file, symlink loop), and mounts (a small
+//! tmpfs, a read-only bind) that are undone when dropped.
 
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
-/// A second user of the machine, for files someone else owns.
-pub struct OtherUser {
+/// A user account of the machine, for files someone else owns.
+#[derive(Debug, Clone)]
+pub struct TestUser {
     /// The login name.
     pub name: String,
     /// The user id.
@@ -17,65 +23,66 @@ pub struct OtherUser {
     pub gid: u32,
 }
 
-impl OtherUser {
-    /// The system user `name` (created without a home when missing); `None`, after saying why
-    /// on stderr, when the tests are not root or `useradd` / `setpriv` are missing.
-    pub fn ensure(name: &str) -> Option<OtherUser> {
+impl TestUser {
+    /// The system user `name`, created with `useradd --system --user-group` (no home, no shell)
+    /// when missing and kept for later runs. `None`, with the reason printed, when the test
+    /// does not run as root or `useradd`, `setpriv` or `id` is missing: the caller then says
+    /// what it did not run.
+    pub fn ensure(name: &str) -> Option<TestUser> {
+        Self::ensure_in(name, &[])
+    }
+
+    /// [`TestUser::ensure`], the user also made a member of each of `groups` that exists (made
+    /// so when created, added with `usermod -a -G` when it already was without it).
+    pub fn ensure_in(name: &str, groups: &[&str]) -> Option<TestUser> {
+        static MADE: Mutex<()> = Mutex::new(());
         if !crate::is_root() {
-            eprintln!("needs root to create and act as another user: NOT RUN");
+            eprintln!("needs root to create the user {name} and act for it: NOT RUN");
             return None;
         }
-        for program in ["useradd", "setpriv", "id"] {
-            if Command::new("sh")
-                .args(["-c", &format!("command -v {program}")])
-                .stdout(Stdio::null())
-                .status()
-                .map_or(true, |s| !s.success())
-            {
+        for program in ["useradd", "usermod", "setpriv", "id"] {
+            if !on_path(program) {
                 eprintln!("{program} is not on PATH: NOT RUN");
                 return None;
             }
         }
-        let exists = Command::new("id")
-            .arg(name)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !exists {
-            let out = Command::new("useradd")
-                .args([
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    name,
-                ])
-                .output()
-                .expect("spawn useradd");
-            // A parallel test may have made it meanwhile; `id` below decides.
+        let _one_at_a_time = MADE.lock().unwrap_or_else(|e| e.into_inner());
+        let groups: Vec<&str> = groups.iter().copied().filter(|g| group_exists(g)).collect();
+        if id(name, "-u").is_none() {
+            let mut cmd = Command::new("useradd");
+            cmd.args(["--system", "--user-group", "--no-create-home"])
+                .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+                .args(["--comment", "flakey-profile test user"]);
+            if !groups.is_empty() {
+                cmd.args(["--groups", &groups.join(",")]);
+            }
+            let out = cmd.arg(name).output().expect("spawn useradd");
+            // Another test binary may have made it meanwhile; the lookup below decides.
             if !out.status.success() {
                 eprintln!("useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
             }
         }
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id")
-                .args([flag, name])
+        for group in groups {
+            let member = Command::new("id")
+                .args(["-nG", name])
                 .output()
-                .expect("spawn id");
-            assert!(out.status.success(), "id {flag} {name}");
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .expect("numeric id")
-        };
-        Some(OtherUser {
+                .is_ok_and(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .any(|g| g == group)
+                });
+            if !member {
+                let status = Command::new("usermod")
+                    .args(["-a", "-G", group, name])
+                    .status()
+                    .expect("spawn usermod");
+                assert!(status.success(), "usermod -a -G {group} {name}");
+            }
+        }
+        Some(TestUser {
             name: name.to_string(),
-            uid: id("-u"),
-            gid: id("-g"),
+            uid: id(name, "-u")?,
+            gid: id(name, "-g")?,
         })
     }
 
@@ -99,29 +106,130 @@ impl OtherUser {
         );
     }
 
-    /// Gives `path` and everything under it to this user (`chown -R`, links themselves).
+    /// The tool `program` (as [`crate::Bed::tool`] takes it) run as this user, with its groups,
+    /// in `bed`'s environment (`setpriv`).
+    pub fn tool(&self, bed: &crate::Bed, program: &str) -> crate::Cmd {
+        let program = if Path::new(program).is_absolute() {
+            PathBuf::from(program)
+        } else {
+            crate::bin(program)
+        };
+        bed.command("setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg(program)
+            .env("USER", &self.name)
+            .env("LOGNAME", &self.name)
+    }
+
+    /// Gives `path` (not following a symlink) to this user, as if the user had made it.
     pub fn give(&self, path: &Path) {
-        let status = Command::new("chown")
-            .args(["-hR", &format!("{}:{}", self.uid, self.gid)])
-            .arg(path)
-            .status()
-            .expect("spawn chown");
-        assert!(status.success(), "chown {}", path.display());
+        std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid))
+            .unwrap_or_else(|e| panic!("lchown {}: {e}", path.display()));
+    }
+
+    /// Gives `dir` and everything under it (not following symlinks) to this user.
+    pub fn give_tree(&self, dir: &Path) {
+        walk(dir, &[], &mut |path, _| self.give(path));
+    }
+
+    /// Every entry under `dir` (itself included) that is not this user's, by path.
+    pub fn foreign_entries(&self, dir: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(dir, &[], &mut |path, meta| {
+            if meta.uid() != self.uid {
+                found.push(format!("{} (uid {})", path.display(), meta.uid()));
+            }
+        });
+        found
     }
 }
 
-/// A digest of the tree at `root` (each entry's path, type, mode, owner, size and content or
-/// link target), not following links, skipping entries whose name is in `skip`. Two equal
-/// digests mean nothing in the tree changed.
-pub fn tree_digest(root: &Path, skip: &[&str]) -> u64 {
-    let mut hash = Fnv::default();
-    digest_into(&mut hash, root, skip);
-    hash.0
+/// Whether `program` is on PATH.
+fn on_path(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the group database has `group`.
+fn group_exists(group: &str) -> bool {
+    Command::new("getent")
+        .args(["group", group])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `id FLAG NAME` as a number.
+fn id(name: &str, flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, name]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// Calls `visit` for `dir` and every entry below it (not following symlinks), in name order,
+/// leaving out entries whose name is in `skip` (and what is below them).
+fn walk(dir: &Path, skip: &[&str], visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    visit(dir, &meta);
+    if meta.is_dir() {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.sort();
+        for path in names {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !skip.contains(&name) {
+                walk(&path, skip, visit);
+            }
+        }
+    }
+}
+
+/// A description of every entry under `dir` (itself included), leaving out names in `skip`:
+/// type, mode, owner, and a hash of a file's contents or a link's target. Equal before and
+/// after means nothing under `dir` changed (FIFOs and devices are described, never opened).
+pub fn tree_digest(dir: &Path, skip: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(dir, skip, &mut |path, meta| {
+        let t = meta.file_type();
+        let what = if t.is_symlink() {
+            format!("link {:?}", std::fs::read_link(path).ok())
+        } else if t.is_file() {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(path).unwrap_or_default().hash(&mut h);
+            format!("file {} {:x}", meta.len(), h.finish())
+        } else if t.is_dir() {
+            "dir".to_string()
+        } else if t.is_fifo() {
+            "fifo".to_string()
+        } else if t.is_socket() {
+            "socket".to_string()
+        } else if t.is_char_device() || t.is_block_device() {
+            format!("device {}", meta.rdev())
+        } else {
+            "other".to_string()
+        };
+        let rel = path.strip_prefix(dir).unwrap_or(path).display().to_string();
+        let line = format!(
+            "{what} mode {:o} uid {} gid {}",
+            meta.mode(),
+            meta.uid(),
+            meta.gid()
+        );
+        out.insert(rel, line);
+    });
+    out
 }
 
 /// [`tree_digest`] of `/etc`, without the user database files (`passwd`, `group`, `shadow`,
 /// ... and their backups), which tests running at the same time change with `useradd`.
-pub fn etc_digest() -> u64 {
+pub fn etc_digest() -> BTreeMap<String, String> {
     tree_digest(
         Path::new("/etc"),
         &[
@@ -142,79 +250,35 @@ pub fn etc_digest() -> u64 {
     )
 }
 
-/// FNV-1a, 64 bits: a digest stable within a test run.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().expect("utf-8 path")).expect("no NUL");
+    // SAFETY: c is a valid NUL-terminated path.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
 }
 
-impl Fnv {
-    fn add(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+/// Makes a character device at `path` with the numbers of `/dev/null` (1, 3): a device node
+/// of the test's own, so a defect that wrote through it would harm nothing real.
+pub fn mknod_null(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().expect("utf-8 path")).expect("no NUL");
+    // SAFETY: c is a valid NUL-terminated path.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(rc, 0, "mknod {}", path.display());
 }
 
-fn digest_into(hash: &mut Fnv, path: &Path, skip: &[&str]) {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        hash.add(b"missing");
-        return;
-    };
-    hash.add(path.as_os_str().as_bytes());
-    let t = meta.file_type();
-    hash.add(
-        format!(
-            "{} {:o} {} {} {}",
-            kind(&t),
-            meta.mode(),
-            meta.uid(),
-            meta.gid(),
-            if t.is_dir() { 0 } else { meta.len() }
-        )
-        .as_bytes(),
-    );
-    if t.is_symlink() {
-        if let Ok(target) = std::fs::read_link(path) {
-            hash.add(target.as_os_str().as_bytes());
-        }
-    } else if t.is_file() {
-        if let Ok(bytes) = std::fs::read(path) {
-            hash.add(&bytes);
-        }
-    } else if t.is_dir() {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        names.sort();
-        for child in names {
-            let name = child.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !skip.contains(&name) {
-                digest_into(hash, &child, skip);
-            }
-        }
-    }
+/// Makes a sparse file of `bytes` bytes at `path` (a "100 MB file" that costs no disk).
+pub fn sparse_file(path: &Path, bytes: u64) {
+    std::fs::File::create(path)
+        .and_then(|f| f.set_len(bytes))
+        .unwrap_or_else(|e| panic!("sparse file {}: {e}", path.display()));
 }
 
-fn kind(t: &std::fs::FileType) -> &'static str {
-    if t.is_symlink() {
-        "link"
-    } else if t.is_dir() {
-        "dir"
-    } else if t.is_file() {
-        "file"
-    } else if t.is_fifo() {
-        "fifo"
-    } else if t.is_socket() {
-        "socket"
-    } else {
-        "device"
-    }
+/// Makes `path` and a sibling (`path` with the extension `loop`) symlinks to each other, a loop.
+pub fn link_loop(path: &Path) {
+    let other = path.with_extension("loop");
+    std::os::unix::fs::symlink(&other, path).expect("loop link");
+    std::os::unix::fs::symlink(path, &other).expect("loop link");
 }
 
 /// A mount made by a test, lazily unmounted when dropped (also when the test fails).

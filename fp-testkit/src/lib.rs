@@ -8,7 +8,6 @@
 
 pub mod as_root;
 pub mod remote;
-pub mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -256,6 +255,20 @@ impl Bed {
         } else {
             self.command(bin(program))
         }
+    }
+
+    /// The store path of the offline package set at `revision`, as a flake input copies it
+    /// (what a pin of `nixpkgs` to it names).
+    pub fn pkgs_source(&self, revision: u32) -> String {
+        self.command("nix")
+            .args(["eval", "--raw", "--impure", "--expr"])
+            .arg(format!(
+                "(builtins.getFlake \"path:{}\").outPath",
+                self.pkgs(revision).display()
+            ))
+            .run()
+            .success()
+            .stdout
     }
 
     /// Writes the offline package set at `revision` (1 or 2) to `<bed>/pkgs-<revision>` and

@@ -11,7 +11,7 @@
 //!
 //! Needs root (it creates the user and acts as root); without it, it says so and returns.
 
-use fp_testkit::users::{link_loop, mkfifo, mknod_null, sparse_file, tree_digest, TestUser};
+use fp_testkit::as_root::{link_loop, mkfifo, mknod_null, sparse_file, tree_digest, TestUser};
 use fp_testkit::{Bed, Run};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,10 @@ const REAL_ETC: [&str; 5] = [
 
 /// The digest of [`REAL_ETC`] (a missing entry is an empty digest).
 fn real_etc() -> Vec<std::collections::BTreeMap<String, String>> {
-    REAL_ETC.iter().map(|p| tree_digest(Path::new(p))).collect()
+    REAL_ETC
+        .iter()
+        .map(|p| tree_digest(Path::new(p), &[]))
+        .collect()
 }
 
 /// One test's bed, its planter and its stand-in for `/etc`.
@@ -168,7 +171,7 @@ fn cache_attacks_are_misses_and_change_nothing() {
         "dev": meta.dev(), "ino": meta.ino(), "ctime": meta.ctime(), "ctimeNsec": meta.ctime_nsec()
     });
     let poisoned = poisoned.to_string();
-    let etc_before = tree_digest(&w.etc);
+    let etc_before = tree_digest(&w.etc, &[]);
 
     // The planter's own cache directory (outside HOME, as $XDG_CACHE_HOME may be).
     let ucache = w.user_dir("ucache");
@@ -262,11 +265,12 @@ fn cache_attacks_are_misses_and_change_nothing() {
             Box::new(|| {
                 std::fs::create_dir(&mdir).unwrap();
                 std::fs::set_permissions(&mdir, std::fs::Permissions::from_mode(0o770)).unwrap();
+                std::os::unix::fs::chown(&mdir, None, Some(w.user.gid)).unwrap();
                 std::fs::write(mdir.join(&name), &text).unwrap();
                 std::fs::set_permissions(mdir.join(&name), std::fs::Permissions::from_mode(0o600))
                     .unwrap();
             }),
-            "flakey-profile is writable by its group (mode 770)",
+            "flakey-profile is writable by its group fp-test-planter, which is not your primary group (mode 770)",
         ),
         (
             "entry: a FIFO",
@@ -333,7 +337,11 @@ fn cache_attacks_are_misses_and_change_nothing() {
                 run.stderr
             );
         }
-        assert_eq!(tree_digest(&w.etc), etc_before, "{what}: <bed>/etc changed");
+        assert_eq!(
+            tree_digest(&w.etc, &[]),
+            etc_before,
+            "{what}: <bed>/etc changed"
+        );
         // (`ucache/nix` is Nix's own evaluation cache, which nix writes wherever
         // $XDG_CACHE_HOME points, as `sudo nix build` run the same way does.)
         assert_eq!(
@@ -364,20 +372,6 @@ fn cache_attacks_are_misses_and_change_nothing() {
     w.real_etc_unchanged();
 }
 
-/// The store path of the offline package set at revision 1, as a flake input copies it.
-fn source(bed: &Bed) -> String {
-    let dir = bed.pkgs(1);
-    bed.command("nix")
-        .args(["eval", "--raw", "--impure", "--expr"])
-        .arg(format!(
-            "(builtins.getFlake \"path:{}\").outPath",
-            dir.display()
-        ))
-        .run()
-        .success()
-        .stdout
-}
-
 /// fp-pin as root on a user registry the planter tampered with: a dangling link of the
 /// planter's is not followed (the file it names is not created), a FIFO, a device, 100 MB and
 /// a link loop are refused without hanging, a group-writable directory is refused; each with
@@ -386,10 +380,10 @@ fn source(bed: &Bed) -> String {
 fn registry_attacks_are_refused() {
     let Some(w) = World::new() else { return };
     let bed = &w.bed;
-    let pin = format!("nixpkgs={}", source(bed));
+    let pin = format!("nixpkgs={}", bed.pkgs_source(1));
     let nix_dir = bed.config_home().join("nix");
     let registry = nix_dir.join("registry.json");
-    let etc_before = tree_digest(&w.etc);
+    let etc_before = tree_digest(&w.etc, &[]);
     type Plant<'a> = Box<dyn Fn() + 'a>;
     let cases: Vec<(&str, Plant, i32, &str)> = vec![
         (
@@ -430,16 +424,17 @@ fn registry_attacks_are_refused() {
             Box::new(|| {
                 std::fs::write(&registry, "{\"version\": 2, \"flakes\": []}").unwrap();
                 std::fs::set_permissions(&nix_dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+                std::os::unix::fs::chown(&nix_dir, None, Some(w.user.gid)).unwrap();
             }),
             1,
-            "nix is writable by its group (mode 775)",
+            "nix is writable by its group fp-test-planter, which is not your primary group (mode 775)",
         ),
     ];
     for (what, plant, code, said) in cases {
         let _ = std::fs::remove_dir_all(&nix_dir);
         std::fs::create_dir_all(&nix_dir).unwrap();
         plant();
-        let before = tree_digest(&nix_dir);
+        let before = tree_digest(&nix_dir, &[]);
         let run = bed
             .tool("fp-pin")
             .args(["--registry", "user", "--no-channels", "--pin", &pin])
@@ -450,9 +445,13 @@ fn registry_attacks_are_refused() {
             "{what}: lacks {said:?}:\n{}",
             run.stderr
         );
-        assert_eq!(tree_digest(&w.etc), etc_before, "{what}: <bed>/etc changed");
         assert_eq!(
-            tree_digest(&nix_dir),
+            tree_digest(&w.etc, &[]),
+            etc_before,
+            "{what}: <bed>/etc changed"
+        );
+        assert_eq!(
+            tree_digest(&nix_dir, &[]),
             before,
             "{what}: the registry changed"
         );
@@ -512,10 +511,21 @@ fn config_attacks_are_refused() {
                     .unwrap();
             }),
             1,
-            "config.toml is writable by group or others (mode 666)",
+            "config.toml is writable by others (mode 666)",
+        ),
+        (
+            "writable by the planter's group",
+            Box::new(|| {
+                std::fs::write(&config, "profile = \"/etc/victim\"\n").unwrap();
+                std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664))
+                    .unwrap();
+                std::os::unix::fs::chown(&config, None, Some(w.user.gid)).unwrap();
+            }),
+            1,
+            "config.toml is writable by its group fp-test-planter, which is not your primary group (mode 664)",
         ),
     ];
-    let etc_before = tree_digest(&w.etc);
+    let etc_before = tree_digest(&w.etc, &[]);
     for (what, plant, code, said) in cases {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -527,7 +537,11 @@ fn config_attacks_are_refused() {
             "{what}: lacks {said:?}:\n{}",
             run.stderr
         );
-        assert_eq!(tree_digest(&w.etc), etc_before, "{what}: <bed>/etc changed");
+        assert_eq!(
+            tree_digest(&w.etc, &[]),
+            etc_before,
+            "{what}: <bed>/etc changed"
+        );
     }
     w.real_etc_unchanged();
 }
@@ -550,7 +564,7 @@ fn nix_ignores_foreign_home(bed: &Bed, home: &Path) -> bool {
 fn root_home() -> PathBuf {
     fp_nix::locations::passwd_entry(0)
         .expect("root has an entry")
-        .1
+        .home
 }
 
 /// Root with the planter's `$HOME` (and XDG directories inside it, as `sudo -E` keeps them),
@@ -574,7 +588,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
     )
     .unwrap();
     w.user.give_tree(&home);
-    let etc_before = tree_digest(&w.etc);
+    let etc_before = tree_digest(&w.etc, &[]);
     let flake = bed.profile_flake("flake", 1, &["hello"]);
     let rstate = w.root_dir("rstate", 0o755);
     let ignores = nix_ignores_foreign_home(bed, &home);
@@ -592,7 +606,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
     let pin = with_home("fp-pin")
         .env("XDG_STATE_HOME", &rstate)
         .args(["--registry", "user", "--dry-run"])
-        .args(["--pin", &format!("nixpkgs={}", source(bed))])
+        .args(["--pin", &format!("nixpkgs={}", bed.pkgs_source(1))])
         .run();
     if ignores {
         let said = format!(
@@ -663,7 +677,7 @@ fn a_foreign_home_is_ignored_as_nix_does_or_refused() {
                 .stderr_has("run it with `sudo -H` so that HOME is root's own");
         }
     }
-    assert_eq!(tree_digest(&w.etc), etc_before, "<bed>/etc changed");
+    assert_eq!(tree_digest(&w.etc, &[]), etc_before, "<bed>/etc changed");
     assert_eq!(
         w.user.foreign_entries(&home),
         Vec::<String>::new(),

@@ -18,6 +18,7 @@
 //! `fp-switch` on a broken directory stops with the fix (`sudo mkdir -p DIR && sudo chown USER
 //! DIR`) and creates nothing, and the whole loop afterwards ends in a working profile.
 
+use fp_testkit::as_root::TestUser;
 use fp_testkit::{Bed, Cmd, Run};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
@@ -49,7 +50,8 @@ fn core_loop_as_a_non_root_user_through_nix_daemon() {
         return;
     }
     let _serial = SerialLock::take();
-    let user = TestUser::ensure();
+    // In `nix-users` when that group exists: Debian's daemon socket directory is that group's.
+    let user = TestUser::ensure_in(USER, &["nix-users"]).expect("the test user");
     let bed = Bed::new();
     let _daemon = Daemon::start_or_reuse(&bed);
     let per_user = PerUserDir::new();
@@ -203,19 +205,6 @@ fn owner(path: &Path) -> Option<u32> {
     std::fs::symlink_metadata(path).ok().map(|m| m.uid())
 }
 
-/// Runs a root-side command that must succeed (user administration), with its output on failure.
-fn must(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// An exclusive lock held for the whole test, so two runs of it (two work trees, two
 /// `cargo test`s) never share the test user's per-user directory or kill each other's daemon.
 struct SerialLock {
@@ -237,61 +226,6 @@ impl SerialLock {
         let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
         assert_eq!(locked, 0, "flock {}", path.display());
         SerialLock { _file: file }
-    }
-}
-
-/// The test user, with its ids.
-struct TestUser {
-    uid: u32,
-    gid: u32,
-}
-
-impl TestUser {
-    /// Creates [`USER`] as a system user without a home when missing, and makes it a member of
-    /// `nix-users` (the group of Debian's daemon socket directory) when that group exists.
-    fn ensure() -> TestUser {
-        let exists = Command::new("id")
-            .arg(USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let has_group = std::fs::read_to_string("/etc/group")
-            .is_ok_and(|g| g.lines().any(|l| l.starts_with("nix-users:")));
-        if !exists {
-            let mut cmd = Command::new("useradd");
-            cmd.args([
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--comment",
-                "flakey-profile multi-user test",
-            ]);
-            if has_group {
-                cmd.args(["--groups", "nix-users"]);
-            }
-            must(cmd.arg(USER));
-            eprintln!("created the system user {USER} for the multi-user test");
-        } else if has_group
-            && !must(Command::new("id").args(["-nG", USER]))
-                .split_whitespace()
-                .any(|g| g == "nix-users")
-        {
-            must(Command::new("usermod").args(["-a", "-G", "nix-users", USER]));
-        }
-        let id = |flag: &str| -> u32 {
-            must(Command::new("id").args([flag, USER]))
-                .parse()
-                .expect("numeric id")
-        };
-        TestUser {
-            uid: id("-u"),
-            gid: id("-g"),
-        }
     }
 }
 
