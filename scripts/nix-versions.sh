@@ -62,11 +62,8 @@ ensure_root() {
   if [ -f "$dir/.flakey-profile-root" ] && [ "$(cat "$dir/.flakey-profile-root")" = "$stamp" ]; then
     return
   fi
-  command -v mmdebstrap >/dev/null || {
-    say "installing mmdebstrap"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
-  }
+  # Installed by `setup roots` (scripts/setup.sh) before anything runs in parallel.
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is missing: run \`setup roots\` (scripts/setup.sh) first"
   say "making the Debian $suite root for Nix $version in $dir (once; about 40 s)"
   mkdir -p "$roots_dir"
   safe_remove "$dir.new"
