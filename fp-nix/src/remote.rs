@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::generation::{parse_link_name, Generation};
 use crate::locations::{self, User};
 use crate::path_info::{self, PathInfo};
-use crate::profile::{chosen_by_user, DirState};
+use crate::profile::{chosen_by_user, DirFacts, DirState};
 use crate::Log;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -323,16 +323,24 @@ impl Probe {
 }
 
 /// The shell command line that reads the profile `profile` on a host: NUL-separated, the state
-/// of its directory (`missing`, `readonly` or `writable`), the user's name, the text of the
-/// profile link, then name, mtime (seconds) and target of every `<profile>-*-link*` beside it.
-/// The mtime comes from `stat -c %Y` (GNU, busybox) or `stat -f %m` (BSD, macOS). A profile
-/// path that is not absolute is a usage error (it would be taken from the remote home).
+/// of its directory (`missing`, `readonly` or `writable`), the user's name, uid, whether they
+/// could create the directory (`yes` when the nearest directory above it that exists is
+/// writable), whether their Nix talks to a daemon (`yes`: `NIX_REMOTE=daemon`, or not root and
+/// the daemon's socket exists), `$XDG_STATE_HOME` (default `~/.local/state`), the nix-env
+/// version when the directory is missing (else empty), the text of the profile link, then name,
+/// mtime (seconds) and target of every `<profile>-*-link*` beside it. The mtime comes from
+/// `stat -c %Y` (GNU, busybox) or `stat -f %m` (BSD, macOS). A profile path that is not
+/// absolute is a usage error (it would be taken from the remote home).
 pub fn read_profile_line(profile: &Path) -> Result<String> {
     let (dir, base) = split_remote(profile)?;
     Ok(format!(
         "{NEEDS_NIX}p={p}; d={d}; b={b}; \
          if [ -d \"$d\" ]; then if [ -w \"$d\" ]; then s=writable; else s=readonly; fi; else s=missing; fi; \
-         printf '%s\\000' \"$s\" \"$(id -un 2>/dev/null || id -u)\" \"$(readlink \"$p\" 2>/dev/null)\"; \
+         a=$d; while [ ! -d \"$a\" ]; do a=$(dirname \"$a\"); done; \
+         if [ \"$s\" = missing ] && [ -w \"$a\" ] && [ -x \"$a\" ]; then c=yes; else c=no; fi; \
+         u=$(id -u); m=no; if [ \"$NIX_REMOTE\" = daemon ] || {{ [ \"$u\" != 0 ] && [ -z \"$NIX_REMOTE\" ] && [ -S /nix/var/nix/daemon-socket/socket ]; }}; then m=yes; fi; \
+         v=; if [ \"$s\" = missing ]; then v=$(nix-env --version 2>/dev/null); fi; \
+         printf '%s\\000' \"$s\" \"$(id -un 2>/dev/null || id -u)\" \"$u\" \"$c\" \"$m\" \"${{XDG_STATE_HOME:-$HOME/.local/state}}\" \"$v\" \"$(readlink \"$p\" 2>/dev/null)\"; \
          for f in \"$d/$b\"-*-link*; do [ -L \"$f\" ] || continue; \
          printf '%s\\000' \"${{f##*/}}\" \"$(stat -c %Y \"$f\" 2>/dev/null || stat -f %m \"$f\")\" \"$(readlink \"$f\")\"; done",
         p = shell_quote(&profile.to_string_lossy()),
@@ -369,6 +377,8 @@ fn split_remote(profile: &Path) -> Result<(PathBuf, String)> {
 pub struct RemoteProfile {
     /// Whether generations can be made there.
     pub dir: DirState,
+    /// What decides whether generations can be made there and what fixes it.
+    pub facts: DirFacts,
     /// The remote user's name (or uid), for the fix of a missing directory.
     pub owner: String,
     /// The generations, oldest first, the current one marked.
@@ -394,7 +404,27 @@ impl RemoteProfile {
             _ => return Err(bad()),
         };
         let owner = fields.next().ok_or_else(bad)?.to_string();
-        let link = fields.next().ok_or_else(bad)?;
+        let [uid, creatable, daemon, state_home, version, link] =
+            std::array::from_fn(|_| fields.next());
+        let (Some(uid), Some(creatable), Some(daemon), Some(state_home), Some(version), Some(link)) =
+            (uid, creatable, daemon, state_home, version, link)
+        else {
+            return Err(bad());
+        };
+        let user = User {
+            root: uid.trim() == "0",
+            name: Some(owner.clone()),
+            state_home: PathBuf::from(state_home),
+        };
+        let profile_dir = profile.parent().unwrap_or(Path::new("/"));
+        let facts = DirFacts {
+            state: dir,
+            root: user.root,
+            creatable: creatable == "yes",
+            made_by_nix: NixVersion::parse(version)
+                .is_some_and(|v| locations::made_by_nix(profile_dir, v, &user)),
+            multi_user: daemon == "yes" && locations::is_per_user_dir(profile_dir),
+        };
         let current = Path::new(link)
             .file_name()
             .and_then(|n| n.to_str())
@@ -419,6 +449,7 @@ impl RemoteProfile {
         generations.sort_by_key(|g| g.generation);
         Ok(RemoteProfile {
             dir,
+            facts,
             owner,
             generations,
         })

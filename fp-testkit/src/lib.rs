@@ -6,6 +6,7 @@
 //! a copy of this repository's Nix library, and profile flakes that use both; it runs the real
 //! tool binaries and real nix with that environment.
 
+mod empty_nix;
 pub mod remote;
 
 use std::io::Write;
