@@ -224,7 +224,7 @@ fn ask_shows_the_space_and_deletes_only_on_yes() {
     };
     let run = line("n\n");
     // What the terminal showed, without the echo of the answer (which comes whenever the
-    // terminal gets it).
+    // terminal gets it: before the question, or after it with its own line end).
     let shown: Vec<String> = run
         .stdout
         .replace("\r\n", "\n")
@@ -232,7 +232,8 @@ fn ask_shows_the_space_and_deletes_only_on_yes() {
         .filter(|l| l.trim() != "n")
         .map(|l| l.replace("[y/N] n", "[y/N] "))
         .collect();
-    insta::assert_snapshot!(bed.redact(&shown.join("\n")));
+    let shown = shown.join("\n").replace("[y/N] \n", "[y/N] ");
+    insta::assert_snapshot!(bed.redact(&shown));
     assert_eq!(bed.nix_env_generations(), before);
     line("y\n");
     assert_eq!(bed.generation_numbers(), (vec![4], Some(4)));
