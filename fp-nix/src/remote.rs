@@ -664,6 +664,35 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_directory_nix_env_makes_there_is_no_problem() {
+        use crate::profile::{dir_fix, DirFix};
+        let answer = |profile: &str, uid: &str, version: &str| {
+            let text = format!("missing\0root\0{uid}\0no\0no\0/root/.local/state\0{version}\0\0");
+            RemoteProfile::parse(Path::new(profile), &text)
+                .unwrap()
+                .facts
+        };
+        let roots = "/nix/var/nix/profiles/per-user/root/profile";
+        // Root's own profiles directory: nix-env makes it from 2.14 on, not before.
+        let f = answer(roots, "0", "nix-env (Nix) 2.34.8");
+        assert!(f.root && f.made_by_nix);
+        assert_eq!(dir_fix(&f), DirFix::Ready);
+        let f = answer(roots, "0", "nix-env (Nix) 2.8.0");
+        assert_eq!(dir_fix(&f), DirFix::Create);
+        // The store's own profiles directory, on a machine where Nix never ran.
+        let f = answer("/nix/var/nix/profiles/fleet", "0", "nix-env (Nix) 2.8.0");
+        assert_eq!(dir_fix(&f), DirFix::Ready);
+        // Someone else's, by a user who cannot make it.
+        let f = answer(
+            "/nix/var/nix/profiles/per-user/bob/profile",
+            "1000",
+            "nix-env (Nix) 2.26.3",
+        );
+        assert_eq!(dir_fix(&f), DirFix::CreateForUser);
+        assert!(RemoteProfile::parse(Path::new(roots), "missing\0root\0").is_err());
+    }
+
+    #[test]
     fn a_profile_in_a_missing_directory() {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("per-user/al/profile");
@@ -671,6 +700,8 @@ mod tests {
             RemoteProfile::parse(&profile, &sh(&read_profile_line(&profile).unwrap())).unwrap();
         assert_eq!(read.dir, DirState::Missing);
         assert!(read.generations.is_empty());
+        // The temporary directory above it is the user's to write in.
+        assert!(read.facts.creatable && !read.facts.multi_user);
         assert_eq!(
             read_profile_line(Path::new("rel/profile"))
                 .unwrap_err()
