@@ -25,7 +25,8 @@ fn bed_with_two_builds() -> (Bed, String) {
 
 /// Runs `argv` on a new pseudo-terminal with `answer` typed on it; what the terminal showed
 /// (the tool's stderr and the question) comes back as stdout, with `\r\n` made `\n` and the
-/// terminal's echo of the answer (which comes whenever the terminal gets it) taken out.
+/// terminal's echo of the answer (which comes whenever the terminal gets it: before the
+/// question, or after it with its own line end) taken out.
 fn on_terminal(bed: &Bed, argv: &[&str], answer: &str, env: &[(&str, &str)]) -> Run {
     let line = argv
         .iter()
@@ -45,7 +46,8 @@ fn on_terminal(bed: &Bed, argv: &[&str], answer: &str, env: &[(&str, &str)]) -> 
         .filter(|line| echo.is_empty() || line.trim() != echo)
         .map(|line| line.replace(&format!("[y/N] {echo}"), "[y/N] "))
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+        .replace("[y/N] \n", "[y/N] ");
     run
 }
 
