@@ -95,12 +95,9 @@ ensure_root() {
     return
   fi
   [ -z "$tarball" ] || command -v zstd >/dev/null ||
-    die "zstd is needed to unpack $tarball (apt-get install zstd)"
-  command -v mmdebstrap >/dev/null || {
-    say "installing mmdebstrap"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
-  }
+    die "zstd is needed to unpack $tarball: run \`setup roots\` (scripts/setup.sh) first"
+  # Installed by `setup roots` (scripts/setup.sh) before anything runs in parallel.
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is missing: run \`setup roots\` (scripts/setup.sh) first"
   say "making the Debian $suite root for Nix $version in $dir (once; about 40 s)"
   mkdir -p "$roots_dir"
   safe_remove "$dir.new"

@@ -17,7 +17,7 @@ use fp_nix::env_marker;
 use fp_nix::generation::{self, Generation};
 use fp_nix::lock::Lock;
 use fp_nix::path_info::PathInfo;
-use fp_nix::profile::{unwritable_error, Profile, Target};
+use fp_nix::profile::{dir_fix, unwritable_error, DirFix, DirState, Profile, Target};
 use fp_nix::remote::{Host, RemoteProfile};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -158,17 +158,37 @@ impl OnHost {
     }
 
     /// Checks that generations can be made in the profile's directory there, with the same
-    /// fix as on this machine, to run on that host.
+    /// rule and fix as on this machine, to run on that host.
     pub fn check_writable(&self) -> Result<()> {
         match unwritable_error(
             &self.profile,
-            self.read.dir,
+            &self.read.facts,
             &shell_quote(&self.read.owner),
             Some(self.host.target()),
         ) {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+
+    /// The check before copying a closure there: stops only where copying cannot help (the
+    /// remote user could not make the directory). A missing directory the user or Nix could
+    /// make is checked again after the copy ([`OnHost::check_after_copy`]), because the copy
+    /// makes the store there on a machine where Nix never ran.
+    pub fn check_before_copy(&self) -> Result<()> {
+        match dir_fix(&self.read.facts) {
+            DirFix::Ready | DirFix::Create => Ok(()),
+            DirFix::CreateForUser | DirFix::ReadOnlyForRoot => self.check_writable(),
+        }
+    }
+
+    /// After copying: reads the profile's directory again if it was missing, then checks it
+    /// ([`OnHost::check_writable`]).
+    pub fn check_after_copy(&mut self, ui: &Ui) -> Result<()> {
+        if self.read.dir != DirState::Writable {
+            self.read = self.host.read_profile(ui, &self.profile)?;
+        }
+        self.check_writable()
     }
 
     /// The profile as data, for the nix-env command lines sent to the host.

@@ -301,7 +301,7 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
     let user_link_is_profile = user_link_target.as_deref() == Some(profile.path())
         || (canonical_profile.is_some()
             && std::fs::canonicalize(&user_link).ok() == canonical_profile);
-    let (multi_user, socket) = daemon_socket();
+    let (multi_user, socket) = locations::daemon_socket();
     let reachable = multi_user && std::os::unix::net::UnixStream::connect(&socket).is_ok();
     let owner = {
         use std::os::unix::fs::MetadataExt;
@@ -343,24 +343,6 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
         running_nix: nix_on_path(),
         pins,
     })
-}
-
-/// Whether Nix talks to a daemon, and the socket it would use: `NIX_REMOTE=daemon` (or
-/// `unix://PATH`), or, with `NIX_REMOTE` unset, a user who is not root on a machine with the
-/// daemon's socket. The socket is `$NIX_DAEMON_SOCKET_PATH` or Nix's default.
-fn daemon_socket() -> (bool, PathBuf) {
-    let default = std::env::var_os("NIX_DAEMON_SOCKET_PATH")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/nix/var/nix/daemon-socket/socket"));
-    match std::env::var("NIX_REMOTE").ok().filter(|v| !v.is_empty()) {
-        Some(remote) if remote == "daemon" => (true, default),
-        Some(remote) => match remote.strip_prefix("unix://") {
-            Some(path) => (true, PathBuf::from(path)),
-            None => (false, default),
-        },
-        None => (!locations::is_root() && default.exists(), default),
-    }
 }
 
 /// The configured flake and whether a local one has its `flake.nix`.
@@ -500,6 +482,12 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                 "profile-dir",
                 format!("{dir_text} belongs to uid {o}, not to you ({user}): new generations cannot be made"),
                 format!("sudo chown {} {}", shell_quote(user), shell_quote(&dir_text)),
+            ),
+            // Root makes it itself (never told to give root what is root's).
+            None if *uid == 0 => Check::problem(
+                "profile-dir",
+                format!("{dir_text} does not exist: the first switch cannot make a generation"),
+                format!("mkdir -p {}", shell_quote(&dir_text)),
             ),
             None => Check::problem(
                 "profile-dir",

@@ -212,8 +212,9 @@ fn ask_shows_the_space_and_deletes_only_on_yes() {
         bed.command("script")
             .args([
                 "-qec",
+                // No echo once the shell runs (it could land inside the output).
                 &format!(
-                    "{FP_GENERATIONS} delete --keep 1 --ask --profile {}",
+                    "stty -echo; {FP_GENERATIONS} delete --keep 1 --ask --profile {}",
                     bed.profile().display()
                 ),
                 "/dev/null",

@@ -7,8 +7,11 @@ use crate::command::NixVersion;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// The directory of the store's own profiles, which Nix makes when it opens the store.
+pub const STORE_PROFILES: &str = "/nix/var/nix/profiles";
+
 /// The profiles directory every user shares before Nix 2.14, and root's from 2.14 on.
-const PER_USER: &str = "/nix/var/nix/profiles/per-user";
+pub const PER_USER: &str = "/nix/var/nix/profiles/per-user";
 
 /// Who runs the tool, as far as Nix's default paths depend on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,50 @@ pub fn profiles_dir(version: NixVersion, user: &User) -> Result<PathBuf> {
         user.require_name()?
     };
     Ok(Path::new(PER_USER).join(name))
+}
+
+/// Whether nix-env makes the profile directory `dir` itself, so that a missing one is no
+/// problem: the store's profiles directory, made when the store is opened (also the first time,
+/// on a machine where Nix never ran), and, where profiles moved to the state directory (upstream
+/// 2.14, Lix, Determinate Nix), the user's [`profiles_dir`], which nix-env makes whenever it
+/// starts. Before that nix-env makes no per-user directory.
+pub fn made_by_nix(dir: &Path, version: NixVersion, user: &User) -> bool {
+    dir == Path::new(STORE_PROFILES)
+        || (version.profiles_in_state_dir() && profiles_dir(version, user).is_ok_and(|p| p == dir))
+}
+
+/// Whether the directory `dir` is a per-user profiles directory of the store
+/// (`/nix/var/nix/profiles/per-user/NAME`), the one a multi-user install makes for each user.
+pub fn is_per_user_dir(dir: &Path) -> bool {
+    dir.parent() == Some(Path::new(PER_USER))
+}
+
+/// Whether Nix talks to a daemon (multi-user Nix), and the socket it would use:
+/// `NIX_REMOTE=daemon` (or `unix://PATH`), or, with `NIX_REMOTE` unset, a user who is not root
+/// on a machine with the daemon's socket. The socket is `$NIX_DAEMON_SOCKET_PATH` or Nix's
+/// default.
+pub fn daemon_socket() -> (bool, PathBuf) {
+    let default = std::env::var_os("NIX_DAEMON_SOCKET_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/nix/var/nix/daemon-socket/socket"));
+    match std::env::var("NIX_REMOTE").ok().filter(|v| !v.is_empty()) {
+        Some(remote) if remote == "daemon" => (true, default),
+        Some(remote) => match remote.strip_prefix("unix://") {
+            Some(path) => (true, PathBuf::from(path)),
+            None => (false, default),
+        },
+        None => (!is_root() && default.exists(), default),
+    }
+}
+
+/// Whether the effective user could create the directory `dir`: the nearest directory above it
+/// that exists is writable by them (`false` when `dir` exists).
+pub fn can_create_dir(dir: &Path) -> bool {
+    dir.ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .is_some_and(|a| !dir.exists() && is_writable_dir(a))
 }
 
 /// The profile nix-env uses when none is named and no `~/.nix-profile` link exists: `profile`
@@ -465,6 +512,53 @@ mod tests {
 
     fn v(minor: u32) -> NixVersion {
         NixVersion::new(2, minor, 0)
+    }
+
+    #[test]
+    fn nix_env_makes_the_stores_profiles_and_from_2_14_the_users_own() {
+        let root = user(true, Some("root"));
+        let alice = user(false, Some("alice"));
+        let store = Path::new("/nix/var/nix/profiles");
+        let roots = Path::new("/nix/var/nix/profiles/per-user/root");
+        let alices = Path::new("/nix/var/nix/profiles/per-user/alice");
+        let xdg = Path::new("/home/alice/.local/state/nix/profiles");
+        for minor in [8, 14, 26, 34] {
+            assert!(made_by_nix(store, v(minor), &root));
+            assert!(made_by_nix(store, v(minor), &alice));
+        }
+        assert!(!made_by_nix(roots, v(8), &root));
+        assert!(made_by_nix(roots, v(14), &root));
+        assert!(made_by_nix(roots, v(34), &root));
+        assert!(!made_by_nix(alices, v(8), &alice));
+        assert!(!made_by_nix(alices, v(34), &alice));
+        assert!(made_by_nix(xdg, v(26), &alice));
+        assert!(!made_by_nix(xdg, v(26), &root));
+        assert!(!made_by_nix(
+            Path::new("/home/alice/profiles"),
+            v(34),
+            &alice
+        ));
+    }
+
+    #[test]
+    fn per_user_directories_are_the_ones_under_per_user() {
+        assert!(is_per_user_dir(Path::new(
+            "/nix/var/nix/profiles/per-user/alice"
+        )));
+        assert!(!is_per_user_dir(Path::new(
+            "/nix/var/nix/profiles/per-user"
+        )));
+        assert!(!is_per_user_dir(Path::new("/nix/var/nix/profiles")));
+        assert!(!is_per_user_dir(Path::new(
+            "/home/alice/.local/state/nix/profiles"
+        )));
+    }
+
+    #[test]
+    fn a_directory_can_be_made_where_its_nearest_existing_parent_is_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(can_create_dir(&dir.path().join("a/b/c")));
+        assert!(!can_create_dir(dir.path()), "it exists already");
     }
 
     #[test]

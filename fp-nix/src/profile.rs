@@ -93,9 +93,21 @@ impl Profile {
     }
 
     /// Checks, before anything is changed, that generations can be made here: the directory
-    /// exists and is writable. Otherwise says exactly what fixes it (the per-user profile
-    /// problem of multi-user installs and macOS).
+    /// exists and is writable, or is missing where nix-env makes it itself. Otherwise says
+    /// exactly what fixes it ([`dir_fix`]).
     pub fn check_writable(&self) -> Result<()> {
+        let owner = locations::user_name()
+            .map(|name| shell_quote(&name))
+            .unwrap_or_else(|| locations::effective_uid().to_string());
+        match unwritable_error(&self.path, &self.dir_facts(), &owner, None) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// What this machine says about the profile's directory and the user ([`DirFacts`]). Nix
+    /// is asked its version only when the directory is missing.
+    fn dir_facts(&self) -> DirFacts {
         let dir = self.dir();
         let state = if !dir.is_dir() {
             DirState::Missing
@@ -104,12 +116,16 @@ impl Profile {
         } else {
             DirState::Writable
         };
-        let owner = locations::user_name()
-            .map(|name| shell_quote(&name))
-            .unwrap_or_else(|| locations::effective_uid().to_string());
-        match unwritable_error(&self.path, state, &owner, None) {
-            Some(err) => Err(err),
-            None => Ok(()),
+        let user = User::current();
+        let made_by_nix = state == DirState::Missing
+            && crate::command::nix_version(&crate::Silent)
+                .is_ok_and(|v| locations::made_by_nix(dir, v, &user));
+        DirFacts {
+            state,
+            root: user.root,
+            creatable: locations::can_create_dir(dir),
+            made_by_nix,
+            multi_user: locations::daemon_socket().0 && locations::is_per_user_dir(dir),
         }
     }
 
@@ -201,20 +217,71 @@ pub enum DirState {
     Writable,
 }
 
-/// The error for a profile whose directory is missing or not writable (the per-user profile
-/// problem of multi-user installs and macOS), with the exact commands that fix it for `owner`
-/// (a user name, shell-quoted, or a uid); `None` when the directory is fine. `host` names the
-/// machine over ssh, so the fix is run there.
+/// What decides whether generations can be made in a profile's directory, and what fixes it
+/// when they cannot: read on this machine, or over ssh on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirFacts {
+    /// Whether the directory exists and is writable by the user.
+    pub state: DirState,
+    /// Whether the user is root.
+    pub root: bool,
+    /// Whether the user could create the directory: the nearest directory above it that
+    /// exists is writable by them.
+    pub creatable: bool,
+    /// Whether nix-env makes this directory itself ([`locations::made_by_nix`]).
+    pub made_by_nix: bool,
+    /// Whether the store is a daemon's (multi-user Nix) and the directory one of its per-user
+    /// profile directories, which that install makes for each user (or forgot to).
+    pub multi_user: bool,
+}
+
+/// What a profile's directory needs before generations can be made in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirFix {
+    /// Nothing: it takes generations, or it is missing where nix-env makes it itself.
+    Ready,
+    /// The user creates it (`mkdir -p DIR`): they may, as nix-env would not.
+    Create,
+    /// Someone with root's rights creates it (if missing) and gives it to the user: `sudo
+    /// mkdir -p DIR && sudo chown USER DIR`.
+    CreateForUser,
+    /// Even root cannot write there (a read-only file system): no command fixes it.
+    ReadOnlyForRoot,
+}
+
+/// Decides what a profile's directory needs, the way Nix itself would fare: a missing
+/// directory that nix-env makes is fine; one the user could make is theirs to make; otherwise
+/// someone with root's rights makes it theirs. Never tells root to give something to root.
+pub fn dir_fix(facts: &DirFacts) -> DirFix {
+    match facts.state {
+        DirState::Writable => DirFix::Ready,
+        DirState::Missing if facts.made_by_nix && (facts.root || facts.creatable) => DirFix::Ready,
+        DirState::Missing if facts.root || facts.creatable => DirFix::Create,
+        DirState::ReadOnly if facts.root => DirFix::ReadOnlyForRoot,
+        DirState::Missing | DirState::ReadOnly => DirFix::CreateForUser,
+    }
+}
+
+/// The error for a profile whose directory cannot take generations ([`dir_fix`]), with the
+/// exact commands that fix it for `owner` (a user name, shell-quoted, or a uid); `None` when
+/// the directory is fine. `host` names the machine over ssh, so the fix is run there. The hint
+/// names multi-user Nix only where it is that install's per-user profile problem.
 pub fn unwritable_error(
     profile: &Path,
-    state: DirState,
+    facts: &DirFacts,
     owner: &str,
     host: Option<&str>,
 ) -> Option<Error> {
     let dir = profile.parent().unwrap_or(Path::new("/"));
-    let problem = match state {
+    let problem = match facts.state {
         DirState::Writable => return None,
         DirState::Missing => format!("its directory {} does not exist", dir.display()),
+        DirState::ReadOnly if facts.root => {
+            format!(
+                "its directory {} is not writable, even by root",
+                dir.display()
+            )
+        }
         DirState::ReadOnly => format!("its directory {} is not writable by you", dir.display()),
     };
     let on = host.map(|h| format!(" on {h}")).unwrap_or_default();
@@ -222,14 +289,29 @@ pub fn unwritable_error(
         .map(|h| format!(" on {h} (ssh {})", shell_quote(h)))
         .unwrap_or_default();
     let quoted = shell_quote(&dir.to_string_lossy());
+    let multi = if facts.multi_user {
+        "this is the per-user profile problem of multi-user Nix; "
+    } else {
+        ""
+    };
+    let hint = match dir_fix(facts) {
+        DirFix::Ready => return None,
+        DirFix::Create => format!(
+            "create the directory{run}, then run this again:\n  mkdir -p {quoted}"
+        ),
+        DirFix::CreateForUser => format!(
+            "{multi}create the directory and make it yours{run}, then run this again:\n  sudo mkdir -p {quoted} && sudo chown {owner} {quoted}"
+        ),
+        DirFix::ReadOnlyForRoot => format!(
+            "check that its file system{on} is not mounted read-only, or choose another profile with --profile"
+        ),
+    };
     Some(
         Error::failed(format!(
             "cannot make generations of the profile {}{on}: {problem}",
             profile.display()
         ))
-        .with_hint(format!(
-            "this is the per-user profile problem of multi-user Nix; create the directory and make it yours{run}, then run this again:\n  sudo mkdir -p {quoted} && sudo chown {owner} {quoted}"
-        )),
+        .with_hint(hint),
     )
 }
 
@@ -315,7 +397,7 @@ mod tests {
     use std::time::SystemTime;
 
     #[test]
-    fn missing_directory_gets_the_fix() {
+    fn a_missing_directory_the_user_may_make_is_theirs_to_make() {
         let dir = tempfile::tempdir().unwrap();
         let p = Profile::new(&dir.path().join("per-user/alice/profile")).unwrap();
         let err = p.check_writable().unwrap_err();
@@ -326,8 +408,108 @@ mod tests {
             err.message()
         );
         let hint = err.hint().unwrap();
-        assert!(hint.contains("sudo mkdir -p "), "{hint}");
-        assert!(hint.contains("sudo chown "), "{hint}");
+        assert!(
+            hint.ends_with(&format!(
+                "  mkdir -p {}",
+                shell_quote(&p.dir().to_string_lossy())
+            )),
+            "{hint}"
+        );
+        assert!(
+            !hint.contains("sudo") && !hint.contains("multi-user"),
+            "{hint}"
+        );
+    }
+
+    fn facts(state: DirState, root: bool, creatable: bool, made_by_nix: bool) -> DirFacts {
+        DirFacts {
+            state,
+            root,
+            creatable,
+            made_by_nix,
+            multi_user: false,
+        }
+    }
+
+    #[test]
+    fn what_a_directory_needs_follows_what_nix_would_do() {
+        use DirFix::*;
+        use DirState::*;
+        // (state, root, creatable, made by nix) -> fix
+        let table = [
+            ((Writable, false, false, false), Ready),
+            ((Writable, true, false, false), Ready),
+            // nix-env makes its own profiles directory (root's per-user/root on a new store).
+            ((Missing, true, false, true), Ready),
+            ((Missing, false, true, true), Ready),
+            // ... but only where it may.
+            ((Missing, false, false, true), CreateForUser),
+            // A directory nix-env does not make: made by whoever may.
+            ((Missing, true, false, false), Create),
+            ((Missing, false, true, false), Create),
+            ((Missing, false, false, false), CreateForUser),
+            ((ReadOnly, false, false, false), CreateForUser),
+            ((ReadOnly, true, false, false), ReadOnlyForRoot),
+        ];
+        for ((state, root, creatable, nix), fix) in table {
+            assert_eq!(
+                dir_fix(&facts(state, root, creatable, nix)),
+                fix,
+                "{state:?} root={root} creatable={creatable} made_by_nix={nix}"
+            );
+        }
+    }
+
+    #[test]
+    fn hints_name_multi_user_nix_only_for_its_per_user_directories_and_never_chown_to_root() {
+        let profile = Path::new("/nix/var/nix/profiles/per-user/alice/profile");
+        let hint = |f: DirFacts, owner: &str, host: Option<&str>| {
+            unwritable_error(profile, &f, owner, host)
+                .map(|e| e.hint().unwrap_or_default().to_string())
+        };
+        let mut daemon = facts(DirState::Missing, false, false, false);
+        daemon.multi_user = true;
+        let h = hint(daemon, "alice", None).unwrap();
+        assert!(
+            h.starts_with("this is the per-user profile problem of multi-user Nix"),
+            "{h}"
+        );
+        assert!(h.ends_with("sudo mkdir -p /nix/var/nix/profiles/per-user/alice && sudo chown alice /nix/var/nix/profiles/per-user/alice"), "{h}");
+        // Not a daemon's store: the same commands, without the diagnosis.
+        let h = hint(facts(DirState::Missing, false, false, false), "alice", None).unwrap();
+        assert!(
+            !h.contains("multi-user") && h.contains("sudo chown alice"),
+            "{h}"
+        );
+        // Root: never told to give something to root.
+        for state in [DirState::Missing, DirState::ReadOnly] {
+            for host in [None, Some("fleet1")] {
+                let h = hint(facts(state, true, false, false), "root", host).unwrap();
+                assert!(!h.contains("sudo") && !h.contains("chown"), "{h}");
+            }
+        }
+        let h = hint(
+            facts(DirState::Missing, true, false, false),
+            "root",
+            Some("fleet1"),
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "create the directory on fleet1 (ssh fleet1), then run this again:\n  mkdir -p /nix/var/nix/profiles/per-user/alice"
+        );
+        assert_eq!(
+            hint(facts(DirState::Missing, true, false, true), "root", None),
+            None
+        );
+        assert_eq!(
+            hint(
+                facts(DirState::Writable, false, false, false),
+                "alice",
+                None
+            ),
+            None
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::generation::{parse_link_name, Generation};
 use crate::locations::{self, User};
 use crate::path_info::{self, PathInfo};
-use crate::profile::{chosen_by_user, DirState};
+use crate::profile::{chosen_by_user, DirFacts, DirState};
 use crate::Log;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -347,16 +347,24 @@ impl Probe {
 }
 
 /// The shell command line that reads the profile `profile` on a host: NUL-separated, the state
-/// of its directory (`missing`, `readonly` or `writable`), the user's name, the text of the
-/// profile link, then name, mtime (seconds) and target of every `<profile>-*-link*` beside it.
-/// The mtime comes from `stat -c %Y` (GNU, busybox) or `stat -f %m` (BSD, macOS). A profile
-/// path that is not absolute is a usage error (it would be taken from the remote home).
+/// of its directory (`missing`, `readonly` or `writable`), the user's name, uid, whether they
+/// could create the directory (`yes` when the nearest directory above it that exists is
+/// writable), whether their Nix talks to a daemon (`yes`: `NIX_REMOTE=daemon`, or not root and
+/// the daemon's socket exists), `$XDG_STATE_HOME` (default `~/.local/state`), the nix-env
+/// version when the directory is missing (else empty), the text of the profile link, then name,
+/// mtime (seconds) and target of every `<profile>-*-link*` beside it. The mtime comes from
+/// `stat -c %Y` (GNU, busybox) or `stat -f %m` (BSD, macOS). A profile path that is not
+/// absolute is a usage error (it would be taken from the remote home).
 pub fn read_profile_line(profile: &Path) -> Result<String> {
     let (dir, base) = split_remote(profile)?;
     Ok(format!(
         "{NEEDS_NIX}p={p}; d={d}; b={b}; \
          if [ -d \"$d\" ]; then if [ -w \"$d\" ]; then s=writable; else s=readonly; fi; else s=missing; fi; \
-         printf '%s\\000' \"$s\" \"$(id -un 2>/dev/null || id -u)\" \"$(readlink \"$p\" 2>/dev/null)\"; \
+         a=$d; while [ ! -d \"$a\" ]; do a=$(dirname \"$a\"); done; \
+         if [ \"$s\" = missing ] && [ -w \"$a\" ] && [ -x \"$a\" ]; then c=yes; else c=no; fi; \
+         u=$(id -u); m=no; if [ \"$NIX_REMOTE\" = daemon ] || {{ [ \"$u\" != 0 ] && [ -z \"$NIX_REMOTE\" ] && [ -S /nix/var/nix/daemon-socket/socket ]; }}; then m=yes; fi; \
+         v=; if [ \"$s\" = missing ]; then v=$(nix-env --version 2>/dev/null); fi; \
+         printf '%s\\000' \"$s\" \"$(id -un 2>/dev/null || id -u)\" \"$u\" \"$c\" \"$m\" \"${{XDG_STATE_HOME:-$HOME/.local/state}}\" \"$v\" \"$(readlink \"$p\" 2>/dev/null)\"; \
          for f in \"$d/$b\"-*-link*; do [ -L \"$f\" ] || continue; \
          printf '%s\\000' \"${{f##*/}}\" \"$(stat -c %Y \"$f\" 2>/dev/null || stat -f %m \"$f\")\" \"$(readlink \"$f\")\"; done",
         p = shell_quote(&profile.to_string_lossy()),
@@ -393,6 +401,8 @@ fn split_remote(profile: &Path) -> Result<(PathBuf, String)> {
 pub struct RemoteProfile {
     /// Whether generations can be made there.
     pub dir: DirState,
+    /// What decides whether generations can be made there and what fixes it.
+    pub facts: DirFacts,
     /// The remote user's name (or uid), for the fix of a missing directory.
     pub owner: String,
     /// The generations, oldest first, the current one marked.
@@ -418,7 +428,29 @@ impl RemoteProfile {
             _ => return Err(bad()),
         };
         let owner = fields.next().ok_or_else(bad)?.to_string();
-        let link = fields.next().ok_or_else(bad)?;
+        let [uid, creatable, daemon, state_home, version, link] =
+            std::array::from_fn(|_| fields.next());
+        let (Some(uid), Some(creatable), Some(daemon), Some(state_home), Some(version), Some(link)) =
+            (uid, creatable, daemon, state_home, version, link)
+        else {
+            return Err(bad());
+        };
+        let user = User {
+            root: uid.trim() == "0",
+            name: Some(owner.clone()),
+            state_home: PathBuf::from(state_home),
+            // The read does not report the remote's $NIX_STATE_HOME: an ssh session rarely has it.
+            nix_state_home: None,
+        };
+        let profile_dir = profile.parent().unwrap_or(Path::new("/"));
+        let facts = DirFacts {
+            state: dir,
+            root: user.root,
+            creatable: creatable == "yes",
+            made_by_nix: NixVersion::parse(version)
+                .is_some_and(|v| locations::made_by_nix(profile_dir, v, &user)),
+            multi_user: daemon == "yes" && locations::is_per_user_dir(profile_dir),
+        };
         let current = Path::new(link)
             .file_name()
             .and_then(|n| n.to_str())
@@ -443,6 +475,7 @@ impl RemoteProfile {
         generations.sort_by_key(|g| g.generation);
         Ok(RemoteProfile {
             dir,
+            facts,
             owner,
             generations,
         })
@@ -690,6 +723,35 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_directory_nix_env_makes_there_is_no_problem() {
+        use crate::profile::{dir_fix, DirFix};
+        let answer = |profile: &str, uid: &str, version: &str| {
+            let text = format!("missing\0root\0{uid}\0no\0no\0/root/.local/state\0{version}\0\0");
+            RemoteProfile::parse(Path::new(profile), &text)
+                .unwrap()
+                .facts
+        };
+        let roots = "/nix/var/nix/profiles/per-user/root/profile";
+        // Root's own profiles directory: nix-env makes it from 2.14 on, not before.
+        let f = answer(roots, "0", "nix-env (Nix) 2.34.8");
+        assert!(f.root && f.made_by_nix);
+        assert_eq!(dir_fix(&f), DirFix::Ready);
+        let f = answer(roots, "0", "nix-env (Nix) 2.8.0");
+        assert_eq!(dir_fix(&f), DirFix::Create);
+        // The store's own profiles directory, on a machine where Nix never ran.
+        let f = answer("/nix/var/nix/profiles/fleet", "0", "nix-env (Nix) 2.8.0");
+        assert_eq!(dir_fix(&f), DirFix::Ready);
+        // Someone else's, by a user who cannot make it.
+        let f = answer(
+            "/nix/var/nix/profiles/per-user/bob/profile",
+            "1000",
+            "nix-env (Nix) 2.26.3",
+        );
+        assert_eq!(dir_fix(&f), DirFix::CreateForUser);
+        assert!(RemoteProfile::parse(Path::new(roots), "missing\0root\0").is_err());
+    }
+
+    #[test]
     fn a_profile_in_a_missing_directory() {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("per-user/al/profile");
@@ -697,6 +759,8 @@ mod tests {
             RemoteProfile::parse(&profile, &sh(&read_profile_line(&profile).unwrap())).unwrap();
         assert_eq!(read.dir, DirState::Missing);
         assert!(read.generations.is_empty());
+        // The temporary directory above it is the user's to write in.
+        assert!(read.facts.creatable && !read.facts.multi_user);
         assert_eq!(
             read_profile_line(Path::new("rel/profile"))
                 .unwrap_err()

@@ -117,12 +117,14 @@ fn switch_hosts(ui: &Ui, cli: &Cli, config: &Config, target: &StorePath) -> Resu
         fp_common::ask::Terminal::open()?;
     }
     let results = hosts::run_on_hosts(ui, &specs, cli.hosts.jobs, |ui, spec| {
-        let place = OnHost::open(ui, spec)?;
+        let mut place = OnHost::open(ui, spec)?;
         if !opts.dry_run {
-            place.check_writable()?;
+            // The copy comes first where it may make what is missing (the store there).
+            place.check_before_copy()?;
             place
                 .host()
                 .copy(ui, target.as_str(), cli.substitute_on_destination)?;
+            place.check_after_copy(ui)?;
         }
         switch::switch(ui, &place, &Target::StorePath(target.clone()), opts)
     });

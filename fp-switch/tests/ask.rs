@@ -25,13 +25,18 @@ fn bed_with_two_builds() -> (Bed, String) {
 
 /// Runs `argv` on a new pseudo-terminal with `answer` typed on it; what the terminal showed
 /// (the tool's stderr and the question) comes back as stdout, with `\r\n` made `\n` and the
-/// terminal's echo of the answer (which comes whenever the terminal gets it) taken out.
+/// terminal's echo of the answer (which comes whenever the terminal gets it: before the
+/// question, or after it with its own line end) taken out.
 fn on_terminal(bed: &Bed, argv: &[&str], answer: &str, env: &[(&str, &str)]) -> Run {
-    let line = argv
-        .iter()
-        .map(|a| shell_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ");
+    // No echo once the shell runs, so it cannot land inside the tool's output; an answer
+    // typed before that is echoed alone, on the first line.
+    let line = format!(
+        "stty -echo; {}",
+        argv.iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let mut cmd = bed.command("script").args(["-qec", &line, "/dev/null"]);
     for (k, v) in env {
         cmd = cmd.env(k, v);

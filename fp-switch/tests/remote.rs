@@ -266,10 +266,15 @@ fn errors_say_which_host_and_what_to_run() {
             .args(["--target-host", "box", "--profile", profile, &env])
             .run()
     };
-    // The per-user directory missing there: the same fix as here, to run there.
+    // A directory missing there that root may make and nix-env does not: the copy comes first
+    // (it could have made it), then the same fix as here, to run there, and no sudo for root.
     let run = switch("/root/missing/profile").code(1);
-    insta::assert_snapshot!("remote_directory_missing", bed.redact(&run.stderr));
-    assert!(!remote.has_store_path(&env), "copied before the check");
+    insta::assert_snapshot!(
+        "remote_directory_missing",
+        without_nix_progress(&bed.redact(&run.stderr))
+    );
+    assert!(remote.has_store_path(&env), "the copy comes first");
+    assert!(!run.stderr.contains("sudo"), "{}", run.stderr);
     // No Nix on the remote PATH.
     remote
         .ssh("mv /usr/bin/nix-env /usr/bin/nix-env.off")
@@ -347,24 +352,11 @@ fn the_default_profile_there_is_the_one_nix_env_uses_there() {
     let remote = Remote::start("box");
     let opts = remote.nix_sshopts();
     let env = bed.build(&bed.profile_flake("one", 1, &["hello"]));
-    // Whatever nix-env's default is there, its directory must exist: make it the way the
-    // error says, then switch without --profile.
-    let run = tool(&bed, SWITCH, &opts)
+    // Whatever nix-env's default is there, Nix makes its directory: the switch just works.
+    tool(&bed, SWITCH, &opts)
         .args(["--target-host", "box", &env])
-        .run();
-    if run.code != 0 {
-        let fix = run
-            .stderr
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("sudo mkdir -p "))
-            .and_then(|l| l.split(" && ").next())
-            .unwrap_or_else(|| panic!("no fix in:\n{}", run.stderr));
-        remote.ssh(&format!("mkdir -p {fix}")).success();
-        tool(&bed, SWITCH, &opts)
-            .args(["--target-host", "box", &env])
-            .run()
-            .success();
-    }
+        .run()
+        .success();
     // nix-env there, asked about its own default profile, sees the new generation.
     let listing = remote.ssh("nix-env --list-generations").success().stdout;
     assert_eq!(
@@ -419,4 +411,57 @@ fn a_generation_made_there_stays_there() {
         .args(["--check-validity", &only_there])
         .run();
     assert_ne!(here.code, 0, "{only_there} was copied here");
+}
+
+#[test]
+fn a_machine_where_nix_never_ran_is_switched_rolled_back_and_listed() {
+    let bed = Bed::new();
+    let remote = Remote::start_never_used("box");
+    assert_eq!(remote.ssh("test -e /nix").code, 1, "/nix exists there");
+    let opts = remote.nix_sshopts();
+    let env1 = bed.build(&bed.profile_flake("one", 1, &["hello"]));
+    let env2 = bed.build(&bed.profile_flake("two", 2, &["hello", "jq"]));
+    // nix-env's default profile there (root's), whose directory nix-env makes.
+    for env in [&env1, &env2] {
+        tool(&bed, SWITCH, &opts)
+            .args(["--target-host", "box", env])
+            .run()
+            .success();
+    }
+    let generations = || {
+        let listing = remote.ssh("nix-env --list-generations").success().stdout;
+        fp_testkit::parse_generation_listing(&listing)
+    };
+    assert_eq!(generations(), (vec![1, 2], Some(2)));
+    tool(&bed, "fp-rollback", &opts)
+        .args(["--target-host", "box"])
+        .run()
+        .success()
+        .stderr_has("box: switched to generation 1");
+    assert_eq!(generations(), (vec![1, 2], Some(1)));
+    let run = tool(&bed, "fp-generations", &opts)
+        .args(["--target-host", "box", "--json"])
+        .run()
+        .success();
+    let doc = &json_lines(&run.stdout)[0];
+    assert_eq!(doc["current"], 1);
+    let listed: Vec<&str> = doc["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["storePath"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [env1.as_str(), env2.as_str()]);
+
+    // A profile in the store's own profiles directory, on another such machine: the copy
+    // makes the store and that directory.
+    let other = Remote::start_never_used("box2");
+    let profile = Path::new("/nix/var/nix/profiles/fleet");
+    tool(&bed, SWITCH, &other.nix_sshopts())
+        .args(["--target-host", "box2", "--profile"])
+        .arg(profile)
+        .arg(&env1)
+        .run()
+        .success();
+    assert_eq!(other.generation_numbers(profile), (vec![1], Some(1)));
 }

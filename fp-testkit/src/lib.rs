@@ -7,6 +7,7 @@
 //! tool binaries and real nix with that environment.
 
 pub mod as_root;
+mod empty_nix;
 pub mod remote;
 
 use std::io::Write;

@@ -80,8 +80,20 @@ pub fn ssh_config_entry(alias: &str, port: u16, key: &Path) -> String {
 }
 
 impl Remote {
-    /// Starts a fresh machine reached as `alias` and waits until its sshd answers.
+    /// Starts a fresh machine reached as `alias` and waits until its sshd answers. Its `/nix`
+    /// is an empty directory.
     pub fn start(alias: &str) -> Remote {
+        Remote::start_with(alias, true)
+    }
+
+    /// Starts a machine where Nix is installed but never ran: no `/nix` at all (the first
+    /// `nix copy` there makes the store).
+    pub fn start_never_used(alias: &str) -> Remote {
+        Remote::start_with(alias, false)
+    }
+
+    /// Starts the machine; `nix_dir`: with an empty `/nix` (else none).
+    fn start_with(alias: &str, nix_dir: bool) -> Remote {
         let root = remote_root();
         let dir = tempfile::Builder::new()
             .prefix("fp-remote-")
@@ -130,8 +142,20 @@ impl Remote {
             std::fs::copy(&from, &to).expect("copy into the overlay");
         }
         std::fs::create_dir_all(upper.join("run/sshd")).expect("privilege separation dir");
+        if !nix_dir {
+            // An overlay whiteout (a character device 0:0) hides the root filesystem's /nix.
+            let whiteout = CString::new(upper.join("nix").as_os_str().as_bytes()).expect("path");
+            // SAFETY: a plain system call with a NUL-terminated path that outlives it.
+            let made = unsafe { libc::mknod(whiteout.as_ptr(), libc::S_IFCHR, 0) };
+            assert_eq!(
+                made,
+                0,
+                "whiteout of /nix: {}",
+                std::io::Error::last_os_error()
+            );
+        }
         let log = std::fs::File::create(d.join("sshd.log")).expect("sshd log");
-        let mounts = Mounts::new(&root, d);
+        let mounts = Mounts::new(&root, d, nix_dir);
         use std::os::unix::process::CommandExt;
         let mut command = Command::new("/usr/sbin/sshd");
         command
@@ -253,15 +277,16 @@ impl Remote {
 struct Mounts {
     merged: CString,
     overlay_options: CString,
-    nix_dir: CString,
-    nix_mount: CString,
+    /// The machine's own empty `/nix` and where it goes, if it has one.
+    nix: Option<(CString, CString)>,
     proc_mount: CString,
     dev_mount: CString,
 }
 
 impl Mounts {
-    /// The mounts of the machine in `dir` over the root filesystem `root`.
-    fn new(root: &Path, dir: &Path) -> Mounts {
+    /// The mounts of the machine in `dir` over the root filesystem `root`, with an empty `/nix`
+    /// of its own when `nix_dir`.
+    fn new(root: &Path, dir: &Path, nix_dir: bool) -> Mounts {
         let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in paths");
         let merged = dir.join("merged");
         Mounts {
@@ -272,8 +297,7 @@ impl Mounts {
                 dir.join("work").display()
             ))
             .expect("no NUL in paths"),
-            nix_dir: c(&dir.join("nix")),
-            nix_mount: c(&merged.join("nix")),
+            nix: nix_dir.then(|| (c(&dir.join("nix")), c(&merged.join("nix")))),
             proc_mount: c(&merged.join("proc")),
             dev_mount: c(&merged.join("dev")),
             merged: c(&merged),
@@ -310,13 +334,15 @@ impl Mounts {
                 0,
                 self.overlay_options.as_ptr().cast(),
             ))?;
-            check(libc::mount(
-                self.nix_dir.as_ptr(),
-                self.nix_mount.as_ptr(),
-                none,
-                libc::MS_BIND,
-                std::ptr::null(),
-            ))?;
+            if let Some((nix_dir, nix_mount)) = &self.nix {
+                check(libc::mount(
+                    nix_dir.as_ptr(),
+                    nix_mount.as_ptr(),
+                    none,
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
             check(libc::mount(
                 c"proc".as_ptr(),
                 self.proc_mount.as_ptr(),
