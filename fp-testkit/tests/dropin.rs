@@ -138,12 +138,9 @@ fn the_library_causes_no_evaluation_warning() {
         ))
         .run()
         .success();
+    // How the warning is introduced is the running Nix's own ("evaluation warning:" upstream,
+    // "warning:" in Lix, "trace:" where builtins.warn is missing); its text is the package set's.
     assert!(control.stderr.contains(renamed), "{}", control.stderr);
-    assert!(
-        control.stderr.contains("evaluation warning"),
-        "{}",
-        control.stderr
-    );
 }
 
 /// The system the default tools are picked for is `stdenv.hostPlatform.system`, and `system`
