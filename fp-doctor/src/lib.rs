@@ -11,10 +11,11 @@ use clap::Parser;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::{Config, Origin};
 use fp_common::render::count;
+use fp_common::switch::dropped_packages;
 use fp_common::ui::Style;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, shell_quote};
-use fp_nix::diff::packages_of;
+use fp_nix::diff::{between, packages_of};
 use fp_nix::env_marker;
 use fp_nix::generation;
 use fp_nix::locations;
@@ -121,8 +122,13 @@ pub struct CurrentGeneration {
     pub number: u64,
     /// Whether flakey-profile made it (its env has our marker).
     pub flakey: bool,
-    /// Its packages, `name version`, for a generation made elsewhere.
+    /// For a generation made elsewhere: what a switch drops, `name version` each. With a
+    /// generation flakey-profile made before it, these are exactly what a switch back to that
+    /// env drops (the same diff fp-switch prints); without one, every package it has.
     pub packages: Vec<String>,
+    /// The newest generation flakey-profile made before it, whose env `packages` were
+    /// compared with.
+    pub last_flakey: Option<u64>,
     /// Its `bin/nix`, links resolved.
     pub nix: Option<PathBuf>,
 }
@@ -270,19 +276,33 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
         Some(g) => {
             let env = Path::new(&g.store_path);
             let flakey = env_marker::is_flakey(env);
-            let packages = if flakey {
-                Vec::new()
-            } else {
-                packages_of(ui, &g.store_path)?
+            let last_flakey = (!flakey)
+                .then(|| {
+                    generations
+                        .iter()
+                        .rev()
+                        .find(|o| env_marker::is_flakey(Path::new(&o.store_path)))
+                })
+                .flatten();
+            let packages = match (flakey, last_flakey) {
+                (true, _) => Vec::new(),
+                (false, Some(ours)) => {
+                    let d = between(ui, Some(&g.store_path), &ours.store_path, false)?;
+                    dropped_packages(&d)
+                }
+                (false, None) => packages_of(ui, &g.store_path)?
                     .into_iter()
                     .filter(|p| !p.name.ends_with("env-manifest.nix"))
-                    .map(|p| format!("{} {}", p.name, p.version).trim_end().to_string())
-                    .collect()
+                    .collect(),
             };
             Some(CurrentGeneration {
                 number: g.generation,
                 flakey,
-                packages,
+                packages: packages
+                    .into_iter()
+                    .map(|p| format!("{} {}", p.name, p.version).trim_end().to_string())
+                    .collect(),
+                last_flakey: last_flakey.map(|o| o.generation),
                 nix: nix_of_env(env),
             })
         }
@@ -532,15 +552,28 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             "made-by",
             format!("generation {} was made by flakey-profile", g.number),
         ),
-        Some(g) => Check::problem(
-            "made-by",
-            format!(
-                "generation {} was made by nix profile or nix-env, not flakey-profile; the next switch drops what it has: {}",
-                g.number,
-                if g.packages.is_empty() { "no packages".to_string() } else { g.packages.join(", ") }
-            ),
-            format!("fold it into a flake first: fp-migrate --profile {quoted} > flake.nix"),
-        ),
+        Some(g) => {
+            let dropped = if g.packages.is_empty() {
+                "no package".to_string()
+            } else {
+                g.packages.join(", ")
+            };
+            let message = match g.last_flakey {
+                Some(ours) => format!(
+                    "generation {} was made by nix profile or nix-env, not flakey-profile; a switch to what generation {ours} has (your flake's last build) drops: {dropped}",
+                    g.number
+                ),
+                None => format!(
+                    "generation {} was made by nix profile or nix-env, not flakey-profile; the first switch drops whatever of it your flake does not have: {dropped}",
+                    g.number
+                ),
+            };
+            Check::problem(
+                "made-by",
+                message,
+                format!("fp-migrate --profile {quoted}   (prints a flake.nix with them; add the lines of its `paths` to your own flake)"),
+            )
+        }
     });
 
     // The configuration and the configured flake.
@@ -683,6 +716,7 @@ mod tests {
                 number: 3,
                 flakey: true,
                 packages: vec![],
+                last_flakey: None,
                 nix: None,
             }),
             profile_bin: Some("/nix/store/x-env/bin".into()),
