@@ -148,7 +148,7 @@ fn keep_after_a_rollback_keeps_the_current_one() {
         .arg(bed.profile())
         .run()
         .success()
-        .stderr_has("deleted generations 2");
+        .stderr_has("deleted generation 2 (kept 1, 3)");
     assert_eq!(bed.generation_numbers(), (vec![1, 3], Some(1)));
 }
 
