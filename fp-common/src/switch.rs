@@ -367,13 +367,9 @@ fn package_diff(
 }
 
 /// The packages a switch away from a generation made outside flakey-profile drops: what the
-/// diff removes, without the manifest nix-env keeps in its envs.
+/// diff removes (nix-env's manifest is no package of a diff).
 pub fn dropped_packages(d: &PackageDiff) -> Vec<Package> {
-    d.removed
-        .iter()
-        .filter(|p| !p.name.ends_with("env-manifest.nix"))
-        .cloned()
-        .collect()
+    d.removed.clone()
 }
 
 /// Warns that the current generation was made outside flakey-profile and names what the
@@ -404,19 +400,6 @@ fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dropped_leaves_out_the_nix_env_manifest() {
-        let d = PackageDiff {
-            removed: vec![
-                Package::new("env-manifest.nix", ""),
-                Package::new("cowsay", "3.7"),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(dropped_packages(&d)[0].name, "cowsay");
-        assert_eq!(dropped_packages(&d).len(), 1);
-    }
 
     #[test]
     fn summaries_say_what_happened() {

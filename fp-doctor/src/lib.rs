@@ -290,10 +290,7 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
                     let d = between(ui, Some(&g.store_path), &ours.store_path, false)?;
                     dropped_packages(&d)
                 }
-                (false, None) => packages_of(ui, &g.store_path)?
-                    .into_iter()
-                    .filter(|p| !p.name.ends_with("env-manifest.nix"))
-                    .collect(),
+                (false, None) => packages_of(ui, &g.store_path)?,
             };
             Some(CurrentGeneration {
                 number: g.generation,
