@@ -213,3 +213,40 @@ fn a_nix_env_profile_has_packages_not_outputs_or_manifests() {
         .collect();
     assert_eq!(counts, ["1", "2"], "{table}");
 }
+
+#[test]
+fn after_a_rollback_it_says_which_pair_it_shows() {
+    let (bed, a, _) = two_generations();
+    // Generation 3: a again; then back to 2.
+    bed.tool("fp-switch")
+        .arg(&a)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    bed.tool("fp-rollback")
+        .args(["--to", "2", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    let run = bed
+        .tool(FP_DIFF)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    insta::assert_snapshot!(bed.redact(&format!("{}\n{}", run.stdout, run.stderr)));
+    // The pair the note names is what the rollback changed.
+    let named = bed
+        .tool(FP_DIFF)
+        .args(["3", "2", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert!(
+        named.stdout.starts_with("generation 3 -> generation 2"),
+        "{}",
+        named.stdout
+    );
+    assert!(named.stderr.is_empty(), "{}", named.stderr);
+}
