@@ -4,10 +4,10 @@
 //! [`crate::policy`].
 
 use crate::fingerprint::{Collected, Entries, Node, SourceState};
-use crate::hints::git_root;
 use crate::policy::{self, LocalKind, Reference};
 use fp_common::Ui;
 use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::flake_dir::git_root;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

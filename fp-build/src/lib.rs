@@ -15,7 +15,7 @@ pub mod policy;
 
 use clap::Parser;
 use fp_common::cli::CommonArgs;
-use fp_common::config::{Config, Origin};
+use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
@@ -100,8 +100,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         return run_file(cli, ui, &config, file);
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    if no_flake_found(&config, cli.flake.as_deref(), &cwd) {
-        return Err(first_run(&config, &cwd));
+    if config.no_flake_found(cli.flake.as_deref(), &cwd) {
+        return Err(config.no_flake_error("fp-build", "build", &cwd));
     }
     let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
     let (flake, attr, installable) = (target.flake, target.attr, target.installable);
@@ -391,7 +391,8 @@ fn with_failure_hint(
     cwd: &Path,
     overrides: &[String],
 ) -> Error {
-    let dir = hints::local_flake_dir(flake, cwd).and_then(|d| hints::flake_dir_upward(&d));
+    let dir =
+        hints::local_flake_dir(flake, cwd).and_then(|d| fp_nix::flake_dir::flake_dir_upward(&d));
     if let Some(hint) = dir.and_then(|d| hints::untracked_hint(ui, &d)) {
         return error.with_hint(hint);
     }
@@ -458,36 +459,6 @@ pub fn update_inputs_command(version: NixVersion, flake: &str, inputs: &[String]
         }
         cmd
     }
-}
-
-/// Whether there is no flake to build at all: none named (argument, `$FP_FLAKE`, the config
-/// file's `flake`) and no `flake.nix` where the default `.` would look: `cwd` and its parents,
-/// as Nix searches (up to the git work tree's root).
-pub fn no_flake_found(config: &Config, flake_arg: Option<&str>, cwd: &Path) -> bool {
-    flake_arg.is_none()
-        && config.flake(None).source == Origin::Default
-        && hints::flake_dir_upward(cwd).is_none()
-}
-
-/// The first-run error: no flake found, in our words, with the three ways on (first, where the
-/// directory has a default.nix, the way to build that without flakes).
-pub fn first_run(config: &Config, cwd: &Path) -> Error {
-    let without_flakes = if cwd.join("default.nix").is_file() {
-        "this directory has a default.nix: build it without flakes with fp-build -f . [-A ATTR]\n  or "
-    } else {
-        ""
-    };
-    Error::usage(format!(
-        "no profile flake to build: none was named, {} sets no `flake`, and neither {} nor a directory above it has a flake.nix",
-        config.path().display(),
-        cwd.display()
-    ))
-    .with_hint(format!(
-        "{without_flakes}name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
-         or set it once in config.toml: flake = \"~/my-profile\"\n  \
-         or start one here: nix flake init -t github:flakey-profile/flakey-profile\n  \
-         or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
-    ))
 }
 
 /// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.

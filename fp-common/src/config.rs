@@ -106,6 +106,37 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether there is no flake at all: none named (argument, `$FP_FLAKE`, the config file's
+    /// `flake`) and no `flake.nix` where the default `.` would look: `cwd` and, as Nix
+    /// searches, its parents up to the git work tree's root.
+    pub fn no_flake_found(&self, flake_arg: Option<&str>, cwd: &Path) -> bool {
+        flake_arg.is_none()
+            && self.flake(None).source == Origin::Default
+            && fp_nix::flake_dir::flake_dir_upward(cwd).is_none()
+    }
+
+    /// The error for no flake found, in our words, for `tool` which would `verb` it (fp-build:
+    /// "build", fp-pin: "pin from"), with the ways on (first, where the directory has a
+    /// default.nix, the way to use that without flakes).
+    pub fn no_flake_error(&self, tool: &str, verb: &str, cwd: &Path) -> Error {
+        let without_flakes = if cwd.join("default.nix").is_file() {
+            format!("this directory has a default.nix: {verb} it without flakes with {tool} -f . [-A ATTR]\n  or ")
+        } else {
+            String::new()
+        };
+        Error::usage(format!(
+            "no profile flake to {verb}: none was named, {} sets no `flake`, and neither {} nor a directory above it has a flake.nix",
+            self.path().display(),
+            cwd.display()
+        ))
+        .with_hint(format!(
+            "{without_flakes}name the flake: {tool} ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
+             or set it once in config.toml: flake = \"~/my-profile\"\n  \
+             or start one here: nix flake init -t github:flakey-profile/flakey-profile\n  \
+             or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
+        ))
+    }
+
     /// Loads `$XDG_CONFIG_HOME/flakey-profile/config.toml` (default `~/.config/...`). A missing
     /// file is an empty config; one that does not parse or has an unknown key is exit 2, naming
     /// the file, line and key; so is one that is not a regular file (a FIFO, a device) or is

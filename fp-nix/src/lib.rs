@@ -24,6 +24,7 @@ pub mod command;
 pub mod diff;
 pub mod env_marker;
 pub mod error;
+pub mod flake_dir;
 pub mod flake_url;
 pub mod generation;
 pub mod installable;

@@ -475,6 +475,10 @@ fn profile_installable(ui: &Ui, cli: &Cli) -> Result<Installable> {
             attr: attr.value,
         });
     }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if config.no_flake_found(cli.flake.as_deref(), &cwd) {
+        return Err(config.no_flake_error("fp-pin", "pin from", &cwd));
+    }
     Ok(Installable::Flake(
         config
             .installable(ui, cli.flake.as_deref(), cli.attr.clone())?

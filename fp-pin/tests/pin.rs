@@ -939,3 +939,12 @@ fn pin_arguments_without_a_flake_argument_evaluate_no_flake() {
         .run()
         .code(1);
 }
+
+#[test]
+fn no_flake_anywhere_is_said_as_fp_build_says_it() {
+    let bed = Bed::new();
+    let run = fp_pin_here(&bed).run().code(2).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+    assert!(!registry(&bed).exists(), "nothing pinned");
+    assert!(!channels_profile(&bed).exists(), "no channels generation");
+}
