@@ -391,6 +391,9 @@ fn with_failure_hint(
     cwd: &Path,
     overrides: &[String],
 ) -> Error {
+    if error.code() == fp_nix::error::EXIT_INTERRUPTED {
+        return error;
+    }
     let dir =
         hints::local_flake_dir(flake, cwd).and_then(|d| fp_nix::flake_dir::flake_dir_upward(&d));
     if let Some(hint) = dir.and_then(|d| hints::untracked_hint(ui, &d)) {

@@ -374,3 +374,72 @@ fn update_leaves_overridden_inputs_as_locked() {
     let out = std::process::Command::new(hello).output().expect("hello");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1.1\n");
 }
+
+#[test]
+fn ctrl_c_during_a_build_is_one_line_interrupted_and_exit_130_in_each_tool() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let bed = Bed::new();
+    let marker = bed.path().join("building");
+    let flake = bed.profile_flake_with(
+        "slow",
+        1,
+        &format!(
+            "paths = [ (pkgs.runCommand \"slow\" {{ bed = \"{}\"; }} ''touch {}; sleep 120; mkdir $out'') ];",
+            bed.path().display(),
+            marker.display()
+        ),
+    );
+    let build_err = std::fs::File::create(bed.path().join("build.err")).expect("file");
+    let switch_err = std::fs::File::create(bed.path().join("switch.err")).expect("file");
+    // `fp-build | fp-switch` as a shell runs it: one process group, which Ctrl-C signals whole.
+    let mut build = bed
+        .tool(FP_BUILD)
+        .arg(&flake)
+        .into_command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(build_err)
+        .process_group(0)
+        .spawn()
+        .expect("fp-build");
+    let group = build.id() as i32;
+    let mut switch: Command = bed
+        .tool("fp-switch")
+        .arg("--profile")
+        .arg(bed.profile())
+        .into_command();
+    let mut switch = switch
+        .stdin(build.stdout.take().expect("pipe"))
+        .stdout(Stdio::null())
+        .stderr(switch_err)
+        .process_group(group)
+        .spawn()
+        .expect("fp-switch");
+    while !marker.exists() {
+        assert!(
+            build.try_wait().expect("wait").is_none(),
+            "the build ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: SIGINT to the process group this test started.
+    unsafe {
+        libc::kill(-group, libc::SIGINT);
+    }
+    let build_code = build.wait().expect("wait").code();
+    let switch_code = switch.wait().expect("wait").code();
+    fp_testkit::wait_for_group(group as u32);
+    let ours = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(bed.path().join(file))
+            .expect("stderr")
+            .lines()
+            .filter(|l| l.starts_with("fp-"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(ours("build.err"), ["fp-build: interrupted"]);
+    assert_eq!(ours("switch.err"), ["fp-switch: interrupted"]);
+    assert_eq!((build_code, switch_code), (Some(130), Some(130)));
+    assert_eq!(bed.generation_numbers().0, Vec::<u64>::new());
+}

@@ -28,6 +28,7 @@ pub mod flake_dir;
 pub mod flake_url;
 pub mod generation;
 pub mod installable;
+pub mod interrupt;
 pub mod limits;
 pub mod locations;
 pub mod lock;
