@@ -205,3 +205,16 @@ fn fp_migrate_gives_only_the_imperative_additions() {
         .join("bin/hello")
         .exists());
 }
+
+#[test]
+fn fp_migrate_of_a_flakey_profile_with_nothing_added_says_there_is_nothing_to_migrate() {
+    let (bed, _) = flakey();
+    let run = bed
+        .tool("fp-migrate")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success()
+        .no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+}
