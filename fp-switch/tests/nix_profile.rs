@@ -169,15 +169,19 @@ fn an_env_set_by_hand_counts_as_made_outside() {
         .stderr_has("generation 1 was made outside flakey-profile");
 }
 
+/// `fp-migrate --profile` of the bed's profile.
+fn migrate_profile(bed: &Bed) -> fp_testkit::Run {
+    bed.tool("fp-migrate")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+}
+
 #[test]
 fn fp_migrate_gives_only_the_imperative_additions() {
     let (bed, _) = flakey();
     nix_profile_install(&bed, "cowsay");
-    let run = bed
-        .tool("fp-migrate")
-        .arg("--profile")
-        .arg(bed.profile())
-        .run()
+    let run = migrate_profile(&bed)
         .success()
         .stderr_has("2 packages of this profile are declared by your flake (generation 1)");
     assert!(
@@ -209,12 +213,6 @@ fn fp_migrate_gives_only_the_imperative_additions() {
 #[test]
 fn fp_migrate_of_a_flakey_profile_with_nothing_added_says_there_is_nothing_to_migrate() {
     let (bed, _) = flakey();
-    let run = bed
-        .tool("fp-migrate")
-        .arg("--profile")
-        .arg(bed.profile())
-        .run()
-        .success()
-        .no_stdout();
+    let run = migrate_profile(&bed).success().no_stdout();
     insta::assert_snapshot!(bed.redact(&run.stderr));
 }
