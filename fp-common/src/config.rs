@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ui::Ui;
 use fp_nix::command::nix_version;
 use fp_nix::locations::{config_home, home_dir};
-use fp_nix::profile::Profile;
+use fp_nix::profile::{ChosenBy, Profile};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +24,8 @@ pub enum Origin {
     Env(&'static str),
     /// The config file.
     ConfigFile(PathBuf),
+    /// Where a link points (`~/.nix-profile`).
+    Link(PathBuf),
     /// The built-in default.
     Default,
 }
@@ -34,6 +36,7 @@ impl fmt::Display for Origin {
             Origin::Flag => f.write_str("command line"),
             Origin::Env(var) => write!(f, "${var}"),
             Origin::ConfigFile(p) => write!(f, "{}", p.display()),
+            Origin::Link(p) => write!(f, "where {} points", p.display()),
             Origin::Default => f.write_str("default"),
         }
     }
@@ -302,10 +305,14 @@ impl Config {
             explain(ui, "profile", &setting);
             return Profile::new(&setting.value);
         }
-        let (profile, env) = Profile::nix_env_default(|| nix_version(ui))?;
+        let (profile, by) = Profile::nix_env_default(|| nix_version(ui))?;
         let setting = Setting {
             value: profile.path().to_path_buf(),
-            source: env.map_or(Origin::Default, Origin::Env),
+            source: match by {
+                ChosenBy::Env(var) => Origin::Env(var),
+                ChosenBy::Link(link) => Origin::Link(link),
+                ChosenBy::Default => Origin::Default,
+            },
         };
         explain(ui, "profile", &setting);
         Ok(profile)

@@ -187,6 +187,9 @@ pub struct Facts {
     pub user_link_target: Option<PathBuf>,
     /// Whether what it points at exists.
     pub user_link_target_exists: bool,
+    /// Whether it points at the profile Nix before 2.14 used for this user while the running
+    /// Nix is 2.14 or later (which keeps profiles under `$XDG_STATE_HOME/nix/profiles`).
+    pub user_link_pre_2_14: bool,
     /// Whether it leads to the profile the tools use (as written, or links resolved).
     pub user_link_is_profile: bool,
     /// Whether Nix talks to a daemon (multi-user install).
@@ -312,12 +315,20 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
                 .collect()
         })
         .unwrap_or_default();
-    let user_link = locations::user_profile_link(nix_version(ui)?);
+    let version = nix_version(ui)?;
+    let user_link = locations::user_profile_link(version);
     let canonical_profile = std::fs::canonicalize(profile.path()).ok();
     let user_link_target = locations::link_target(&user_link);
     let user_link_is_profile = user_link_target.as_deref() == Some(profile.path())
         || (canonical_profile.is_some()
             && std::fs::canonicalize(&user_link).ok() == canonical_profile);
+    let user = locations::User::current();
+    let user_link_pre_2_14 = version.at_least(2, 14)
+        && !user.root
+        && user_link_target.as_deref()
+            == locations::default_profile(fp_nix::command::NixVersion::new(2, 13, 0), &user)
+                .ok()
+                .as_deref();
     let (multi_user, socket) = daemon_socket();
     let reachable = multi_user && std::os::unix::net::UnixStream::connect(&socket).is_ok();
     let owner = {
@@ -347,6 +358,7 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
             .as_ref()
             .is_some_and(|t| std::fs::symlink_metadata(t).is_ok()),
         user_link_target,
+        user_link_pre_2_14,
         user_link,
         user_link_is_profile,
         multi_user,
@@ -489,8 +501,13 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
         (Some(target), _) if !f.user_link_target_exists => Check::problem(
             "user-link",
             format!(
-                "{link} points at {}, which does not exist (a stale link: profiles moved in Nix 2.14)",
-                target.display()
+                "{link} points at {}, which does not exist{}",
+                target.display(),
+                if f.user_link_pre_2_14 {
+                    " (a stale link: that is where profiles were before Nix 2.14, which keeps them in ~/.local/state/nix/profiles)"
+                } else {
+                    ""
+                }
             ),
             relink,
         ),
@@ -721,6 +738,7 @@ mod tests {
             user_link: "/home/a/.nix-profile".into(),
             user_link_target: Some("/p/profile".into()),
             user_link_target_exists: true,
+            user_link_pre_2_14: false,
             user_link_is_profile: true,
             multi_user: false,
             profile_dir: ("/p".into(), Some(1000)),
@@ -801,6 +819,28 @@ mod tests {
             assert_eq!(check.status, Status::Problem, "{id}: {checks:?}");
             assert!(check.fix.is_some(), "{id}");
         }
+    }
+
+    #[test]
+    fn a_dangling_link_blames_nix_2_14_only_when_that_moved_it() {
+        let mut facts = healthy();
+        facts.user_link_is_profile = false;
+        facts.user_link_target = Some("/nix/var/nix/profiles/per-user/alice/profile".into());
+        facts.user_link_target_exists = false;
+        let message = |f: &Facts| {
+            diagnose(f)
+                .into_iter()
+                .find(|c| c.id == "user-link")
+                .expect("user-link")
+                .message
+        };
+        assert!(!message(&facts).contains("2.14"), "{}", message(&facts));
+        facts.user_link_pre_2_14 = true;
+        assert!(
+            message(&facts).contains("before Nix 2.14"),
+            "{}",
+            message(&facts)
+        );
     }
 
     #[test]

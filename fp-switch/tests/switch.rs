@@ -409,3 +409,25 @@ fn the_builds_stderr_in_the_pipe_or_a_failed_build_is_said_so() {
         .collect();
     insta::assert_snapshot!("after_a_failed_build", ours.join("\n"));
 }
+
+#[test]
+fn verbose_says_the_profile_came_from_the_users_link() {
+    let bed = Bed::new();
+    let path = bed.build(&bed.profile_flake("flake1", 1, &["hello"]));
+    std::os::unix::fs::symlink(bed.profile(), bed.home().join(".nix-profile")).expect("link");
+    let run = bed
+        .tool(FP_SWITCH)
+        .args(["-v", "--dry-run"])
+        .arg(&path)
+        .run()
+        .success();
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("profile = "))
+        .expect("the profile line");
+    assert_eq!(
+        bed.redact(line),
+        "profile = \"[BED]/profiles/profile\" (from where [BED]/home/.nix-profile points)"
+    );
+}
