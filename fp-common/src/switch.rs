@@ -282,7 +282,7 @@ pub fn switch_to_chosen(
                 generation: g.generation,
                 dropped: dropped_packages(&d),
             };
-            warn_made_outside(ui, profile, &made_outside);
+            warn_made_outside(ui, profile, &made_outside, opts.diff);
             report.made_outside = Some(made_outside);
         }
         if opts.diff {
@@ -373,24 +373,33 @@ pub fn dropped_packages(d: &PackageDiff) -> Vec<Package> {
 }
 
 /// Warns that the current generation was made outside flakey-profile and names what the
-/// switch drops, with the command that folds those packages into the flake.
-fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside) {
+/// switch drops, with the command that folds those packages into the flake. When the diff
+/// follows (`diff_shown`), its `-` lines are the list, so it is not printed twice; when the
+/// switch drops nothing (the flake has all of it, as after fp-migrate), it is said only
+/// under `-v`.
+fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside, diff_shown: bool) {
     let generation = outside.generation;
     if outside.dropped.is_empty() {
-        ui.warn(&format!(
+        ui.verbose(&format!(
             "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops none of its packages"
         ));
         return;
     }
-    let list = outside
-        .dropped
-        .iter()
-        .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
-        .collect::<Vec<_>>();
-    ui.warn(&format!(
-        "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
-        list.join("\n")
-    ));
+    if diff_shown {
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops the packages marked - below"
+        ));
+    } else {
+        let list = outside
+            .dropped
+            .iter()
+            .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
+            .collect::<Vec<_>>();
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
+            list.join("\n")
+        ));
+    }
     ui.info(&format!(
         "hint: to keep them, fold them into your flake first: fp-migrate --profile {}",
         shell_quote(&profile.profile_path().display().to_string())
