@@ -147,6 +147,8 @@ pub enum ConfigFacts {
         source: Option<String>,
         /// For a local path: whether `flake.nix` is there.
         has_flake_nix: Option<bool>,
+        /// The config file, when there is one.
+        file: Option<PathBuf>,
     },
 }
 
@@ -155,6 +157,8 @@ pub enum ConfigFacts {
 pub enum PinFacts {
     /// The profile's `pinned` was not read: why.
     NotRead(String),
+    /// The profile's `pinned` could not be evaluated: the flake's error, as Nix gave it.
+    Unreadable(String),
     /// The profile's pins and what the registry and channels say of each.
     Read {
         /// Name to flake source, from the profile's `pinned`.
@@ -167,6 +171,9 @@ pub enum PinFacts {
         /// Why `<nixpkgs>` would not see the channels profile (`NIX_PATH` set, the channels
         /// link elsewhere).
         channels_unused: Vec<String>,
+        /// Whether fp-pin has pinned anything here (its history has an entry): pins that
+        /// differ then went stale; before that, pinning is simply not done (it is optional).
+        pinned_before: bool,
     },
 }
 
@@ -342,8 +349,13 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
             flake,
             ..
         } => PinFacts::NotRead(format!("{flake} has no flake.nix")),
-        ConfigFacts::Read { source: None, .. } if !Path::new("flake.nix").exists() => {
-            PinFacts::NotRead("no flake is configured and the current directory has none".into())
+        ConfigFacts::Read { source: None, .. }
+            if config.no_flake_found(None, &std::env::current_dir().unwrap_or_default()) =>
+        {
+            PinFacts::NotRead(
+                "no flake is configured and neither the current directory nor one above it has one"
+                    .into(),
+            )
         }
         ConfigFacts::Read { .. } => pin_facts(ui, &config)?,
     };
@@ -404,6 +416,7 @@ fn config_facts(config: &Config) -> ConfigFacts {
         flake: flake.value,
         source,
         has_flake_nix,
+        file: Some(config.path().to_path_buf()).filter(|p| p.exists()),
     }
 }
 
@@ -414,9 +427,9 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
     let wanted = match fp_pin::pins::from_flake(ui, &flake) {
         Ok(pins) => pins,
         Err(e) => {
-            return Ok(PinFacts::NotRead(format!(
-                "cannot read {installable}.pinned: {}",
-                e.message().lines().next().unwrap_or_default()
+            return Ok(PinFacts::Unreadable(format!(
+                "cannot read {installable}.pinned, so the pins cannot be checked: {}",
+                e.message()
             )))
         }
     };
@@ -462,6 +475,9 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
         registry,
         channels,
         channels_unused,
+        pinned_before: fp_pin::history::History::new()
+            .numbers()
+            .is_ok_and(|n| !n.is_empty()),
     })
 }
 
@@ -607,11 +623,15 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             flake,
             source,
             has_flake_nix,
+            file,
         } => {
-            checks.push(Check::ok(
-                "config",
-                "the config file parses (or there is none)",
-            ));
+            checks.push(match file {
+                Some(file) => Check::ok("config", format!("{} parses", file.display())),
+                None => Check::ok(
+                    "config",
+                    "there is no config file: the defaults and the environment apply",
+                ),
+            });
             checks.push(match (source, has_flake_nix) {
                 (None, _) => Check::skipped(
                     "flake",
@@ -635,11 +655,22 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                 checks.push(Check::skipped(id, why.clone()));
             }
         }
+        PinFacts::Unreadable(error) => {
+            checks.push(Check::problem(
+                "registry-pins",
+                error.clone(),
+                "fix the flake where Nix's error above says, then run fp-doctor again (fp-build shows the same error)",
+            ));
+            for id in ["channel-pins", "nix-path"] {
+                checks.push(Check::skipped(id, "the flake's pinned cannot be read"));
+            }
+        }
         PinFacts::Read {
             wanted,
             registry,
             channels,
             channels_unused,
+            pinned_before,
         } => {
             let differing = |found: &BTreeMap<String, Option<String>>,
                              as_found: &dyn Fn(&str) -> String| {
@@ -649,41 +680,49 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                         found.get(*name).cloned().flatten().as_deref()
                             != Some(as_found(path).as_str())
                     })
-                    .map(|(name, path)| {
-                        let now = found
-                            .get(name)
-                            .cloned()
-                            .flatten()
-                            .unwrap_or_else(|| "nothing".to_string());
-                        format!("{name} is {now}, not {path}")
+                    .map(|(name, path)| match found.get(name).cloned().flatten() {
+                        Some(now) => format!("{name} is {now}, not {path}"),
+                        None => format!("{name} is not pinned (it should be {path})"),
                     })
                     .collect::<Vec<_>>()
             };
-            let registry_off = differing(registry, &|p| format!("path:{p}"));
-            checks.push(if registry_off.is_empty() {
-                Check::ok("registry-pins", "the flake registry has the profile's pins")
-            } else {
-                Check::problem(
-                    "registry-pins",
-                    format!("in the flake registry, {}", registry_off.join("; ")),
-                    "fp-pin",
-                )
-            });
-            let channels_off = differing(channels, &|p| p.to_string());
-            checks.push(if channels_off.is_empty() {
-                Check::ok("channel-pins", "the channels have the profile's pins")
-            } else {
-                Check::problem(
-                    "channel-pins",
-                    format!("in the channels, {}", channels_off.join("; ")),
-                    "fp-pin",
-                )
-            });
+            // Pinning is optional: before fp-pin ever pinned anything, pins that differ are
+            // just not made; after, they went stale.
+            let pin_check = |id: &'static str, off: Vec<String>, ok: &str, place: &str| {
+                if off.is_empty() {
+                    Check::ok(id, ok)
+                } else if *pinned_before {
+                    Check::problem(id, format!("in {place}, {}", off.join("; ")), "fp-pin")
+                } else {
+                    Check::ok(
+                        id,
+                        format!(
+                            "not pinned in {place} (optional: fp-pin makes nixpkgs#... and <nixpkgs> the profile's)"
+                        ),
+                    )
+                }
+            };
+            checks.push(pin_check(
+                "registry-pins",
+                differing(registry, &|p| format!("path:{p}")),
+                "the flake registry has the profile's pins",
+                "the flake registry",
+            ));
+            checks.push(pin_check(
+                "channel-pins",
+                differing(channels, &|p| p.to_string()),
+                "the channels have the profile's pins",
+                "the channels",
+            ));
             let nix_path: Vec<&String> = channels_unused
                 .iter()
                 .filter(|w| w.starts_with("NIX_PATH"))
                 .collect();
             checks.push(match nix_path.first() {
+                _ if !pinned_before => Check::skipped(
+                    "nix-path",
+                    "fp-pin has pinned nothing here, so NIX_PATH overrides no pin",
+                ),
                 None => Check::ok("nix-path", "NIX_PATH does not override the channels pin"),
                 Some(w) => Check::problem(
                     "nix-path",
@@ -748,6 +787,7 @@ mod tests {
                 flake: "/home/a/flake".into(),
                 source: Some("config".into()),
                 has_flake_nix: Some(true),
+                file: Some("/c".into()),
             },
             running_nix: Some("/usr/bin/nix".into()),
             pins: PinFacts::NotRead("empty".into()),
@@ -799,6 +839,7 @@ mod tests {
                         flake: "/x".into(),
                         source: Some("config".into()),
                         has_flake_nix: Some(false),
+                        file: Some("/c".into()),
                     }
                 }),
             ),
@@ -852,6 +893,7 @@ mod tests {
             registry: [("nixpkgs".to_string(), Some(format!("path:{src}")))].into(),
             channels: [("nixpkgs".to_string(), Some(src.clone()))].into(),
             channels_unused: vec![],
+            pinned_before: true,
         };
         let checks = diagnose(&facts);
         for id in ["registry-pins", "channel-pins", "nix-path"] {
@@ -862,10 +904,27 @@ mod tests {
             registry: [("nixpkgs".to_string(), None)].into(),
             channels: [("nixpkgs".to_string(), Some("/nix/store/bbb-source".into()))].into(),
             channels_unused: vec!["NIX_PATH is set (nixpkgs=/x)".into()],
+            pinned_before: true,
         };
         let checks = diagnose(&facts);
         for id in ["registry-pins", "channel-pins", "nix-path"] {
             assert_eq!(status(&checks, id), Status::Problem, "{id}");
         }
+        let registry = checks.iter().find(|c| c.id == "registry-pins").unwrap();
+        assert!(
+            registry.message.contains("nixpkgs is not pinned"),
+            "{}",
+            registry.message
+        );
+        // Pinning is optional: never pinned is no problem.
+        if let PinFacts::Read { pinned_before, .. } = &mut facts.pins {
+            *pinned_before = false;
+        }
+        let checks = diagnose(&facts);
+        assert!(
+            checks.iter().all(|c| c.status != Status::Problem),
+            "{checks:?}"
+        );
+        assert_eq!(status(&checks, "registry-pins"), Status::Ok);
     }
 }

@@ -17,6 +17,17 @@ struct Machine {
 
 impl Machine {
     fn healthy() -> Machine {
+        let m = Machine::unpinned();
+        m.bed
+            .tool("fp-pin")
+            .args(["--registry", "user"])
+            .run()
+            .success();
+        m
+    }
+
+    /// The same machine before fp-pin was ever run (pinning is optional).
+    fn unpinned() -> Machine {
         let bed = Bed::new();
         let flake = bed.profile_flake("flake", 1, &["hello", "tree"]);
         let m = Machine { bed, flake };
@@ -38,11 +49,6 @@ impl Machine {
             defexpr.join("channels"),
         )
         .expect("channels link");
-        m.bed
-            .tool("fp-pin")
-            .args(["--registry", "user"])
-            .run()
-            .success();
         m
     }
 
@@ -301,4 +307,23 @@ fn a_stray_nix_profile_install_lists_what_the_switch_drops_and_a_fix_that_writes
         flake_before
     );
     insta::assert_snapshot!(m.redact(&run.stdout));
+}
+
+#[test]
+fn a_machine_where_fp_pin_never_ran_is_healthy() {
+    let m = Machine::unpinned();
+    let run = m.doctor().run().success();
+    insta::assert_snapshot!(m.redact(&run.stdout));
+}
+
+#[test]
+fn a_flake_that_does_not_evaluate_shows_nixs_error() {
+    let m = Machine::healthy();
+    std::fs::write(
+        m.flake.join("flake.nix"),
+        "{ outputs = _: throw \"my flake is broken\"; }",
+    )
+    .expect("flake.nix");
+    let run = m.problem("registry-pins", |c| c);
+    assert!(run.stdout.contains("my flake is broken"), "{}", run.stdout);
 }
