@@ -443,3 +443,17 @@ fn ctrl_c_during_a_build_is_one_line_interrupted_and_exit_130_in_each_tool() {
     assert_eq!((build_code, switch_code), (Some(130), Some(130)));
     assert_eq!(bed.generation_numbers().0, Vec::<u64>::new());
 }
+
+#[test]
+fn two_different_attributes_are_a_usage_error() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let run = bed
+        .tool(FP_BUILD)
+        .arg(format!("{}#profile", flake.display()))
+        .args(["--attr", "nope"])
+        .run()
+        .code(2)
+        .no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+}

@@ -334,6 +334,14 @@ impl Config {
             },
             None => (None, None),
         };
+        if let (Some(fragment), Some(flag)) = (&attr_from_flake, &attr) {
+            if fragment != flag {
+                return Err(Error::usage(format!(
+                    "two attributes given: #{fragment} in the flake argument and --attr {flag}"
+                ))
+                .with_hint("give one of them"));
+            }
+        }
         let flake = self.flake(flake_arg);
         let attr = self.attr(attr.or(attr_from_flake));
         explain(ui, "flake", &flake);
@@ -443,6 +451,16 @@ mod tests {
         assert_eq!(i.installable, "/f#top");
         let err = c.installable(&ui, Some("/f#"), None).unwrap_err();
         assert_eq!(err.code(), 2);
+        // The same attribute twice is fine; two different ones are a usage error.
+        let i = c
+            .installable(&ui, Some("/f#desk"), Some("desk".into()))
+            .unwrap();
+        assert_eq!(i.installable, "/f#desk");
+        let err = c
+            .installable(&ui, Some("/f#desk"), Some("nope".into()))
+            .unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(err.message().contains("#desk"), "{}", err.message());
     }
 
     #[test]
