@@ -103,6 +103,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     if config.no_flake_found(cli.flake.as_deref(), &cwd) {
         return Err(config.no_flake_error("fp-build", "build", &cwd));
     }
+    if cli.flake.is_none() {
+        note_flake_here_not_built(ui, &config, &cwd);
+    }
     let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
     let (flake, attr, installable) = (target.flake, target.attr, target.installable);
 
@@ -378,6 +381,30 @@ impl Cached {
             )),
             Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
         }
+    }
+}
+
+/// When `$FP_FLAKE` or the config file names the flake and the current directory (or one
+/// above it) has another flake.nix, says which one is built and why: the configured one wins.
+fn note_flake_here_not_built(ui: &Ui, config: &Config, cwd: &Path) {
+    let configured = config.flake(None);
+    if configured.source == fp_common::config::Origin::Default {
+        return;
+    }
+    let Some(here) = fp_nix::flake_dir::flake_dir_upward(cwd) else {
+        return;
+    };
+    let same = hints::local_flake_dir(&configured.value, cwd)
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        == std::fs::canonicalize(&here).ok();
+    if !same {
+        ui.note(&format!(
+            "building {} (from {}), not the flake.nix in {}: a configured flake wins over the current directory; fp-build {} builds that one",
+            configured.value,
+            configured.source,
+            here.display(),
+            fp_nix::command::shell_quote(&here.display().to_string())
+        ));
     }
 }
 

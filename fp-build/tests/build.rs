@@ -457,3 +457,31 @@ fn two_different_attributes_are_a_usage_error() {
         .no_stdout();
     insta::assert_snapshot!(bed.redact(&run.stderr));
 }
+
+#[test]
+fn a_configured_flake_that_wins_over_the_one_here_is_said_so() {
+    let bed = Bed::new();
+    let configured = bed.profile_flake("configured", 1, &["hello"]);
+    let here = bed.profile_flake("here", 1, &["tree"]);
+    let run = bed
+        .tool(FP_BUILD)
+        .env("FP_FLAKE", &configured)
+        .current_dir(&here)
+        .run()
+        .success();
+    assert_eq!(run.stdout_line(), bed.build(&configured));
+    let note = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("fp-build: note:"))
+        .expect("a note");
+    insta::assert_snapshot!(bed.redact(note));
+    // The same flake both ways: nothing to say.
+    let run = bed
+        .tool(FP_BUILD)
+        .env("FP_FLAKE", &here)
+        .current_dir(&here)
+        .run()
+        .success();
+    assert!(!run.stderr.contains("note:"), "{}", run.stderr);
+}
