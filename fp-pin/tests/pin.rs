@@ -948,3 +948,29 @@ fn no_flake_anywhere_is_said_as_fp_build_says_it() {
     assert!(!registry(&bed).exists(), "nothing pinned");
     assert!(!channels_profile(&bed).exists(), "no channels generation");
 }
+
+#[test]
+fn a_given_channels_path_is_used_not_built() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let built = bed
+        .command("nix")
+        .args(["build", "--no-link", "--json"])
+        .arg(format!("{}#profile.pins.channels", flake.display()))
+        .run()
+        .success();
+    let built: Value = serde_json::from_str(&built.stdout).expect("json");
+    let channels = built[0]["outputs"]["out"]
+        .as_str()
+        .expect("out")
+        .to_string();
+    let run = fp_pin_here(&bed)
+        .args(["--no-flake", "--pin"])
+        .arg(format!("nixpkgs={}", source(&bed, 1)))
+        .arg("--channels-path")
+        .arg(&channels)
+        .run()
+        .success()
+        .stderr_has(&format!("using the channels (--channels-path {channels})"));
+    assert!(!run.stderr.contains("building"), "{}", run.stderr);
+}
