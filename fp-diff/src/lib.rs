@@ -31,8 +31,8 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Also show each package's change in closure size and the whole closures' sizes (one
-    /// `nix path-info --recursive` for both sides).
+    /// Also show each package's change in closure size and the whole closures' sizes (read
+    /// from the store database for both sides at once).
     #[arg(long)]
     pub closure: bool,
 
