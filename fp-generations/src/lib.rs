@@ -104,6 +104,8 @@ pub struct GenerationJson {
     pub created: String,
     /// Whether it is the current one.
     pub current: bool,
+    /// How many packages it has, as the table shows; `null` when the store could not say.
+    pub packages: Option<usize>,
 }
 
 /// The `--json` document of the listing.
@@ -181,7 +183,11 @@ fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
                 let generations = place.read_generations();
                 let counts = package_counts(ui, generations, |paths| place.path_info(ui, paths));
                 Ok(Listing {
-                    doc: list_json(&place.profile_path().display().to_string(), generations),
+                    doc: list_json(
+                        &place.profile_path().display().to_string(),
+                        generations,
+                        &counts,
+                    ),
                     table: render_table(generations, &counts),
                 })
             });
@@ -259,17 +265,19 @@ impl Outcome for DeleteJson {
 }
 
 /// The `--json` document of the listing of the profile `profile`.
-fn list_json(profile: &str, generations: &[Generation]) -> ListJson {
+fn list_json(profile: &str, generations: &[Generation], counts: &[Option<usize>]) -> ListJson {
     ListJson {
         profile: profile.to_string(),
         current: generation::current(generations).map(|g| g.generation),
         generations: generations
             .iter()
-            .map(|g| GenerationJson {
+            .zip(counts)
+            .map(|(g, count)| GenerationJson {
                 generation: g.generation,
                 store_path: g.store_path.clone(),
                 created: format_rfc3339_utc(g.created),
                 current: g.current,
+                packages: *count,
             })
             .collect(),
     }
@@ -277,13 +285,7 @@ fn list_json(profile: &str, generations: &[Generation]) -> ListJson {
 
 /// Prints the table (or JSON) of generations on stdout.
 fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> Result<()> {
-    if json {
-        return print_json(&list_json(
-            &profile.path().display().to_string(),
-            generations,
-        ));
-    }
-    if generations.is_empty() {
+    if generations.is_empty() && !json {
         ui.info(&format!(
             "the profile {} has no generations",
             profile.path().display()
@@ -291,6 +293,13 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         return Ok(());
     }
     let counts = package_counts(ui, generations, |paths| store_query::path_infos(ui, paths));
+    if json {
+        return print_json(&list_json(
+            &profile.path().display().to_string(),
+            generations,
+            &counts,
+        ));
+    }
     write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 

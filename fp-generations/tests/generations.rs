@@ -133,6 +133,9 @@ fn json_has_the_spec_shape() {
     );
     let target = std::fs::read_link(bed.path().join("profiles/profile-1-link")).expect("link");
     assert_eq!(gens[0]["storePath"], target.display().to_string());
+    // The package counts the table shows: a (hello, cowsay) and b (hello, jq, tree).
+    let counts: Vec<&serde_json::Value> = gens.iter().map(|g| &g["packages"]).collect();
+    assert_eq!(counts, [2, 3, 2]);
 }
 
 #[test]
