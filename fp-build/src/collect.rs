@@ -7,6 +7,7 @@ use crate::fingerprint::{Collected, Entries, Node, SourceState};
 use crate::policy::{self, LocalKind, Reference};
 use fp_common::Ui;
 use fp_nix::command::{NixCommand, Stderr};
+use fp_nix::flake_dir::git_root;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -137,14 +138,6 @@ fn local_source(ui: &Ui, path: &Path, dir: &str, kind: LocalKind) -> Result<Sour
         entries,
         last_modified,
     })
-}
-
-/// The nearest of `path` and its parents that holds `.git` (a directory, or a file as in a
-/// linked work tree), as Nix looks for it.
-fn git_root(path: &Path) -> Option<PathBuf> {
-    path.ancestors()
-        .find(|p| std::fs::symlink_metadata(p.join(".git")).is_ok())
-        .map(Path::to_path_buf)
 }
 
 /// The tracked files of the git work tree at `root` (`git ls-files`, as Nix lists them: edits

@@ -10,11 +10,12 @@
 pub mod cache;
 pub mod collect;
 pub mod fingerprint;
+pub mod hints;
 pub mod policy;
 
 use clap::Parser;
 use fp_common::cli::CommonArgs;
-use fp_common::config::{Config, Origin};
+use fp_common::config::Config;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, parse_build_json, NixCommand, NixVersion, Stderr};
@@ -99,16 +100,27 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         return run_file(cli, ui, &config, file);
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    if no_flake_found(&config, cli.flake.as_deref(), &cwd) {
-        return Err(first_run(&config, &cwd));
+    if config.no_flake_found(cli.flake.as_deref(), &cwd) {
+        return Err(config.no_flake_error("fp-build", "build", &cwd));
+    }
+    if cli.flake.is_none() {
+        note_flake_here_not_built(ui, &config, &cwd);
     }
     let target = config.installable(ui, cli.flake.as_deref(), cli.attr)?;
     let (flake, attr, installable) = (target.flake, target.attr, target.installable);
 
+    if let Some(dir) = hints::local_flake_dir(&flake, &cwd) {
+        if !dir.is_dir() {
+            return Err(Error::usage(format!(
+                "the flake directory {} does not exist",
+                dir.display()
+            ))
+            .with_hint("name the directory of your profile flake: fp-build DIR, or flake = \"DIR\" in config.toml"));
+        }
+    }
+
     if cli.update {
-        let version = nix_version(ui)?;
-        ui.info(&format!("updating the lock file of {flake}"));
-        update_command(version, &flake).output(ui, Stderr::Stream)?;
+        update(ui, &flake, &cwd, &cli.override_input)?;
     }
 
     let request = collect::Request {
@@ -158,7 +170,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         &installable,
         &cli.nix_args,
     )
-    .output(ui, Stderr::Stream)?;
+    .output(ui, Stderr::Stream)
+    .map_err(|e| with_failure_hint(ui, e, &flake, &attr, &cwd, &cli.override_input))?;
     let (store_path, drv_path) = parse_build_json(&stdout)?;
     if let Some(c) = cached {
         c.record(ui, &request, &cwd, &store_path, &drv_path);
@@ -371,33 +384,112 @@ impl Cached {
     }
 }
 
-/// Whether there is no flake to build at all: none named (argument, `$FP_FLAKE`, the config
-/// file's `flake`) and no `flake.nix` in `cwd`, where the default `.` would look.
-pub fn no_flake_found(config: &Config, flake_arg: Option<&str>, cwd: &Path) -> bool {
-    flake_arg.is_none()
-        && config.flake(None).source == Origin::Default
-        && !cwd.join("flake.nix").exists()
+/// When `$FP_FLAKE` or the config file names the flake and the current directory (or one
+/// above it) has another flake.nix, says which one is built and why: the configured one wins.
+fn note_flake_here_not_built(ui: &Ui, config: &Config, cwd: &Path) {
+    let configured = config.flake(None);
+    if configured.source == fp_common::config::Origin::Default {
+        return;
+    }
+    let Some(here) = fp_nix::flake_dir::flake_dir_upward(cwd) else {
+        return;
+    };
+    let same = hints::local_flake_dir(&configured.value, cwd)
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        == std::fs::canonicalize(&here).ok();
+    if !same {
+        ui.note(&format!(
+            "building {} (from {}), not the flake.nix in {}: a configured flake wins over the current directory; fp-build {} builds that one",
+            configured.value,
+            configured.source,
+            here.display(),
+            fp_nix::command::shell_quote(&here.display().to_string())
+        ));
+    }
 }
 
-/// The first-run error: no flake found, in our words, with the three ways on (first, where the
-/// directory has a default.nix, the way to build that without flakes).
-pub fn first_run(config: &Config, cwd: &Path) -> Error {
-    let without_flakes = if cwd.join("default.nix").is_file() {
-        "this directory has a default.nix: build it without flakes with fp-build -f . [-A ATTR]\n  or "
-    } else {
-        ""
+/// Adds to a failed build's error what fp-build can tell about it: flake files git does not
+/// track (Nix copies only tracked files), else an attribute the flake does not have.
+fn with_failure_hint(
+    ui: &Ui,
+    error: Error,
+    flake: &str,
+    attr: &str,
+    cwd: &Path,
+    overrides: &[String],
+) -> Error {
+    if error.code() == fp_nix::error::EXIT_INTERRUPTED {
+        return error;
+    }
+    let dir =
+        hints::local_flake_dir(flake, cwd).and_then(|d| fp_nix::flake_dir::flake_dir_upward(&d));
+    if let Some(hint) = dir.and_then(|d| hints::untracked_hint(ui, &d)) {
+        return error.with_hint(hint);
+    }
+    let system = fp_nix::command::host_system();
+    match hints::package_names(ui, flake, &system, overrides)
+        .and_then(|names| hints::attribute_hint(attr, &system, &names))
+    {
+        Some(hint) => error.with_hint(hint),
+        None => error,
+    }
+}
+
+/// Updates the lock file of `flake` before the build. Inputs given with `--override-input`
+/// are left as they are locked (the override is for this build only, and updating them would
+/// fetch what the build does not use); every other top-level input is updated.
+fn update(ui: &Ui, flake: &str, cwd: &Path, overrides: &[String]) -> Result<()> {
+    let version = nix_version(ui)?;
+    if overrides.is_empty() {
+        ui.info(&format!("updating the lock file of {flake}"));
+        update_command(version, flake).output(ui, Stderr::Stream)?;
+        return Ok(());
+    }
+    let overridden: Vec<&str> = overrides
+        .chunks(2)
+        .map(|pair| pair[0].split('/').next().unwrap_or_default())
+        .collect();
+    let lock =
+        hints::local_flake_dir(flake, cwd).and_then(|d| std::fs::read(d.join("flake.lock")).ok());
+    let Some(lock) = lock else {
+        ui.info(&format!(
+            "not updating {flake}: it has no flake.lock here to update (Nix locks its inputs as it builds)"
+        ));
+        return Ok(());
     };
-    Error::usage(format!(
-        "no profile flake to build: none was named, {} sets no `flake`, and {} has no flake.nix",
-        config.path().display(),
-        cwd.display()
-    ))
-    .with_hint(format!(
-        "{without_flakes}name the flake: fp-build ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
-         or set it once in config.toml: flake = \"~/my-profile\"\n  \
-         or start one here: nix flake init -t github:flakey-profile/flakey-profile,\n  \
-         or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
-    ))
+    let inputs: Vec<String> = policy::root_inputs(&lock)
+        .into_iter()
+        .filter(|i| !overridden.contains(&i.as_str()))
+        .collect();
+    if inputs.is_empty() {
+        ui.info("not updating the lock file: every input is overridden for this build");
+        return Ok(());
+    }
+    ui.info(&format!(
+        "updating {} in the lock file of {flake} (not the overridden {})",
+        inputs.join(", "),
+        overridden.join(", ")
+    ));
+    update_inputs_command(version, flake, &inputs).output(ui, Stderr::Stream)?;
+    Ok(())
+}
+
+/// The command that updates the inputs `inputs` of `flake`'s lock file and no other, for this
+/// Nix (`nix flake update --flake FLAKE I...` where `nix flake update` takes input names, as
+/// [`NixVersion::flake_update_has_flake_option`] decides, where `--update-input` is deprecated;
+/// `nix flake lock FLAKE --update-input I...` before).
+pub fn update_inputs_command(version: NixVersion, flake: &str, inputs: &[String]) -> NixCommand {
+    if version.flake_update_has_flake_option() {
+        NixCommand::nix()
+            .args(["flake", "update", "--flake", flake])
+            .args(inputs)
+    } else {
+        let mut cmd = NixCommand::nix().args(["flake", "lock", flake]);
+        for input in inputs {
+            cmd = cmd.args(["--update-input", input.as_str()]);
+        }
+        cmd
+    }
 }
 
 /// `nix build --no-link --json [-L] [--override-input I R]... INSTALLABLE [NIX_ARGS...]`.

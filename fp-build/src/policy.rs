@@ -216,6 +216,19 @@ pub fn uncached_argument(args: &[String]) -> Option<String> {
     None
 }
 
+/// The names of the flake's own inputs in a lock file (the root node's), empty when it does
+/// not parse.
+pub fn root_inputs(lock: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(lock) else {
+        return Vec::new();
+    };
+    let root = value["root"].as_str().unwrap_or("root");
+    value["nodes"][root]["inputs"]
+        .as_object()
+        .map(|inputs| inputs.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Why the lock file cannot be trusted to pin every input, if it cannot: it does not parse, or
 /// an input in it has neither a revision nor a NAR hash (and is not a path inside the flake,
 /// which the flake's own files cover).

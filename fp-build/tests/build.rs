@@ -211,17 +211,6 @@ fn a_flake_that_fails_to_evaluate_is_exit_1_with_nix_error() {
 }
 
 #[test]
-fn missing_flake_is_exit_1() {
-    let bed = Bed::new();
-    bed.tool(FP_BUILD)
-        .arg(bed.path().join("no-such-flake"))
-        .run()
-        .code(1)
-        .no_stdout()
-        .stderr_has("fp-build: error:");
-}
-
-#[test]
 fn usage_errors_are_exit_2() {
     let bed = Bed::new();
     bed.tool(FP_BUILD)
@@ -265,6 +254,234 @@ fn first_run_without_any_flake_says_the_three_ways_on() {
         .tool(FP_BUILD)
         .env("FP_FLAKE", "/nonexistent")
         .run()
-        .code(1);
+        .code(2);
     assert!(!run.stderr.contains("no profile flake"), "{}", run.stderr);
+}
+
+fn git(bed: &Bed, dir: &std::path::Path, args: &[&str]) {
+    bed.command("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .run()
+        .success();
+}
+
+/// The hint line of a failed run's stderr.
+fn hint(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_else(|| panic!("no hint in {stderr}"))
+}
+
+#[test]
+fn untracked_flake_files_are_named_with_git_add() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    git(&bed, &flake, &["init", "-q"]);
+    let run = bed.tool(FP_BUILD).arg(&flake).run().code(1).no_stdout();
+    assert_eq!(
+        hint(&run.stderr),
+        "hint: git add flake.nix (Nix only sees files git tracks)"
+    );
+    // A file the flake imports, untracked; an unrelated untracked file is not named.
+    let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake.nix");
+    let text = text.replace(
+        "paths = with pkgs; [ hello ];",
+        "paths = import ./extra.nix pkgs;",
+    );
+    std::fs::write(flake.join("flake.nix"), text).expect("flake.nix");
+    std::fs::write(flake.join("extra.nix"), "pkgs: [ pkgs.hello ]\n").expect("extra.nix");
+    std::fs::write(flake.join("notes.txt"), "mine\n").expect("notes");
+    git(&bed, &flake, &["add", "flake.nix"]);
+    let run = bed.tool(FP_BUILD).arg(&flake).run().code(1).no_stdout();
+    assert_eq!(
+        hint(&run.stderr),
+        "hint: git add extra.nix (Nix only sees files git tracks)"
+    );
+    git(&bed, &flake, &["add", "extra.nix"]);
+    bed.tool(FP_BUILD).arg(&flake).run().success();
+}
+
+#[test]
+fn in_a_subdirectory_of_a_git_flake_the_flake_above_is_built_as_nix_does() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    git(&bed, &flake, &["init", "-q"]);
+    git(&bed, &flake, &["add", "flake.nix"]);
+    let sub = flake.join("sub/dir");
+    std::fs::create_dir_all(&sub).expect("sub");
+    let by_nix = bed
+        .command("nix")
+        .args(["build", "--no-link", "--json", ".#profile"])
+        .current_dir(&sub)
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&by_nix.stdout).expect("json");
+    let run = bed.tool(FP_BUILD).current_dir(&sub).run().success();
+    assert_eq!(
+        run.stdout_line(),
+        v[0]["outputs"]["out"].as_str().expect("out")
+    );
+}
+
+#[test]
+fn a_missing_flake_directory_is_said_so() {
+    let bed = Bed::new();
+    let missing = bed.path().join("no-such-dir");
+    let run = bed.tool(FP_BUILD).arg(&missing).run().code(2).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+}
+
+#[test]
+fn a_wrong_attribute_lists_the_flakes_packages() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let run = bed
+        .tool(FP_BUILD)
+        .arg(&flake)
+        .args(["--attr", "nope"])
+        .run()
+        .code(1)
+        .no_stdout();
+    insta::assert_snapshot!(hint(&run.stderr).replace(&fp_testkit::system(), "[SYSTEM]"));
+}
+
+#[test]
+fn update_leaves_overridden_inputs_as_locked() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    bed.tool(FP_BUILD).arg(&flake).run().success();
+    let lock = |bed: &Bed| -> serde_json::Value {
+        let _ = bed;
+        serde_json::from_slice(&std::fs::read(flake.join("flake.lock")).expect("lock"))
+            .expect("json")
+    };
+    let before = lock(&bed);
+    let run = bed
+        .tool(FP_BUILD)
+        .arg(&flake)
+        .arg("--update")
+        .arg("--override-input")
+        .arg("nixpkgs")
+        .arg(format!("path:{}", bed.pkgs(2).display()))
+        .run()
+        .success()
+        .stderr_has("not the overridden nixpkgs");
+    assert_eq!(lock(&bed)["nodes"]["nixpkgs"], before["nodes"]["nixpkgs"]);
+    let hello = std::path::Path::new(run.stdout_line()).join("bin/hello");
+    let out = std::process::Command::new(hello).output().expect("hello");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1.1\n");
+}
+
+#[test]
+fn ctrl_c_during_a_build_is_one_line_interrupted_and_exit_130_in_each_tool() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let bed = Bed::new();
+    let marker = bed.path().join("building");
+    let flake = bed.profile_flake_with(
+        "slow",
+        1,
+        &format!(
+            "paths = [ (pkgs.runCommand \"slow\" {{ bed = \"{}\"; }} ''touch {}; sleep 120; mkdir $out'') ];",
+            bed.path().display(),
+            marker.display()
+        ),
+    );
+    let build_err = std::fs::File::create(bed.path().join("build.err")).expect("file");
+    let switch_err = std::fs::File::create(bed.path().join("switch.err")).expect("file");
+    // `fp-build | fp-switch` as a shell runs it: one process group, which Ctrl-C signals whole.
+    let mut build = bed
+        .tool(FP_BUILD)
+        .arg(&flake)
+        .into_command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(build_err)
+        .process_group(0)
+        .spawn()
+        .expect("fp-build");
+    let group = build.id() as i32;
+    let mut switch: Command = bed
+        .tool("fp-switch")
+        .arg("--profile")
+        .arg(bed.profile())
+        .into_command();
+    let mut switch = switch
+        .stdin(build.stdout.take().expect("pipe"))
+        .stdout(Stdio::null())
+        .stderr(switch_err)
+        .process_group(group)
+        .spawn()
+        .expect("fp-switch");
+    while !marker.exists() {
+        assert!(
+            build.try_wait().expect("wait").is_none(),
+            "the build ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: SIGINT to the process group this test started.
+    unsafe {
+        libc::kill(-group, libc::SIGINT);
+    }
+    let build_code = build.wait().expect("wait").code();
+    let switch_code = switch.wait().expect("wait").code();
+    fp_testkit::wait_for_group(group as u32);
+    let ours = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(bed.path().join(file))
+            .expect("stderr")
+            .lines()
+            .filter(|l| l.starts_with("fp-"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(ours("build.err"), ["fp-build: interrupted"]);
+    assert_eq!(ours("switch.err"), ["fp-switch: interrupted"]);
+    assert_eq!((build_code, switch_code), (Some(130), Some(130)));
+    assert_eq!(bed.generation_numbers().0, Vec::<u64>::new());
+}
+
+#[test]
+fn two_different_attributes_are_a_usage_error() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let run = bed
+        .tool(FP_BUILD)
+        .arg(format!("{}#profile", flake.display()))
+        .args(["--attr", "nope"])
+        .run()
+        .code(2)
+        .no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+}
+
+#[test]
+fn a_configured_flake_that_wins_over_the_one_here_is_said_so() {
+    let bed = Bed::new();
+    let configured = bed.profile_flake("configured", 1, &["hello"]);
+    let here = bed.profile_flake("here", 1, &["tree"]);
+    let run = bed
+        .tool(FP_BUILD)
+        .env("FP_FLAKE", &configured)
+        .current_dir(&here)
+        .run()
+        .success();
+    assert_eq!(run.stdout_line(), bed.build(&configured));
+    let note = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("fp-build: note:"))
+        .expect("a note");
+    insta::assert_snapshot!(bed.redact(note));
+    // The same flake both ways: nothing to say.
+    let run = bed
+        .tool(FP_BUILD)
+        .env("FP_FLAKE", &here)
+        .current_dir(&here)
+        .run()
+        .success();
+    assert!(!run.stderr.contains("note:"), "{}", run.stderr);
 }

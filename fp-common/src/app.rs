@@ -44,9 +44,20 @@ pub fn main<T: Parser>(run: fn(T, &Ui) -> Result<()>) -> ExitCode {
             ));
         }
     }
+    fp_nix::interrupt::catch_interrupts();
     // Whose home this is decides every path below it, so it is settled before anything else.
-    match fp_nix::locations::settle_home(&ui).and_then(|()| run(cli, &ui)) {
+    let result = fp_nix::locations::settle_home(&ui).and_then(|()| run(cli, &ui));
+    // After Ctrl-C, whatever stopped (a nix command, a wait, a read) is "interrupted", once.
+    let result = match result {
+        Err(_) if fp_nix::interrupt::interrupted() => Err(crate::Error::interrupted()),
+        other => other,
+    };
+    match result {
         Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) if err.code() == fp_nix::error::EXIT_INTERRUPTED => {
+            eprintln!("{name}: interrupted");
+            ExitCode::from(err.code())
+        }
         Err(err) => {
             ui.error(&err);
             ExitCode::from(err.code())

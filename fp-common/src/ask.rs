@@ -40,6 +40,11 @@ impl Terminal {
             .map_err(io)?;
         let mut line = String::new();
         BufReader::new(&self.tty).read_line(&mut line).map_err(io)?;
+        // At end of input (Ctrl-D) the terminal echoed no newline: end the prompt's line, so
+        // what follows starts on a line of its own.
+        if !line.ends_with('\n') {
+            writeln!(out).and_then(|()| out.flush()).map_err(io)?;
+        }
         Ok(is_yes(&line))
     }
 }

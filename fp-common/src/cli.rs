@@ -19,7 +19,7 @@ pub enum ColorChoice {
 #[derive(Debug, Clone, Args, Default)]
 pub struct CommonArgs {
     /// Say more: `-v` prints each nix command line (shell-quoted) before running it and where
-    /// each setting came from; repeatable.
+    /// each setting came from.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

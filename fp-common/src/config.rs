@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ui::Ui;
 use fp_nix::command::nix_version;
 use fp_nix::locations::{config_home, home_dir};
-use fp_nix::profile::Profile;
+use fp_nix::profile::{ChosenBy, Profile};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +24,8 @@ pub enum Origin {
     Env(&'static str),
     /// The config file.
     ConfigFile(PathBuf),
+    /// Where a link points (`~/.nix-profile`).
+    Link(PathBuf),
     /// The built-in default.
     Default,
 }
@@ -34,6 +36,7 @@ impl fmt::Display for Origin {
             Origin::Flag => f.write_str("command line"),
             Origin::Env(var) => write!(f, "${var}"),
             Origin::ConfigFile(p) => write!(f, "{}", p.display()),
+            Origin::Link(p) => write!(f, "where {} points", p.display()),
             Origin::Default => f.write_str("default"),
         }
     }
@@ -102,6 +105,37 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether there is no flake at all: none named (argument, `$FP_FLAKE`, the config file's
+    /// `flake`) and no `flake.nix` where the default `.` would look: `cwd` and, as Nix
+    /// searches, its parents up to the git work tree's root.
+    pub fn no_flake_found(&self, flake_arg: Option<&str>, cwd: &Path) -> bool {
+        flake_arg.is_none()
+            && self.flake(None).source == Origin::Default
+            && fp_nix::flake_dir::flake_dir_upward(cwd).is_none()
+    }
+
+    /// The error for no flake found, in our words, for `tool` which would `verb` it (fp-build:
+    /// "build", fp-pin: "pin from"), with the ways on (first, where the directory has a
+    /// default.nix, the way to use that without flakes).
+    pub fn no_flake_error(&self, tool: &str, verb: &str, cwd: &Path) -> Error {
+        let without_flakes = if cwd.join("default.nix").is_file() {
+            format!("this directory has a default.nix: {verb} it without flakes with {tool} -f . [-A ATTR]\n  or ")
+        } else {
+            String::new()
+        };
+        Error::usage(format!(
+            "no profile flake to {verb}: none was named, {} sets no `flake`, and neither {} nor a directory above it has a flake.nix",
+            self.path().display(),
+            cwd.display()
+        ))
+        .with_hint(format!(
+            "{without_flakes}name the flake: {tool} ~/my-profile (a directory with flake.nix, or any flake reference)\n  \
+             or set it once in config.toml: flake = \"~/my-profile\"\n  \
+             or start one here: nix flake init -t github:flakey-profile/flakey-profile\n  \
+             or from what is installed now: fp-migrate --profile ~/.nix-profile > flake.nix",
+        ))
+    }
+
     /// Loads `$XDG_CONFIG_HOME/flakey-profile/config.toml` (default `~/.config/...`). A missing
     /// file is an empty config; one that does not parse or has an unknown key is exit 2, naming
     /// the file, line and key; so is one that is not a regular file (a FIFO, a device) or is
@@ -267,10 +301,14 @@ impl Config {
             explain(ui, "profile", &setting);
             return Profile::new(&setting.value);
         }
-        let (profile, env) = Profile::nix_env_default(|| nix_version(ui))?;
+        let (profile, by) = Profile::nix_env_default(|| nix_version(ui))?;
         let setting = Setting {
             value: profile.path().to_path_buf(),
-            source: env.map_or(Origin::Default, Origin::Env),
+            source: match by {
+                ChosenBy::Env(var) => Origin::Env(var),
+                ChosenBy::Link(link) => Origin::Link(link),
+                ChosenBy::Default => Origin::Default,
+            },
         };
         explain(ui, "profile", &setting);
         Ok(profile)
@@ -292,6 +330,14 @@ impl Config {
             },
             None => (None, None),
         };
+        if let (Some(fragment), Some(flag)) = (&attr_from_flake, &attr) {
+            if fragment != flag {
+                return Err(Error::usage(format!(
+                    "two attributes given: #{fragment} in the flake argument and --attr {flag}"
+                ))
+                .with_hint("give one of them"));
+            }
+        }
         let flake = self.flake(flake_arg);
         let attr = self.attr(attr.or(attr_from_flake));
         explain(ui, "flake", &flake);
@@ -401,6 +447,16 @@ mod tests {
         assert_eq!(i.installable, "/f#top");
         let err = c.installable(&ui, Some("/f#"), None).unwrap_err();
         assert_eq!(err.code(), 2);
+        // The same attribute twice is fine; two different ones are a usage error.
+        let i = c
+            .installable(&ui, Some("/f#desk"), Some("desk".into()))
+            .unwrap();
+        assert_eq!(i.installable, "/f#desk");
+        let err = c
+            .installable(&ui, Some("/f#desk"), Some("nope".into()))
+            .unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(err.message().contains("#desk"), "{}", err.message());
     }
 
     #[test]

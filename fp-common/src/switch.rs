@@ -282,7 +282,7 @@ pub fn switch_to_chosen(
                 generation: g.generation,
                 dropped: dropped_packages(&d),
             };
-            warn_made_outside(ui, profile, &made_outside);
+            warn_made_outside(ui, profile, &made_outside, opts.diff);
             report.made_outside = Some(made_outside);
         }
         if opts.diff {
@@ -367,34 +367,39 @@ fn package_diff(
 }
 
 /// The packages a switch away from a generation made outside flakey-profile drops: what the
-/// diff removes, without the manifest nix-env keeps in its envs.
+/// diff removes (nix-env's manifest is no package of a diff).
 pub fn dropped_packages(d: &PackageDiff) -> Vec<Package> {
-    d.removed
-        .iter()
-        .filter(|p| !p.name.ends_with("env-manifest.nix"))
-        .cloned()
-        .collect()
+    d.removed.clone()
 }
 
 /// Warns that the current generation was made outside flakey-profile and names what the
-/// switch drops, with the command that folds those packages into the flake.
-fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside) {
+/// switch drops, with the command that folds those packages into the flake. When the diff
+/// follows (`diff_shown`), its `-` lines are the list, so it is not printed twice; when the
+/// switch drops nothing (the flake has all of it, as after fp-migrate), it is said only
+/// under `-v`.
+fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside, diff_shown: bool) {
     let generation = outside.generation;
     if outside.dropped.is_empty() {
-        ui.warn(&format!(
+        ui.verbose(&format!(
             "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops none of its packages"
         ));
         return;
     }
-    let list = outside
-        .dropped
-        .iter()
-        .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
-        .collect::<Vec<_>>();
-    ui.warn(&format!(
-        "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
-        list.join("\n")
-    ));
+    if diff_shown {
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops the packages marked - below"
+        ));
+    } else {
+        let list = outside
+            .dropped
+            .iter()
+            .map(|p| format!("- {} {}", p.name, p.version).trim_end().to_string())
+            .collect::<Vec<_>>();
+        ui.warn(&format!(
+            "generation {generation} was made outside flakey-profile (nix profile or nix-env); this switch drops:\n{}",
+            list.join("\n")
+        ));
+    }
     ui.info(&format!(
         "hint: to keep them, fold them into your flake first: fp-migrate --profile {}",
         shell_quote(&profile.profile_path().display().to_string())
@@ -404,19 +409,6 @@ fn warn_made_outside(ui: &Ui, profile: &dyn Place, outside: &MadeOutside) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dropped_leaves_out_the_nix_env_manifest() {
-        let d = PackageDiff {
-            removed: vec![
-                Package::new("env-manifest.nix", ""),
-                Package::new("cowsay", "3.7"),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(dropped_packages(&d)[0].name, "cowsay");
-        assert_eq!(dropped_packages(&d).len(), 1);
-    }
 
     #[test]
     fn summaries_say_what_happened() {

@@ -31,8 +31,8 @@ pub struct Cli {
     #[allow(missing_docs)]
     pub profile: ProfileArgs,
 
-    /// Also show each package's change in closure size and the whole closures' sizes (one
-    /// `nix path-info --recursive` for both sides).
+    /// Also show each package's change in closure size and the whole closures' sizes (read
+    /// from the store database for both sides at once).
     #[arg(long)]
     pub closure: bool,
 
@@ -108,6 +108,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let doc = compare(&cli, &generations, |old, new| {
         diff::between(ui, Some(old), new, cli.closure)
     })?;
+    if let Some(note) = after_rollback_note(&cli, &generations) {
+        ui.note(&note);
+    }
     if cli.json {
         return print_json(&doc);
     }
@@ -143,6 +146,24 @@ fn compare(
         to,
         diff: d,
         closure_size,
+    })
+}
+
+/// With the default pair and a current generation below the newest (after a rollback), what
+/// the pair is and how to see what the rollback changed: Nix records which generation was
+/// current before, so the default compares the generation numbered below the current one.
+pub fn after_rollback_note(cli: &Cli, generations: &[Generation]) -> Option<String> {
+    if cli.from.is_some() || cli.to.is_some() {
+        return None;
+    }
+    let current = generation::current(generations)?;
+    let previous = generation::previous(generations)?;
+    let newest = generations.iter().map(|g| g.generation).max()?;
+    (newest > current.generation).then(|| {
+        format!(
+            "this compares generation {} with the current generation {} (the one numbered below it); the newest is {newest}, so after a rollback from it, what the rollback changed is: fp-diff {newest} {}",
+            previous.generation, current.generation, current.generation
+        )
     })
 }
 

@@ -164,3 +164,89 @@ fn errors() {
         .code(2)
         .no_stdout();
 }
+
+#[test]
+fn a_nix_env_profile_has_packages_not_outputs_or_manifests() {
+    let bed = Bed::new();
+    let install = |attr: &str| {
+        bed.command("nix-env")
+            .arg("--profile")
+            .arg(bed.profile())
+            .arg("-f")
+            .arg(bed.pkgs(1).join("pkgs.nix"))
+            .args(["--argstr", "system", &fp_testkit::system()])
+            .args(["--arg", "revision", "1", "-iA", attr])
+            .run()
+            .success();
+    };
+    install("hello");
+    install("cowsay");
+    // nix-env installed hello's man output too, and its own manifest.
+    let env = std::fs::canonicalize(bed.profile()).expect("env");
+    let refs = bed
+        .command("nix-store")
+        .args(["--query", "--references"])
+        .arg(&env)
+        .run()
+        .success()
+        .stdout;
+    assert!(refs.contains("-hello-1.0-man"), "{refs}");
+    assert!(refs.contains("-env-manifest.nix"), "{refs}");
+    let run = bed
+        .tool(FP_DIFF)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    insta::assert_snapshot!(bed.redact(&run.stdout));
+    let table = bed
+        .tool("fp-generations")
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stdout;
+    let counts: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(3).expect("count"))
+        .collect();
+    assert_eq!(counts, ["1", "2"], "{table}");
+}
+
+#[test]
+fn after_a_rollback_it_says_which_pair_it_shows() {
+    let (bed, a, _) = two_generations();
+    // Generation 3: a again; then back to 2.
+    bed.tool("fp-switch")
+        .arg(&a)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    bed.tool("fp-rollback")
+        .args(["--to", "2", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    let run = bed
+        .tool(FP_DIFF)
+        .arg("--profile")
+        .arg(bed.profile())
+        .run()
+        .success();
+    insta::assert_snapshot!(bed.redact(&format!("{}\n{}", run.stdout, run.stderr)));
+    // The pair the note names is what the rollback changed.
+    let named = bed
+        .tool(FP_DIFF)
+        .args(["3", "2", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert!(
+        named.stdout.starts_with("generation 3 -> generation 2"),
+        "{}",
+        named.stdout
+    );
+    assert!(named.stderr.is_empty(), "{}", named.stderr);
+}

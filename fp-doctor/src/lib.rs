@@ -11,10 +11,11 @@ use clap::Parser;
 use fp_common::cli::{CommonArgs, ProfileArgs};
 use fp_common::config::{Config, Origin};
 use fp_common::render::count;
+use fp_common::switch::dropped_packages;
 use fp_common::ui::Style;
 use fp_common::{print_json, write_stdout, Error, Result, Ui};
 use fp_nix::command::{nix_version, shell_quote};
-use fp_nix::diff::packages_of;
+use fp_nix::diff::{between, packages_of};
 use fp_nix::env_marker;
 use fp_nix::generation;
 use fp_nix::locations;
@@ -121,8 +122,13 @@ pub struct CurrentGeneration {
     pub number: u64,
     /// Whether flakey-profile made it (its env has our marker).
     pub flakey: bool,
-    /// Its packages, `name version`, for a generation made elsewhere.
+    /// For a generation made elsewhere: what a switch drops, `name version` each. With a
+    /// generation flakey-profile made before it, these are exactly what a switch back to that
+    /// env drops (the same diff fp-switch prints); without one, every package it has.
     pub packages: Vec<String>,
+    /// The newest generation flakey-profile made before it, whose env `packages` were
+    /// compared with.
+    pub last_flakey: Option<u64>,
     /// Its `bin/nix`, links resolved.
     pub nix: Option<PathBuf>,
 }
@@ -141,6 +147,8 @@ pub enum ConfigFacts {
         source: Option<String>,
         /// For a local path: whether `flake.nix` is there.
         has_flake_nix: Option<bool>,
+        /// The config file, when there is one.
+        file: Option<PathBuf>,
     },
 }
 
@@ -149,6 +157,8 @@ pub enum ConfigFacts {
 pub enum PinFacts {
     /// The profile's `pinned` was not read: why.
     NotRead(String),
+    /// The profile's `pinned` could not be evaluated: the flake's error, as Nix gave it.
+    Unreadable(String),
     /// The profile's pins and what the registry and channels say of each.
     Read {
         /// Name to flake source, from the profile's `pinned`.
@@ -161,6 +171,9 @@ pub enum PinFacts {
         /// Why `<nixpkgs>` would not see the channels profile (`NIX_PATH` set, the channels
         /// link elsewhere).
         channels_unused: Vec<String>,
+        /// Whether fp-pin has pinned anything here (its history has an entry): pins that
+        /// differ then went stale; before that, pinning is simply not done (it is optional).
+        pinned_before: bool,
     },
 }
 
@@ -181,6 +194,9 @@ pub struct Facts {
     pub user_link_target: Option<PathBuf>,
     /// Whether what it points at exists.
     pub user_link_target_exists: bool,
+    /// Whether it points at the profile Nix before 2.14 used for this user while the running
+    /// Nix is 2.14 or later (which keeps profiles under `$XDG_STATE_HOME/nix/profiles`).
+    pub user_link_pre_2_14: bool,
     /// Whether it leads to the profile the tools use (as written, or links resolved).
     pub user_link_is_profile: bool,
     /// Whether Nix talks to a daemon (multi-user install).
@@ -270,19 +286,30 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
         Some(g) => {
             let env = Path::new(&g.store_path);
             let flakey = env_marker::is_flakey(env);
-            let packages = if flakey {
-                Vec::new()
-            } else {
-                packages_of(ui, &g.store_path)?
-                    .into_iter()
-                    .filter(|p| !p.name.ends_with("env-manifest.nix"))
-                    .map(|p| format!("{} {}", p.name, p.version).trim_end().to_string())
-                    .collect()
+            let last_flakey = (!flakey)
+                .then(|| {
+                    generations
+                        .iter()
+                        .rev()
+                        .find(|o| env_marker::is_flakey(Path::new(&o.store_path)))
+                })
+                .flatten();
+            let packages = match (flakey, last_flakey) {
+                (true, _) => Vec::new(),
+                (false, Some(ours)) => {
+                    let d = between(ui, Some(&g.store_path), &ours.store_path, false)?;
+                    dropped_packages(&d)
+                }
+                (false, None) => packages_of(ui, &g.store_path)?,
             };
             Some(CurrentGeneration {
                 number: g.generation,
                 flakey,
-                packages,
+                packages: packages
+                    .into_iter()
+                    .map(|p| format!("{} {}", p.name, p.version).trim_end().to_string())
+                    .collect(),
+                last_flakey: last_flakey.map(|o| o.generation),
                 nix: nix_of_env(env),
             })
         }
@@ -295,12 +322,20 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
                 .collect()
         })
         .unwrap_or_default();
-    let user_link = locations::user_profile_link(nix_version(ui)?);
+    let version = nix_version(ui)?;
+    let user_link = locations::user_profile_link(version);
     let canonical_profile = std::fs::canonicalize(profile.path()).ok();
     let user_link_target = locations::link_target(&user_link);
     let user_link_is_profile = user_link_target.as_deref() == Some(profile.path())
         || (canonical_profile.is_some()
             && std::fs::canonicalize(&user_link).ok() == canonical_profile);
+    let user = locations::User::current();
+    let user_link_pre_2_14 = version.profiles_in_state_dir()
+        && !user.root
+        && user_link_target.as_deref()
+            == locations::default_profile(fp_nix::command::NixVersion::new(2, 13, 0), &user)
+                .ok()
+                .as_deref();
     let (multi_user, socket) = locations::daemon_socket();
     let reachable = multi_user && std::os::unix::net::UnixStream::connect(&socket).is_ok();
     let owner = {
@@ -314,8 +349,13 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
             flake,
             ..
         } => PinFacts::NotRead(format!("{flake} has no flake.nix")),
-        ConfigFacts::Read { source: None, .. } if !Path::new("flake.nix").exists() => {
-            PinFacts::NotRead("no flake is configured and the current directory has none".into())
+        ConfigFacts::Read { source: None, .. }
+            if config.no_flake_found(None, &std::env::current_dir().unwrap_or_default()) =>
+        {
+            PinFacts::NotRead(
+                "no flake is configured and neither the current directory nor one above it has one"
+                    .into(),
+            )
         }
         ConfigFacts::Read { .. } => pin_facts(ui, &config)?,
     };
@@ -330,6 +370,7 @@ pub fn gather(ui: &Ui, profile_flag: Option<PathBuf>) -> Result<Facts> {
             .as_ref()
             .is_some_and(|t| std::fs::symlink_metadata(t).is_ok()),
         user_link_target,
+        user_link_pre_2_14,
         user_link,
         user_link_is_profile,
         multi_user,
@@ -357,6 +398,7 @@ fn config_facts(config: &Config) -> ConfigFacts {
         flake: flake.value,
         source,
         has_flake_nix,
+        file: Some(config.path().to_path_buf()).filter(|p| p.exists()),
     }
 }
 
@@ -367,9 +409,9 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
     let wanted = match fp_pin::pins::from_flake(ui, &flake) {
         Ok(pins) => pins,
         Err(e) => {
-            return Ok(PinFacts::NotRead(format!(
-                "cannot read {installable}.pinned: {}",
-                e.message().lines().next().unwrap_or_default()
+            return Ok(PinFacts::Unreadable(format!(
+                "cannot read {installable}.pinned, so the pins cannot be checked: {}",
+                e.message()
             )))
         }
     };
@@ -415,6 +457,9 @@ fn pin_facts(ui: &Ui, config: &Config) -> Result<PinFacts> {
         registry,
         channels,
         channels_unused,
+        pinned_before: fp_pin::history::History::new()
+            .numbers()
+            .is_ok_and(|n| !n.is_empty()),
     })
 }
 
@@ -454,8 +499,13 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
         (Some(target), _) if !f.user_link_target_exists => Check::problem(
             "user-link",
             format!(
-                "{link} points at {}, which does not exist (a stale link: profiles moved in Nix 2.14)",
-                target.display()
+                "{link} points at {}, which does not exist{}",
+                target.display(),
+                if f.user_link_pre_2_14 {
+                    " (a stale link: that is where profiles were before Nix 2.14, which keeps them in ~/.local/state/nix/profiles)"
+                } else {
+                    ""
+                }
             ),
             relink,
         ),
@@ -520,15 +570,28 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             "made-by",
             format!("generation {} was made by flakey-profile", g.number),
         ),
-        Some(g) => Check::problem(
-            "made-by",
-            format!(
-                "generation {} was made by nix profile or nix-env, not flakey-profile; the next switch drops what it has: {}",
-                g.number,
-                if g.packages.is_empty() { "no packages".to_string() } else { g.packages.join(", ") }
-            ),
-            format!("fold it into a flake first: fp-migrate --profile {quoted} > flake.nix"),
-        ),
+        Some(g) => {
+            let dropped = if g.packages.is_empty() {
+                "no package".to_string()
+            } else {
+                g.packages.join(", ")
+            };
+            let message = match g.last_flakey {
+                Some(ours) => format!(
+                    "generation {} was made by nix profile or nix-env, not flakey-profile; a switch to what generation {ours} has (your flake's last build) drops: {dropped}",
+                    g.number
+                ),
+                None => format!(
+                    "generation {} was made by nix profile or nix-env, not flakey-profile; the first switch drops whatever of it your flake does not have: {dropped}",
+                    g.number
+                ),
+            };
+            Check::problem(
+                "made-by",
+                message,
+                format!("fp-migrate --profile {quoted}   (prints a flake.nix with them; add the lines of its `paths` to your own flake)"),
+            )
+        }
     });
 
     // The configuration and the configured flake.
@@ -548,11 +611,15 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
             flake,
             source,
             has_flake_nix,
+            file,
         } => {
-            checks.push(Check::ok(
-                "config",
-                "the config file parses (or there is none)",
-            ));
+            checks.push(match file {
+                Some(file) => Check::ok("config", format!("{} parses", file.display())),
+                None => Check::ok(
+                    "config",
+                    "there is no config file: the defaults and the environment apply",
+                ),
+            });
             checks.push(match (source, has_flake_nix) {
                 (None, _) => Check::skipped(
                     "flake",
@@ -576,11 +643,22 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                 checks.push(Check::skipped(id, why.clone()));
             }
         }
+        PinFacts::Unreadable(error) => {
+            checks.push(Check::problem(
+                "registry-pins",
+                error.clone(),
+                "fix the flake where Nix's error above says, then run fp-doctor again (fp-build shows the same error)",
+            ));
+            for id in ["channel-pins", "nix-path"] {
+                checks.push(Check::skipped(id, "the flake's pinned cannot be read"));
+            }
+        }
         PinFacts::Read {
             wanted,
             registry,
             channels,
             channels_unused,
+            pinned_before,
         } => {
             let differing = |found: &BTreeMap<String, Option<String>>,
                              as_found: &dyn Fn(&str) -> String| {
@@ -590,41 +668,49 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
                         found.get(*name).cloned().flatten().as_deref()
                             != Some(as_found(path).as_str())
                     })
-                    .map(|(name, path)| {
-                        let now = found
-                            .get(name)
-                            .cloned()
-                            .flatten()
-                            .unwrap_or_else(|| "nothing".to_string());
-                        format!("{name} is {now}, not {path}")
+                    .map(|(name, path)| match found.get(name).cloned().flatten() {
+                        Some(now) => format!("{name} is {now}, not {path}"),
+                        None => format!("{name} is not pinned (it should be {path})"),
                     })
                     .collect::<Vec<_>>()
             };
-            let registry_off = differing(registry, &|p| format!("path:{p}"));
-            checks.push(if registry_off.is_empty() {
-                Check::ok("registry-pins", "the flake registry has the profile's pins")
-            } else {
-                Check::problem(
-                    "registry-pins",
-                    format!("in the flake registry, {}", registry_off.join("; ")),
-                    "fp-pin",
-                )
-            });
-            let channels_off = differing(channels, &|p| p.to_string());
-            checks.push(if channels_off.is_empty() {
-                Check::ok("channel-pins", "the channels have the profile's pins")
-            } else {
-                Check::problem(
-                    "channel-pins",
-                    format!("in the channels, {}", channels_off.join("; ")),
-                    "fp-pin",
-                )
-            });
+            // Pinning is optional: before fp-pin ever pinned anything, pins that differ are
+            // just not made; after, they went stale.
+            let pin_check = |id: &'static str, off: Vec<String>, ok: &str, place: &str| {
+                if off.is_empty() {
+                    Check::ok(id, ok)
+                } else if *pinned_before {
+                    Check::problem(id, format!("in {place}, {}", off.join("; ")), "fp-pin")
+                } else {
+                    Check::ok(
+                        id,
+                        format!(
+                            "not pinned in {place} (optional: fp-pin makes nixpkgs#... and <nixpkgs> the profile's)"
+                        ),
+                    )
+                }
+            };
+            checks.push(pin_check(
+                "registry-pins",
+                differing(registry, &|p| format!("path:{p}")),
+                "the flake registry has the profile's pins",
+                "the flake registry",
+            ));
+            checks.push(pin_check(
+                "channel-pins",
+                differing(channels, &|p| p.to_string()),
+                "the channels have the profile's pins",
+                "the channels",
+            ));
             let nix_path: Vec<&String> = channels_unused
                 .iter()
                 .filter(|w| w.starts_with("NIX_PATH"))
                 .collect();
             checks.push(match nix_path.first() {
+                _ if !pinned_before => Check::skipped(
+                    "nix-path",
+                    "fp-pin has pinned nothing here, so NIX_PATH overrides no pin",
+                ),
                 None => Check::ok("nix-path", "NIX_PATH does not override the channels pin"),
                 Some(w) => Check::problem(
                     "nix-path",
@@ -671,6 +757,7 @@ mod tests {
                 number: 3,
                 flakey: true,
                 packages: vec![],
+                last_flakey: None,
                 nix: None,
             }),
             profile_bin: Some("/nix/store/x-env/bin".into()),
@@ -678,6 +765,7 @@ mod tests {
             user_link: "/home/a/.nix-profile".into(),
             user_link_target: Some("/p/profile".into()),
             user_link_target_exists: true,
+            user_link_pre_2_14: false,
             user_link_is_profile: true,
             multi_user: false,
             profile_dir: ("/p".into(), Some(1000)),
@@ -687,6 +775,7 @@ mod tests {
                 flake: "/home/a/flake".into(),
                 source: Some("config".into()),
                 has_flake_nix: Some(true),
+                file: Some("/c".into()),
             },
             running_nix: Some("/usr/bin/nix".into()),
             pins: PinFacts::NotRead("empty".into()),
@@ -738,6 +827,7 @@ mod tests {
                         flake: "/x".into(),
                         source: Some("config".into()),
                         has_flake_nix: Some(false),
+                        file: Some("/c".into()),
                     }
                 }),
             ),
@@ -761,6 +851,28 @@ mod tests {
     }
 
     #[test]
+    fn a_dangling_link_blames_nix_2_14_only_when_that_moved_it() {
+        let mut facts = healthy();
+        facts.user_link_is_profile = false;
+        facts.user_link_target = Some("/nix/var/nix/profiles/per-user/alice/profile".into());
+        facts.user_link_target_exists = false;
+        let message = |f: &Facts| {
+            diagnose(f)
+                .into_iter()
+                .find(|c| c.id == "user-link")
+                .expect("user-link")
+                .message
+        };
+        assert!(!message(&facts).contains("2.14"), "{}", message(&facts));
+        facts.user_link_pre_2_14 = true;
+        assert!(
+            message(&facts).contains("before Nix 2.14"),
+            "{}",
+            message(&facts)
+        );
+    }
+
+    #[test]
     fn pins_that_differ_are_problems_and_nix_path_overrides_channels() {
         let mut facts = healthy();
         let src = "/nix/store/aaa-source".to_string();
@@ -769,6 +881,7 @@ mod tests {
             registry: [("nixpkgs".to_string(), Some(format!("path:{src}")))].into(),
             channels: [("nixpkgs".to_string(), Some(src.clone()))].into(),
             channels_unused: vec![],
+            pinned_before: true,
         };
         let checks = diagnose(&facts);
         for id in ["registry-pins", "channel-pins", "nix-path"] {
@@ -779,10 +892,27 @@ mod tests {
             registry: [("nixpkgs".to_string(), None)].into(),
             channels: [("nixpkgs".to_string(), Some("/nix/store/bbb-source".into()))].into(),
             channels_unused: vec!["NIX_PATH is set (nixpkgs=/x)".into()],
+            pinned_before: true,
         };
         let checks = diagnose(&facts);
         for id in ["registry-pins", "channel-pins", "nix-path"] {
             assert_eq!(status(&checks, id), Status::Problem, "{id}");
         }
+        let registry = checks.iter().find(|c| c.id == "registry-pins").unwrap();
+        assert!(
+            registry.message.contains("nixpkgs is not pinned"),
+            "{}",
+            registry.message
+        );
+        // Pinning is optional: never pinned is no problem.
+        if let PinFacts::Read { pinned_before, .. } = &mut facts.pins {
+            *pinned_before = false;
+        }
+        let checks = diagnose(&facts);
+        assert!(
+            checks.iter().all(|c| c.status != Status::Problem),
+            "{checks:?}"
+        );
+        assert_eq!(status(&checks, "registry-pins"), Status::Ok);
     }
 }

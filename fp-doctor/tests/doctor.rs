@@ -17,6 +17,17 @@ struct Machine {
 
 impl Machine {
     fn healthy() -> Machine {
+        let m = Machine::unpinned();
+        m.bed
+            .tool("fp-pin")
+            .args(["--registry", "user"])
+            .run()
+            .success();
+        m
+    }
+
+    /// The same machine before fp-pin was ever run (pinning is optional).
+    fn unpinned() -> Machine {
         let bed = Bed::new();
         let flake = bed.profile_flake("flake", 1, &["hello", "tree"]);
         let m = Machine { bed, flake };
@@ -38,11 +49,6 @@ impl Machine {
             defexpr.join("channels"),
         )
         .expect("channels link");
-        m.bed
-            .tool("fp-pin")
-            .args(["--registry", "user"])
-            .run()
-            .success();
         m
     }
 
@@ -244,4 +250,80 @@ fn registry_and_channel_pins_that_differ_and_nix_path_set() {
     let m = Machine::healthy();
     let run = m.problem("nix-path", |c| c.env("NIX_PATH", "nixpkgs=/somewhere/else"));
     insta::assert_snapshot!("nix_path", m.redact(&run.stdout));
+}
+
+#[test]
+fn a_stray_nix_profile_install_lists_what_the_switch_drops_and_a_fix_that_writes_no_file() {
+    let m = Machine::healthy();
+    m.bed.nix_profile_add(
+        &m.bed.profile(),
+        [format!("path:{}#motd", m.bed.pkgs(1).display())],
+    );
+    let flake_before = std::fs::read(m.flake.join("flake.nix")).expect("flake.nix");
+    let run = m.problem("made-by", |c| c);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("made-by:"))
+        .expect("made-by line");
+    // Exactly what fp-switch --dry-run of the flake's build says it drops.
+    let built = m.bed.tool("fp-build").run().success();
+    let dry = m
+        .bed
+        .tool("fp-switch")
+        .args(["--dry-run", "--json"])
+        .stdin(built.stdout)
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&dry.stdout).expect("json");
+    let dropped: Vec<String> = v["madeOutside"]["dropped"]
+        .as_array()
+        .expect("dropped")
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+            .trim_end()
+            .to_string()
+        })
+        .collect();
+    assert_eq!(dropped, ["motd"]);
+    assert!(
+        line.ends_with(&format!("drops: {}", dropped.join(", "))),
+        "{line}"
+    );
+    // The fix writes nothing: running it as shown leaves the flake as it was.
+    let fix = run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("fix: fp-migrate"))
+        .expect("fix");
+    assert!(!fix.contains('>'), "{fix}");
+    assert_eq!(
+        std::fs::read(m.flake.join("flake.nix")).expect("flake.nix"),
+        flake_before
+    );
+    insta::assert_snapshot!(m.redact(&run.stdout));
+}
+
+#[test]
+fn a_machine_where_fp_pin_never_ran_is_healthy() {
+    let m = Machine::unpinned();
+    let run = m.doctor().run().success();
+    insta::assert_snapshot!(m.redact(&run.stdout));
+}
+
+#[test]
+fn a_flake_that_does_not_evaluate_shows_nixs_error() {
+    let m = Machine::healthy();
+    std::fs::write(
+        m.flake.join("flake.nix"),
+        "{ outputs = _: throw \"my flake is broken\"; }",
+    )
+    .expect("flake.nix");
+    let run = m.problem("registry-pins", |c| c);
+    assert!(run.stdout.contains("my flake is broken"), "{}", run.stdout);
 }

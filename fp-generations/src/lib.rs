@@ -104,6 +104,8 @@ pub struct GenerationJson {
     pub created: String,
     /// Whether it is the current one.
     pub current: bool,
+    /// How many packages it has, as the table shows; `null` when the store could not say.
+    pub packages: Option<usize>,
 }
 
 /// The `--json` document of the listing.
@@ -130,8 +132,9 @@ pub struct DeleteJson {
     pub deleted: Vec<u64>,
     /// Generations kept.
     pub kept: Vec<u64>,
-    /// Bytes of the store paths only the deleted generations hold (with `--dry-run`, `--ask`
-    /// or `--gc`): what collecting them frees at most.
+    /// Bytes of the store paths only the deleted generations hold and of those outside every
+    /// generation that refer to them (with `--dry-run`, `--ask` or `--gc`): what collecting
+    /// them frees at most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reclaimable_bytes: Option<u64>,
     /// What `--gc` collected.
@@ -180,7 +183,11 @@ fn on_hosts(ui: &Ui, cli: &Cli, specs: &[HostSpec]) -> Result<()> {
                 let generations = place.read_generations();
                 let counts = package_counts(ui, generations, |paths| place.path_info(ui, paths));
                 Ok(Listing {
-                    doc: list_json(&place.profile_path().display().to_string(), generations),
+                    doc: list_json(
+                        &place.profile_path().display().to_string(),
+                        generations,
+                        &counts,
+                    ),
                     table: render_table(generations, &counts),
                 })
             });
@@ -249,27 +256,28 @@ impl Outcome for Listing {
 
 impl Outcome for DeleteJson {
     fn summary(&self) -> String {
-        let list = |ns: &[u64]| ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         match (self.deleted.is_empty(), self.dry_run) {
             (true, _) => "nothing to delete".to_string(),
-            (false, true) => format!("would delete generations {}", list(&self.deleted)),
-            (false, false) => format!("deleted generations {}", list(&self.deleted)),
+            (false, true) => format!("would delete {}", generations_word(&self.deleted)),
+            (false, false) => format!("deleted {}", generations_word(&self.deleted)),
         }
     }
 }
 
 /// The `--json` document of the listing of the profile `profile`.
-fn list_json(profile: &str, generations: &[Generation]) -> ListJson {
+fn list_json(profile: &str, generations: &[Generation], counts: &[Option<usize>]) -> ListJson {
     ListJson {
         profile: profile.to_string(),
         current: generation::current(generations).map(|g| g.generation),
         generations: generations
             .iter()
-            .map(|g| GenerationJson {
+            .zip(counts)
+            .map(|(g, count)| GenerationJson {
                 generation: g.generation,
                 store_path: g.store_path.clone(),
                 created: format_rfc3339_utc(g.created),
                 current: g.current,
+                packages: *count,
             })
             .collect(),
     }
@@ -277,13 +285,7 @@ fn list_json(profile: &str, generations: &[Generation]) -> ListJson {
 
 /// Prints the table (or JSON) of generations on stdout.
 fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> Result<()> {
-    if json {
-        return print_json(&list_json(
-            &profile.path().display().to_string(),
-            generations,
-        ));
-    }
-    if generations.is_empty() {
+    if generations.is_empty() && !json {
         ui.info(&format!(
             "the profile {} has no generations",
             profile.path().display()
@@ -291,6 +293,13 @@ fn list(ui: &Ui, profile: &Profile, generations: &[Generation], json: bool) -> R
         return Ok(());
     }
     let counts = package_counts(ui, generations, |paths| store_query::path_infos(ui, paths));
+    if json {
+        return print_json(&list_json(
+            &profile.path().display().to_string(),
+            generations,
+            &counts,
+        ));
+    }
     write_stdout(render_table(generations, &counts).trim_end_matches('\n'))
 }
 
@@ -486,14 +495,14 @@ fn tell(ui: &Ui, dry_run: bool, doomed: &[u64], kept: &[u64]) {
         ui.info("nothing to delete");
     } else if dry_run {
         ui.info(&format!(
-            "would delete generations {} (keeping {})",
-            list(doomed),
+            "would delete {} (keeping {})",
+            generations_word(doomed),
             list(kept)
         ));
     } else {
         ui.info(&format!(
-            "deleted generations {} (kept {})",
-            list(doomed),
+            "deleted {} (kept {})",
+            generations_word(doomed),
             list(kept)
         ));
         ui.info("hint: nix-collect-garbage frees the store paths nothing else uses");
@@ -567,23 +576,52 @@ fn delete(
         let all: Vec<&str> = generations.iter().map(|g| g.store_path.as_str()).collect();
         let graph = store_query::closures(ui, &all)?;
         let held = held_only_by(&graph, &paths_of(&doomed), &paths_of(&kept));
-        report.reclaimable_bytes = Some(held.1);
-        Some((held, graph))
+        let referrers = garbage_referrers(ui, &graph, &held.0, &paths_of(&kept))?;
+        report.reclaimable_bytes = Some(held.1 + referrers.1);
+        Some((held, referrers))
     } else {
         None
     };
-    let frees = |(paths, bytes): &(Vec<String>, u64)| {
-        format!(
-            "{} in {} only they hold",
-            human_bytes(*bytes),
-            count(paths.len(), "store path")
-        )
+    let frees = |((paths, bytes), (extra, extra_bytes)): &Reclaimable| {
+        if paths.is_empty() && extra.is_empty() {
+            return format!(
+                "nothing: every store path {} is also held by a kept generation",
+                if doomed.len() == 1 {
+                    "it holds"
+                } else {
+                    "they hold"
+                }
+            );
+        }
+        let outside = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} only they hold, {} outside every generation that {} to those)",
+                paths.len(),
+                extra.len(),
+                if extra.len() == 1 { "refers" } else { "refer" }
+            )
+        };
+        if extra.is_empty() {
+            format!(
+                "up to {} in {} only they hold",
+                human_bytes(bytes + extra_bytes),
+                count(paths.len(), "store path")
+            )
+        } else {
+            format!(
+                "up to {} in {}{outside}",
+                human_bytes(bytes + extra_bytes),
+                count(paths.len() + extra.len(), "store path")
+            )
+        }
     };
     if args.dry_run {
-        let held = &reclaimable.as_ref().expect("asked for a dry run").0;
+        let held = reclaimable.as_ref().expect("asked for a dry run");
         ui.info(&format!(
-            "would delete generations {} (keeping {}); that frees up to {}",
-            list(&doomed),
+            "would delete {} (keeping {}); that frees {}",
+            generations_word(&doomed),
             list(&kept),
             frees(held)
         ));
@@ -591,14 +629,14 @@ fn delete(
     }
     profile.check_writable()?;
     if let Some(terminal) = terminal {
-        let held = &reclaimable.as_ref().expect("asked before asking").0;
+        let held = reclaimable.as_ref().expect("asked before asking");
         ui.info(&format!(
-            "deleting generations {} (keeping {}) frees up to {}",
-            list(&doomed),
+            "deleting {} (keeping {}) frees {}",
+            generations_word(&doomed),
             list(&kept),
             frees(held)
         ));
-        let question = format!("delete generations {}?", list(&doomed));
+        let question = format!("delete {}?", generations_word(&doomed));
         if !terminal.confirm(&question)? {
             ui.info("answered no: nothing was deleted");
             report.declined = true;
@@ -611,8 +649,8 @@ fn delete(
         .delete_command(&doomed)
         .output(ui, Stderr::Capture)?;
     ui.info(&format!(
-        "deleted generations {} (kept {})",
-        list(&doomed),
+        "deleted {} (kept {})",
+        generations_word(&doomed),
         list(&kept)
     ));
     match reclaimable {
@@ -638,6 +676,62 @@ fn delete(
     finish(json, &report)
 }
 
+/// What deleting generations may free: the store paths only they hold and their size, and
+/// the paths outside every generation that refer to those (with their size).
+type Reclaimable = ((Vec<String>, u64), (Vec<String>, u64));
+
+/// `generation N` or `generations N, M`.
+fn generations_word(ns: &[u64]) -> String {
+    let list = ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if ns.len() == 1 {
+        format!("generation {list}")
+    } else {
+        format!("generations {list}")
+    }
+}
+
+/// The store paths that refer to `held` (the paths only the deleted generations hold) and are
+/// in no kept generation's closure, and their size. Collecting `held` deletes such referrers
+/// too when nothing else keeps them alive (the text files a build wrote the package list into,
+/// such as the env's `flakey-profile-declared` and `manifest.json`), so counting them keeps
+/// "up to" an upper bound.
+fn garbage_referrers(
+    ui: &Ui,
+    graph: &BTreeMap<String, PathInfo>,
+    held: &[String],
+    kept: &[&str],
+) -> Result<(Vec<String>, u64)> {
+    if held.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let keep = closure(graph, kept.iter().copied());
+    let extra: Vec<String> = nix_lines(
+        ui,
+        NixCommand::nix_store()
+            .args(["--query", "--referrers-closure"])
+            .args(held),
+    )?
+    .into_iter()
+    .filter(|p| !graph.contains_key(p) && !keep.contains(p.as_str()))
+    .collect();
+    let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let bytes = store_query::path_infos(ui, &refs)?
+        .values()
+        .map(|i| i.nar_size)
+        .sum();
+    Ok((extra, bytes))
+}
+
+/// The non-empty lines a nix command prints, trimmed.
+fn nix_lines(ui: &Ui, cmd: NixCommand) -> Result<BTreeSet<String>> {
+    Ok(cmd
+        .output(ui, Stderr::Capture)?
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
 /// Prints the `--json` document when asked.
 fn finish(json: bool, report: &DeleteJson) -> Result<()> {
     if json {
@@ -652,14 +746,7 @@ fn finish(json: bool, report: &DeleteJson) -> Result<()> {
 /// build wrote the package list into, say), without which Nix refuses to delete them. Paths
 /// another root keeps alive stay. The sizes come from one path-info query of what goes.
 fn collect(ui: &Ui, paths: &[String]) -> Result<Collected> {
-    let lines = |cmd: NixCommand| -> Result<BTreeSet<String>> {
-        Ok(cmd
-            .output(ui, Stderr::Capture)?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect())
-    };
+    let lines = |cmd: NixCommand| nix_lines(ui, cmd);
     let dead = lines(NixCommand::nix_store().args(["--gc", "--print-dead"]))?;
     let (candidates, still_alive): (Vec<String>, Vec<String>) =
         paths.iter().cloned().partition(|p| dead.contains(p));

@@ -133,6 +133,9 @@ fn json_has_the_spec_shape() {
     );
     let target = std::fs::read_link(bed.path().join("profiles/profile-1-link")).expect("link");
     assert_eq!(gens[0]["storePath"], target.display().to_string());
+    // The package counts the table shows: a (hello, cowsay) and b (hello, jq, tree).
+    let counts: Vec<&serde_json::Value> = gens.iter().map(|g| &g["packages"]).collect();
+    assert_eq!(counts, [2, 3, 2]);
 }
 
 #[test]
@@ -148,7 +151,7 @@ fn keep_after_a_rollback_keeps_the_current_one() {
         .arg(bed.profile())
         .run()
         .success()
-        .stderr_has("deleted generations 2");
+        .stderr_has("deleted generation 2 (kept 1, 3)");
     assert_eq!(bed.generation_numbers(), (vec![1, 3], Some(1)));
 }
 

@@ -36,10 +36,11 @@ pub use generate::{migrate, Migration, Options, DEFAULT_LIB_URL, DEFAULT_NIXPKGS
     after_long_help = concat!(
         "Examples:\n",
         "  fp-migrate --profile ~/.nix-profile > flake.nix\n",
-        "  nix profile list --json | fp-migrate > flake.nix\n",
+        "  nix profile list --json | fp-migrate > flake.nix   (before Nix 2.17: nix profile list | fp-migrate)\n",
         "  fp-build && fp-build | fp-switch\n\n",
         "Exit codes:\n",
-        "  0  success\n",
+        "  0  success, also \"nothing to migrate\" (a flakey profile with nothing added outside it:\n",
+        "     nothing is printed)\n",
         "  1  the operation failed (nix failed, a file could not be read)\n",
         "  2  usage error or invalid input (bad flag, bad JSON, unknown manifest version, a manifest.nix\n",
         "     Nix cannot read, not a profile)"
@@ -94,11 +95,21 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
                     .all(|p| declared.paths.contains(p.as_str()))
             });
             let kept = manifest.elements.len();
+            if kept == 0 {
+                ui.info(&format!(
+                    "nothing to migrate: every package of this profile ({}) is declared by your flake ({}), and none was added outside flakey-profile; nothing is printed",
+                    before,
+                    declared.origin
+                ));
+                return Ok(());
+            }
             ui.note(&format!(
-                "{} of this profile are declared by your flake ({}); only the {} added outside flakey-profile are migrated",
+                "{} of this profile {} declared by your flake ({}); only the {} added outside flakey-profile {} migrated",
                 plural(before - kept, "package"),
+                if before - kept == 1 { "is" } else { "are" },
                 declared.origin,
-                plural(kept, "package")
+                plural(kept, "package"),
+                if kept == 1 { "is" } else { "are" }
             ));
             header = format!(
                 "# Packages added to this profile outside flakey-profile (nix profile install),\n# after {}. Add the lines of `paths` below to your own flake.nix.\n",
@@ -213,6 +224,28 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// The pipeline that feeds `nix profile list` to fp-migrate on the running Nix: with `--json`
+/// where `nix profile list --help` lists it (Nix 2.17 and later), else the plain text, which
+/// older Nix prints one line per element and fp-migrate reads.
+fn list_pipeline(ui: &Ui) -> &'static str {
+    let help = fp_nix::command::NixCommand::nix()
+        .args(["profile", "list", "--help"])
+        .output(ui, fp_nix::command::Stderr::Capture);
+    match help {
+        Ok(text) if has_json_flag(&text) => "nix profile list --json | fp-migrate",
+        Ok(_) => "nix profile list | fp-migrate",
+        Err(_) => {
+            "nix profile list --json | fp-migrate (before Nix 2.17: nix profile list | fp-migrate)"
+        }
+    }
+}
+
+/// Whether a command's `--help` text lists a `--json` option.
+pub fn has_json_flag(help: &str) -> bool {
+    help.split(|c: char| c.is_whitespace() || c == '`' || c == ',')
+        .any(|word| word == "--json")
+}
+
 /// Reads the manifest from `--profile`, INPUT or stdin.
 fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
     if let Some(profile) = &cli.profile {
@@ -222,9 +255,12 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
         None | Some("-") => {
             let stdin = std::io::stdin();
             if cli.input.is_none() && stdin.is_terminal() {
-                return Err(Error::usage("no input: stdin is a terminal").with_hint(
-                    "fp-migrate --profile ~/.nix-profile > flake.nix, or: nix profile list --json | fp-migrate > flake.nix",
-                ));
+                return Err(
+                    Error::usage("no input: stdin is a terminal").with_hint(format!(
+                        "fp-migrate --profile ~/.nix-profile > flake.nix, or: {} > flake.nix",
+                        list_pipeline(ui)
+                    )),
+                );
             }
             let bytes = fp_nix::limits::read_limited(
                 stdin.lock(),
@@ -236,7 +272,7 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
             if text.trim().is_empty() {
                 return Err(
                     Error::usage("stdin is empty: there is no manifest to migrate").with_hint(
-                        "nix profile list --json | fp-migrate, or fp-migrate --profile PATH",
+                        format!("{}, or fp-migrate --profile PATH", list_pipeline(ui)),
                     ),
                 );
             }
@@ -255,5 +291,21 @@ fn read_input(cli: &Cli, ui: &Ui) -> Result<Manifest> {
                 Ok(_) => manifest::parse_document(&manifest::read_text(path)?, file),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_flag_in_help_text() {
+        assert!(has_json_flag(
+            "Options\n\n  · --json Produce output in JSON format"
+        ));
+        assert!(has_json_flag("  · `--json`\n"));
+        assert!(!has_json_flag(
+            "Options\n\n  · --profile path  The profile to use (--json-ish)"
+        ));
     }
 }

@@ -115,7 +115,19 @@ fn unknown_or_missing_version() {
 #[test]
 fn empty_stdin_and_not_utf8() {
     let bed = Bed::new();
-    refused(&bed, "", "stdin is empty").stderr_has("hint: ");
+    // The hint's pipeline is one the running Nix has: `--json` only where its help lists it.
+    let help = bed
+        .command("nix")
+        .args(["profile", "list", "--help"])
+        .run()
+        .success()
+        .stdout;
+    let pipeline = if help.contains("--json") {
+        "hint: nix profile list --json | fp-migrate, or fp-migrate --profile PATH"
+    } else {
+        "hint: nix profile list | fp-migrate, or fp-migrate --profile PATH"
+    };
+    refused(&bed, "", "stdin is empty").stderr_has(pipeline);
     migrate(&bed, &["-"], None)
         .code(2)
         .no_stdout()

@@ -129,6 +129,9 @@ impl NixCommand {
 
     /// Spawns the command, capturing stdout and handling stderr as asked.
     fn run(&self, log: &dyn Log, stderr_mode: Stderr) -> Result<Finished> {
+        if crate::interrupt::interrupted() {
+            return Err(Error::interrupted());
+        }
         log.verbose(&format!("+ {}", self.display()));
         // Streamed stderr is nix's own (progress bars and all, as if run by hand); captured
         // stderr is read together with stdout without a thread (std's poll-based reader).
@@ -168,6 +171,9 @@ impl NixCommand {
     /// The error for a failed run: the command line, the exit status and nix's stderr (unless
     /// the user already saw it streamed).
     fn failure(&self, out: &Finished) -> Error {
+        if crate::interrupt::interrupted() {
+            return Error::interrupted();
+        }
         let mut msg = format!("command failed ({}): {}", out.status, self.display());
         let stderr = out.stderr.trim_end();
         if !out.streamed && !stderr.is_empty() {

@@ -192,28 +192,59 @@ pub fn packages_from_references<'a>(
     packages(&installed_from_references(own, references))
 }
 
-/// Like [`packages_from_references`], keeping each package's store path.
+/// The name of the file nix-env writes into each env it builds (its record of what it
+/// installed); a reference of an env, not a package.
+pub const NIX_ENV_MANIFEST: &str = "env-manifest.nix";
+
+/// Like [`packages_from_references`], keeping each package's store path. nix-env's
+/// `env-manifest.nix` is not a package, and an output of a package (`hello-1.0-man` beside
+/// `hello-1.0`) counts as that package, under that package's store path: one package,
+/// whatever outputs of it are installed.
 pub fn installed_from_references<'a>(
     own: &str,
     references: impl IntoIterator<Item = &'a str>,
 ) -> Vec<Installed> {
     let store = store_dir();
-    let mut installed: Vec<Installed> = references
+    let paths: Vec<StorePath> = references
         .into_iter()
         .map(str::trim)
         .filter(|r| !r.is_empty() && *r != own)
         .filter_map(|r| StorePath::parse_in(r, &store).ok())
+        .filter(|p| p.name() != NIX_ENV_MANIFEST)
+        .collect();
+    let by_name: BTreeMap<&str, &str> = paths.iter().map(|p| (p.name(), p.as_str())).collect();
+    let mut installed: Vec<Installed> = paths
+        .iter()
         .map(|p| {
-            let (name, version) = parse_drv_name(p.name());
+            let base = package_of_output(p.name(), &by_name);
+            let (name, version) = parse_drv_name(base);
             Installed {
                 package: Package::new(name, version),
-                path: p.into_string(),
+                path: by_name.get(base).copied().unwrap_or(p.as_str()).to_string(),
             }
         })
         .collect();
     installed.sort_unstable();
     installed.dedup();
     installed
+}
+
+/// The name of the package a store path name is an output of: `hello-1.0` for `hello-1.0-man`
+/// when `names` (the env's references, by name) has `hello-1.0`, Nix naming an output other
+/// than `out` `<name>-<output>`; else the name itself.
+fn package_of_output<'a>(name: &'a str, names: &BTreeMap<&str, &str>) -> &'a str {
+    match name.rsplit_once('-') {
+        Some((base, output))
+            if output.starts_with(|c: char| c.is_ascii_alphabetic())
+                && output
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && names.contains_key(base) =>
+        {
+            base
+        }
+        _ => name,
+    }
 }
 
 /// Diffs `old` against `new` by name. A name present several times (several outputs or
@@ -467,6 +498,31 @@ mod tests {
 
     fn pkgs(list: &[(&str, &str)]) -> Vec<Package> {
         list.iter().map(|(n, v)| Package::new(n, v)).collect()
+    }
+
+    #[test]
+    fn outputs_are_their_package_and_the_nix_env_manifest_is_none() {
+        let refs = [
+            "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-1.0",
+            "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-hello-1.0-man",
+            "/nix/store/cccccccccccccccccccccccccccccccc-env-manifest.nix",
+            "/nix/store/dddddddddddddddddddddddddddddddd-cowsay-3.7",
+            // No `foo-1.0` beside it: a version of its own, not an output.
+            "/nix/store/ffffffffffffffffffffffffffffffff-foo-1.0-rc1",
+        ];
+        let installed = installed_from_references("/nix/store/x-env", refs);
+        assert_eq!(installed.len(), 3, "{installed:?}");
+        assert_eq!(
+            packages(&installed),
+            [
+                Package::new("cowsay", "3.7"),
+                Package::new("foo", "1.0-rc1"),
+                Package::new("hello", "1.0")
+            ]
+        );
+        // Installing the man output beside hello changes no package.
+        let before = installed_from_references("/e", [refs[0], refs[3], refs[4]]);
+        assert!(diff_installed(&before, &installed).is_empty());
     }
 
     #[test]

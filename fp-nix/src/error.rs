@@ -8,10 +8,12 @@ use std::fmt;
 
 /// Exit code for success, including "nothing to do".
 pub const EXIT_OK: u8 = 0;
-/// Exit code for an operation that failed: nix failed, lock held, no older generation.
+/// Exit code for an operation that failed: nix failed, no older generation.
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code for a usage error or invalid input: bad flag, bad JSON, not a store path.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code after Ctrl-C (128 + SIGINT, as a shell reports a program SIGINT ended).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// A failure a tool reports to the user: `<tool>: error: <message>` and, optionally, `hint: <hint>`.
 #[derive(Debug)]
@@ -39,6 +41,15 @@ impl Error {
         Error {
             code: EXIT_USAGE,
             message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Stopped by Ctrl-C (exit code 130); shown as the one line `interrupted`.
+    pub fn interrupted() -> Self {
+        Error {
+            code: EXIT_INTERRUPTED,
+            message: "interrupted".to_string(),
             hint: None,
         }
     }

@@ -47,12 +47,12 @@ impl Profile {
     /// nix-env's default profile: `$NIX_PROFILE`, else the target of `~/.nix-profile` (or of
     /// `profile` in Nix's state directory under `use-xdg-base-directories`,
     /// [`locations::xdg_profile_link`]), else the default of this Nix and user. Also says which
-    /// environment variable named it, if one did. `version` is asked only when the links are
-    /// missing or `$NIX_STATE_HOME` is set; then the profile remembers the link nix-env would
-    /// create, for [`Profile::ensure_user_link`].
+    /// of these chose it. `version` is asked only when the links are missing or
+    /// `$NIX_STATE_HOME` is set; then the profile remembers the link nix-env would create, for
+    /// [`Profile::ensure_user_link`].
     pub fn nix_env_default(
         version: impl Fn() -> Result<NixVersion>,
-    ) -> Result<(Profile, Option<&'static str>)> {
+    ) -> Result<(Profile, ChosenBy)> {
         let nix_profile = std::env::var_os("NIX_PROFILE").map(PathBuf::from);
         let links = [
             locations::home_profile_link(),
@@ -63,12 +63,19 @@ impl Profile {
             (link, target)
         });
         if let Some((path, env)) = chosen_by_user(nix_profile, &links) {
-            return Ok((Profile::new(&path)?, env));
+            let by = match env {
+                Some(var) => ChosenBy::Env(var),
+                None => links
+                    .iter()
+                    .find(|(_, target)| target.is_some())
+                    .map_or(ChosenBy::Default, |(link, _)| ChosenBy::Link(link.clone())),
+            };
+            return Ok((Profile::new(&path)?, by));
         }
         let version = version()?;
         let mut profile = Profile::new(&locations::default_profile(version, &User::current())?)?;
         profile.user_link = Some(locations::user_profile_link(version));
-        Ok((profile, None))
+        Ok((profile, ChosenBy::Default))
     }
 
     /// The profile link's path.
@@ -186,6 +193,17 @@ impl Profile {
             ))
         })
     }
+}
+
+/// What chose nix-env's default profile ([`Profile::nix_env_default`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChosenBy {
+    /// An environment variable (`NIX_PROFILE`).
+    Env(&'static str),
+    /// Where the user's profile link (`~/.nix-profile`, or its XDG twin) points.
+    Link(PathBuf),
+    /// This Nix version's default for the user.
+    Default,
 }
 
 /// The profile nix-env uses when none is named, as far as the user chose it: `$NIX_PROFILE`

@@ -475,6 +475,10 @@ fn profile_installable(ui: &Ui, cli: &Cli) -> Result<Installable> {
             attr: attr.value,
         });
     }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if config.no_flake_found(cli.flake.as_deref(), &cwd) {
+        return Err(config.no_flake_error("fp-pin", "pin from", &cwd));
+    }
     Ok(Installable::Flake(
         config
             .installable(ui, cli.flake.as_deref(), cli.attr.clone())?
@@ -758,8 +762,14 @@ impl Done {
 /// Builds the channels store path of a plan and, unless the user gave it, checks that it holds
 /// exactly the pins.
 fn build_channels(ui: &Ui, plan: &ChannelsPlan, all: &Pins) -> Result<StorePath> {
+    // A given store path (`--channels-path`, as `nix run .#profile.pin` gives it) is already
+    // built: nothing is built then.
+    let doing = match plan.source {
+        ChannelsSource::Given(_) => "using",
+        _ => "building",
+    };
     ui.info(&format!(
-        "building the channels ({})",
+        "{doing} the channels ({})",
         plan.source.describe()
     ));
     let built = plan.source.build(ui)?;

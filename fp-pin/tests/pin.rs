@@ -384,21 +384,26 @@ fn pins_that_are_not_flake_sources_are_refused() {
     );
 }
 
+/// The store path of a profile flake's `pins.channels`, built.
+fn channels_of(bed: &Bed, flake: &Path) -> String {
+    let built = bed
+        .command("nix")
+        .args(["build", "--no-link", "--json"])
+        .arg(format!("{}#profile.pins.channels", flake.display()))
+        .run()
+        .success();
+    let built: Value = serde_json::from_str(&built.stdout).expect("json");
+    built[0]["outputs"]["out"]
+        .as_str()
+        .expect("out")
+        .to_string()
+}
+
 #[test]
 fn a_channels_path_must_hold_exactly_the_pins() {
     let bed = Bed::new();
     let flake2 = bed.profile_flake("flake2", 2, &["hello"]);
-    let other_channels = bed
-        .command("nix")
-        .args(["build", "--no-link", "--json"])
-        .arg(format!("{}#profile.pins.channels", flake2.display()))
-        .run()
-        .success();
-    let other: Value = serde_json::from_str(&other_channels.stdout).expect("json");
-    let other = other[0]["outputs"]["out"]
-        .as_str()
-        .expect("out")
-        .to_string();
+    let other = channels_of(&bed, &flake2);
     let src1 = bed.pkgs_source(1);
     refused(
         &bed,
@@ -988,4 +993,29 @@ fn nix_flake_archive_gives_a_source_to_pin() {
         .expect("nix flake archive --json prints path");
     pin(&format!("nixpkgs={path}")).run().success();
     assert_eq!(registry_hello(&bed).success().stdout, "hello-1.1");
+}
+
+#[test]
+fn no_flake_anywhere_is_said_as_fp_build_says_it() {
+    let bed = Bed::new();
+    let run = fp_pin_here(&bed).run().code(2).no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
+    assert!(!registry(&bed).exists(), "nothing pinned");
+    assert!(!channels_profile(&bed).exists(), "no channels generation");
+}
+
+#[test]
+fn a_given_channels_path_is_used_not_built() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let channels = channels_of(&bed, &flake);
+    let run = fp_pin_here(&bed)
+        .args(["--no-flake", "--pin"])
+        .arg(format!("nixpkgs={}", bed.pkgs_source(1)))
+        .arg("--channels-path")
+        .arg(&channels)
+        .run()
+        .success()
+        .stderr_has(&format!("using the channels (--channels-path {channels})"));
+    assert!(!run.stderr.contains("building"), "{}", run.stderr);
 }

@@ -261,3 +261,33 @@ fn a_rollback_racing_a_deletion_decides_on_what_is_there() {
         add_generations(&bed, &paths, 4);
     }
 }
+
+#[test]
+fn the_pin_note_comes_only_after_a_real_rollback_with_pins_made() {
+    const NOTE: &str = "pins made by fp-pin";
+    let (bed, _, _) = two_generations();
+    // fp-pin never used: no note.
+    let run = rollback(&bed).run().success();
+    assert!(!run.stderr.contains(NOTE), "{}", run.stderr);
+    rollback(&bed).args(["--to", "2"]).run().success();
+    // After a pin: the note, but not on --dry-run.
+    let source = bed
+        .command("nix")
+        .args(["eval", "--raw", "--impure", "--expr"])
+        .arg(format!(
+            "(builtins.getFlake \"path:{}\").outPath",
+            bed.pkgs(1).display()
+        ))
+        .run()
+        .success()
+        .stdout;
+    bed.tool("fp-pin")
+        .args(["--registry", "user", "--no-channels", "--pin"])
+        .arg(format!("nixpkgs={}", source.trim()))
+        .run()
+        .success();
+    let run = rollback(&bed).arg("--dry-run").run().success();
+    assert!(!run.stderr.contains(NOTE), "{}", run.stderr);
+    let run = rollback(&bed).run().success();
+    assert!(run.stderr.contains(NOTE), "{}", run.stderr);
+}

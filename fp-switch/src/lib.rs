@@ -64,7 +64,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             if stdin.is_terminal() {
                 return Err(no_input("no store path given"));
             }
-            first_line(stdin.lock().take(STDIN_LIMIT))?
+            let line = first_line(stdin.lock().take(STDIN_LIMIT))?;
+            if is_build_message(&line) {
+                return Err(Error::usage(format!(
+                    "stdin starts with a message of fp-build or nix (\"{line}\"), not a store path: the build's stderr went into the pipe"
+                ))
+                .with_hint("pipe only the build's stdout: fp-build | fp-switch (without 2>&1)"));
+            }
+            line
         }
     };
     let target = parse_input(&given)?;
@@ -148,9 +155,10 @@ pub fn first_line(input: impl Read) -> Result<String> {
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::usage(format!("cannot read stdin: {e}")))?;
         if n == 0 {
-            return Err(no_input(
-                "no input: stdin was empty (did the command before the pipe fail?)",
-            ));
+            return Err(Error::usage(
+                "no store path on stdin: the command before the pipe printed nothing (when it failed, its error is above)",
+            )
+            .with_hint("fix what the build above says and run the pipeline again; or switch to a build you have: fp-switch ./result"));
         }
         let text = std::str::from_utf8(&line)
             .map_err(|_| Error::usage("stdin is not text (invalid UTF-8)"))?;
@@ -164,6 +172,24 @@ pub fn first_line(input: impl Read) -> Result<String> {
             return Ok(text.to_string());
         }
     }
+}
+
+/// Whether a line read from stdin is one of the messages fp-build or nix print on stderr (it
+/// arrives there with `fp-build 2>&1 | fp-switch`), which no store path or link looks like.
+pub fn is_build_message(line: &str) -> bool {
+    const STARTS: [&str; 9] = [
+        "building ",
+        "updating ",
+        "fp-build: ",
+        "warning: ",
+        "error: ",
+        "hint: ",
+        "these ",
+        "this derivation",
+        "copying ",
+    ];
+    STARTS.iter().any(|s| line.starts_with(s))
+        || line.contains(" is unchanged since its last build")
 }
 
 /// Turns one input (argument or stdin line) into a store path: a JSON line of `fp-build --json`
@@ -194,6 +220,21 @@ mod tests {
     use super::*;
 
     const P: &str = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-profile";
+
+    #[test]
+    fn build_messages_are_told_from_paths() {
+        for line in [
+            "building .#profile",
+            "fp-build: error: no profile flake to build",
+            "warning: Git tree '/home/a/p' is dirty",
+            "/home/a/p#profile is unchanged since its last build: not running nix (--refresh builds anyway)",
+        ] {
+            assert!(is_build_message(line), "{line}");
+        }
+        for line in [P, "./result", "{\"storePath\": \"/nix/store/x\"}"] {
+            assert!(!is_build_message(line), "{line}");
+        }
+    }
 
     #[test]
     fn first_non_empty_line() {

@@ -73,6 +73,25 @@ fn answering_no_changes_nothing() {
 }
 
 #[test]
+fn end_of_input_is_no_on_a_line_of_its_own() {
+    let (bed, second) = bed_with_two_builds();
+    let before = bed.nix_env_generations();
+    let argv = switch_argv(&bed, &second, &["--ask", "--color", "never"]);
+    let run = on_terminal(&bed, &strs(&argv), "\x04", &[]).success();
+    assert_eq!(bed.nix_env_generations(), before);
+    let last: Vec<&str> = run.stdout.lines().rev().take(2).collect();
+    assert_eq!(
+        last,
+        [
+            "answered no: the profile was not changed",
+            "switch to generation 2? [y/N] "
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn answering_yes_switches_and_json_says_so() {
     let (bed, second) = bed_with_two_builds();
     let argv = switch_argv(&bed, &second, &["--ask"]);

@@ -113,13 +113,42 @@ fn dry_run_and_rollback_warn_too() {
         .stderr_has("generation 2 was made outside flakey-profile")
         .stderr_has("- cowsay 3.7.0");
     assert_eq!(bed.generation_numbers(), (vec![1, 2], Some(2)));
-    bed.tool("fp-rollback")
+    let run = bed
+        .tool("fp-rollback")
         .arg("--profile")
         .arg(bed.profile())
         .run()
         .success()
-        .stderr_has("- cowsay 3.7.0")
+        .stderr_has("this switch drops the packages marked - below")
         .stderr_has("fp-migrate --profile");
+    // The diff's `-` line is the list: once.
+    assert_eq!(
+        run.stderr.matches("- cowsay 3.7.0").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_switch_that_drops_nothing_of_a_generation_made_outside_does_not_warn() {
+    let (bed, _) = flakey();
+    nix_profile_install(&bed, "cowsay");
+    // The flake now has what was added (as after fp-migrate): nothing is dropped.
+    let next = bed.build(&bed.profile_flake("flake2", 1, &["hello", "tree", "cowsay"]));
+    let run = bed
+        .tool(FP_SWITCH)
+        .args([next.as_str(), "--dry-run", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    bed.tool(FP_SWITCH)
+        .args([next.as_str(), "-v", "--dry-run", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success()
+        .stderr_has("generation 2 was made outside flakey-profile (nix profile or nix-env); this switch drops none of its packages");
 }
 
 #[test]
@@ -160,24 +189,29 @@ fn an_env_set_by_hand_counts_as_made_outside() {
         .run()
         .success();
     let next = bed.build(&bed.profile_flake("flake2", 1, &["hello"]));
-    bed.tool(FP_SWITCH)
-        .arg(&next)
+    let run = bed
+        .tool(FP_SWITCH)
+        .args([next.as_str(), "--json", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(v["madeOutside"]["generation"], 1, "{}", run.stdout);
+}
+
+/// `fp-migrate --profile` of the bed's profile.
+fn migrate_profile(bed: &Bed) -> fp_testkit::Run {
+    bed.tool("fp-migrate")
         .arg("--profile")
         .arg(bed.profile())
         .run()
-        .success()
-        .stderr_has("generation 1 was made outside flakey-profile");
 }
 
 #[test]
 fn fp_migrate_gives_only_the_imperative_additions() {
     let (bed, _) = flakey();
     nix_profile_install(&bed, "cowsay");
-    let run = bed
-        .tool("fp-migrate")
-        .arg("--profile")
-        .arg(bed.profile())
-        .run()
+    let run = migrate_profile(&bed)
         .success()
         .stderr_has("2 packages of this profile are declared by your flake (generation 1)");
     assert!(
@@ -204,4 +238,11 @@ fn fp_migrate_gives_only_the_imperative_additions() {
     assert!(!std::path::Path::new(built.stdout_line())
         .join("bin/hello")
         .exists());
+}
+
+#[test]
+fn fp_migrate_of_a_flakey_profile_with_nothing_added_says_there_is_nothing_to_migrate() {
+    let (bed, _) = flakey();
+    let run = migrate_profile(&bed).success().no_stdout();
+    insta::assert_snapshot!(bed.redact(&run.stderr));
 }

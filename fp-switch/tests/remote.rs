@@ -163,7 +163,7 @@ fn switch_rollback_list_and_diff_on_another_machine() {
         .run()
         .success()
         .stderr_has("generation 1 is the current one; it is not deleted")
-        .stderr_has("box: deleted generations 2");
+        .stderr_has("box: deleted generation 2");
     assert_eq!(remote.generation_numbers(&profile), (vec![1], Some(1)));
     assert!(std::fs::symlink_metadata(bed.profile()).is_err());
 }

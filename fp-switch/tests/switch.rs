@@ -220,8 +220,16 @@ fn refused(bed: &Bed, cmd: fp_testkit::Cmd, needle: &str) {
 fn bad_input_is_refused_and_the_profile_untouched() {
     let bed = Bed::new();
     let switch = || bed.tool(FP_SWITCH).arg("--profile").arg(bed.profile());
-    refused(&bed, switch().stdin(""), "stdin was empty");
-    refused(&bed, switch().stdin("\n\n  \n"), "stdin was empty");
+    refused(
+        &bed,
+        switch().stdin(""),
+        "the command before the pipe printed nothing",
+    );
+    refused(
+        &bed,
+        switch().stdin("\n\n  \n"),
+        "the command before the pipe printed nothing",
+    );
     refused(&bed, switch().arg("/etc"), "not in the Nix store");
     refused(
         &bed,
@@ -370,4 +378,56 @@ fn refused_run(bed: &Bed, run: Run, needle: &str) {
     let run = run.code(2).no_stdout().stderr_has(needle);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert_eq!(bed.profile_target(), None, "profile must be untouched");
+}
+
+#[test]
+fn the_builds_stderr_in_the_pipe_or_a_failed_build_is_said_so() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    let pipeline = |redirect: &str| {
+        bed.command("sh")
+            .arg("-c")
+            .arg(format!(
+                "{} {} {redirect} | {FP_SWITCH} --profile {}",
+                fp_testkit::bin("fp-build").display(),
+                flake.display(),
+                bed.profile().display()
+            ))
+            .run()
+    };
+    let run = pipeline("2>&1").code(2);
+    insta::assert_snapshot!("stderr_in_the_pipe", bed.redact(&run.stderr));
+    assert_eq!(bed.generation_numbers().0, Vec::<u64>::new());
+    // A build that fails prints nothing on stdout: fp-switch points at its error.
+    std::fs::write(flake.join("flake.nix"), "{ outputs = _: { }; }").expect("flake.nix");
+    let run = pipeline("").code(2);
+    assert!(run.stderr.contains("fp-build: error:"), "{}", run.stderr);
+    let ours: Vec<&str> = run
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("fp-switch:"))
+        .collect();
+    insta::assert_snapshot!("after_a_failed_build", ours.join("\n"));
+}
+
+#[test]
+fn verbose_says_the_profile_came_from_the_users_link() {
+    let bed = Bed::new();
+    let path = bed.build(&bed.profile_flake("flake1", 1, &["hello"]));
+    std::os::unix::fs::symlink(bed.profile(), bed.home().join(".nix-profile")).expect("link");
+    let run = bed
+        .tool(FP_SWITCH)
+        .args(["-v", "--dry-run"])
+        .arg(&path)
+        .run()
+        .success();
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("profile = "))
+        .expect("the profile line");
+    assert_eq!(
+        bed.redact(line),
+        "profile = \"[BED]/profiles/profile\" (from where [BED]/home/.nix-profile points)"
+    );
 }

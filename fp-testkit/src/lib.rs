@@ -608,6 +608,12 @@ impl Cmd {
         self
     }
 
+    /// The command as set up (the bed's environment and directory), for a test that connects
+    /// its pipes itself (two tools in one pipeline, say).
+    pub fn into_command(self) -> Command {
+        self.cmd
+    }
+
     /// Starts the command in a process group of its own (so a test can kill it and every
     /// child it started), with stdin, stdout and stderr discarded.
     pub fn spawn_group(mut self) -> std::process::Child {
