@@ -88,6 +88,14 @@ fn dry_run_prints_the_diff_and_changes_nothing() {
     let run = edit(&bed, &dir, &["add", "--dry-run", "motd"]).success();
     assert!(run.stdout.contains("+          motd"), "{}", run.stdout);
     assert_eq!(read(&dir), before);
+    // `fp add` is `fp-edit add`.
+    let front = bed
+        .tool("fp")
+        .args(["add", "--dry-run", "motd", "--flake"])
+        .arg(&dir)
+        .run()
+        .success();
+    assert_eq!(front.stdout, run.stdout);
     assert!(bed.profile_target().is_none());
 }
 
