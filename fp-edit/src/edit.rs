@@ -474,11 +474,19 @@ fn system_len(rest: &str) -> Option<usize> {
     (rest[len..].starts_with('.') && len > 0).then_some(len)
 }
 
-/// The system expression of a prefix (`${system}` of `nixpkgs.legacyPackages.${system}.`).
-fn system_of(style: &Style) -> String {
-    if let Style::Prefix(prefix) = style {
-        if let Some(at) = prefix.find(".legacyPackages.") {
-            return prefix[at + ".legacyPackages.".len()..prefix.len() - 1].to_string();
+/// How the list names the system: the system component of its first entry with one
+/// (`${system}` of `nixpkgs.legacyPackages.${system}.jq`, `x86_64-linux` of
+/// `mytool.packages.x86_64-linux.default`), else `${pkgs.stdenv.hostPlatform.system}`.
+fn system_of(list: &SyntaxNode) -> String {
+    for item in children(list).iter().filter(|i| i.kind() == NODE_SELECT) {
+        let text = compact(item);
+        for marker in [".legacyPackages.", ".packages."] {
+            if let Some(at) = text.find(marker) {
+                let rest = &text[at + marker.len()..];
+                if let Some(len) = system_len(rest) {
+                    return rest[..len].to_string();
+                }
+            }
         }
     }
     "${pkgs.stdenv.hostPlatform.system}".to_string()
@@ -496,7 +504,8 @@ fn key_of(item: &SyntaxNode, style: &Style) -> Option<String> {
         let input = &text[..at];
         let rest = &text[at + ".packages.".len()..];
         let attr = &rest[system_len(rest)? + 1..];
-        let input = input.strip_prefix("inputs.").unwrap_or(input);
+        // `mytool`, or `inputs.mytool` under `outputs = { ... }@inputs`.
+        let input = input.rsplit('.').next().unwrap_or(input);
         return Some(format!("{input}#{attr}")).filter(|k| !k.contains('$'));
     }
     if let Some(prefix) = nixpkgs_prefix(&text) {
@@ -522,13 +531,67 @@ fn key_of_name(name: &Name) -> String {
 }
 
 /// The text of an entry for `name` in a list of `style`.
-fn entry_text(name: &Name, style: &Style) -> String {
-    match (name, style) {
+fn entry_text(source: &str, name: &Name, list: &ListInfo) -> Result<String, Refusal> {
+    Ok(match (name, &list.style) {
         (Name::Nixpkgs(attr), Style::With(_)) => attr.join("."),
         (Name::Nixpkgs(attr), Style::Prefix(prefix)) => format!("{prefix}{}", attr.join(".")),
-        (Name::Input { input, attr }, style) => {
-            format!("{input}.packages.{}.{}", system_of(style), attr.join("."))
+        (Name::Input { input, attr }, _) => format!(
+            "{}.packages.{}.{}",
+            input_in_scope(source, &list.node, input)?,
+            system_of(&list.node),
+            attr.join(".")
+        ),
+    })
+}
+
+/// How the input `input` is reached from `node`: `mytool` when a function argument or a `let`
+/// around it binds that name, `inputs.mytool` under `outputs = { ... }@inputs`. Refused when
+/// neither: the outputs function does not take the input.
+fn input_in_scope(source: &str, node: &SyntaxNode, input: &str) -> Result<String, Refusal> {
+    let mut whole_set = None;
+    for scope in node.ancestors() {
+        match scope.kind() {
+            NODE_LET_IN
+                if scope
+                    .children()
+                    .any(|n| binding(&n).is_some_and(|(p, _)| p == input)) =>
+            {
+                return Ok(input.to_string())
+            }
+            NODE_LAMBDA => {
+                let Some(param) = scope.children().next() else {
+                    continue;
+                };
+                if param.kind() != NODE_PATTERN {
+                    continue;
+                }
+                for part in param.children() {
+                    let ident = part
+                        .children()
+                        .find(|c| c.kind() == NODE_IDENT)
+                        .map(|i| compact(&i));
+                    match (part.kind(), ident) {
+                        (NODE_PAT_ENTRY, Some(name)) if name == input => {
+                            return Ok(input.to_string())
+                        }
+                        (NODE_PAT_BIND, Some(name)) if whole_set.is_none() => {
+                            whole_set = Some(name)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
         }
+    }
+    match whole_set {
+        Some(set) => Ok(format!("{set}.{input}")),
+        None => Err(Refusal::at(
+            source,
+            start(node),
+            format!("the flake's outputs function does not take the input {input}"),
+            format!("add it to the arguments of outputs (outputs = {{ self, nixpkgs, {input}, ... }}:), then try again"),
+        )),
     }
 }
 
@@ -579,8 +642,8 @@ pub fn add(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusal> 
             unchanged.push(name.clone());
             continue;
         }
-        let list = target_list(&text, &paths)?;
-        let entry = entry_text(name, &list.style);
+        let list = target_list(&text, &paths, matches!(name, Name::Input { .. }))?;
+        let entry = entry_text(&text, name, &list)?;
         text = insert(&text, &list, &entry, &key);
         changed.push(name.clone());
     }
@@ -662,14 +725,15 @@ fn find_entry(paths: &Paths, key: &str) -> Option<(SyntaxNode, bool)> {
     })
 }
 
-/// The list a new entry goes into: the first unconditional list that holds nixpkgs packages,
-/// else the first unconditional list.
-fn target_list(source: &str, paths: &Paths) -> Result<ListInfo, Refusal> {
+/// The list a new entry goes into: the first unconditional list that holds packages of the
+/// same kind (of nixpkgs, or of other inputs for `INPUT#ATTR`), else the first unconditional
+/// list.
+fn target_list(source: &str, paths: &Paths, input: bool) -> Result<ListInfo, Refusal> {
     let plain: Vec<&ListInfo> = paths.lists.iter().filter(|l| !l.conditional).collect();
     let holds_packages = |l: &&&ListInfo| {
         children(&l.node)
             .iter()
-            .any(|i| key_of(i, &l.style).is_some_and(|k| !k.contains('#')))
+            .any(|i| key_of(i, &l.style).is_some_and(|k| k.contains('#') == input))
     };
     match plain.iter().find(holds_packages).or(plain.first()) {
         Some(list) => Ok((*list).clone()),

@@ -86,7 +86,7 @@ fn let_bound_list_with_optionals() {
 
 #[test]
 fn concat_chain_adds_to_the_first_nixpkgs_list() {
-    insta::assert_snapshot!(add("concat", &["jq", "other#tool"]));
+    insta::assert_snapshot!(add("concat", &["jq", "mytool#tool"]));
     insta::assert_snapshot!(remove("concat", &["mytool#default", "coreutils"]));
 }
 
@@ -156,4 +156,22 @@ fn refuses_what_it_cannot_edit_safely() {
     insta::assert_debug_snapshot!(
         edit::add(&flake("template"), "work", &names(&["jq"])).unwrap_err()
     );
+}
+
+#[test]
+fn inputs_are_reached_as_the_outputs_function_takes_them() {
+    let at_inputs = flake("with_inline").replace(
+        "outputs = { self, nixpkgs, flakey-profile }:",
+        "outputs = { self, nixpkgs, ... }@inputs:",
+    );
+    let edited = edit::add(&at_inputs, "profile", &names(&["mytool#default"])).unwrap();
+    assert!(edited
+        .text
+        .contains("[ bat jq inputs.mytool.packages.${pkgs.stdenv.hostPlatform.system}.default ]"));
+    let refused = edit::add(
+        &flake("with_inline"),
+        "profile",
+        &names(&["mytool#default"]),
+    );
+    insta::assert_debug_snapshot!(refused.unwrap_err());
 }
