@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 /// Why a flake cannot be edited; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The 1-based line the problem is on (0: the file as a whole).
+    /// The 1-based line the problem is on; 0 when it is about the file as a whole.
     pub line: usize,
     /// What is wrong.
     pub message: String,
@@ -22,6 +22,15 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A refusal about the file as a whole (line 0).
+    fn whole(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Refusal {
+            line: 0,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     fn at(
         source: &str,
         offset: usize,
@@ -202,17 +211,13 @@ fn find_paths(source: &str, root: &SyntaxNode, attr: &str) -> Result<Paths, Refu
         ([one], _) => (*one).clone(),
         ([], [(only, None)]) => only.clone(),
         ([], []) => {
-            return Err(Refusal::at(
-                source,
-                0,
+            return Err(Refusal::whole(
                 "there is no lib.mkProfile call in the file",
                 "fp-edit edits the paths of a flakey-profile flake: profile = flakey-profile.lib.mkProfile { inherit pkgs; paths = [ ... ]; }",
             ))
         }
         ([], _) => {
-            return Err(Refusal::at(
-                source,
-                0,
+            return Err(Refusal::whole(
                 format!("none of the lib.mkProfile calls in the file is bound to the attribute {attr:?}"),
                 "name the profile's attribute with --attr",
             ))
@@ -675,9 +680,7 @@ pub fn remove(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusa
             }
             let declared: Vec<String> =
                 entries(&text, &paths).into_iter().map(|e| e.text).collect();
-            return Err(Refusal::at(
-                &text,
-                0,
+            return Err(Refusal::whole(
                 format!("{name} is not declared in the profile's paths"),
                 if declared.is_empty() {
                     "the profile declares no packages".to_string()

@@ -210,9 +210,9 @@ fn refused(file: &Path, r: edit::Refusal) -> Error {
 fn lock_flake(ui: &Ui, file: &Path) -> Result<Lock> {
     let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let digest = blake3::hash(real.as_os_str().as_encoded_bytes()).to_hex();
+    // Private, as fp-build keeps the directory its cache entries are trusted in.
     let dir = fp_build::cache::dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failed(format!("cannot make {}: {e}", dir.display())))?;
+    fp_nix::safe_dir::SafeDir::open_or_create(&dir, 0o700)?;
     Lock::file(ui, &dir.join(format!("edit-{}.lock", &digest[..32])))
 }
 
@@ -459,7 +459,8 @@ pub fn render_list(report: &ListReport) -> String {
     let mut out = format!("declared in {}:\n", report.file);
     for e in &report.declared {
         let note = if e.conditional { "  (conditional)" } else { "" };
-        out.push_str(&format!("  {}{note}\n", e.text.replace('\n', " ")));
+        let one_line = e.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("  {one_line}{note}\n"));
     }
     if report.declared.is_empty() {
         out.push_str("  (nothing)\n");
@@ -472,4 +473,60 @@ pub fn render_list(report: &ListReport) -> String {
         out.push_str("  (nothing)\n");
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_for_people() {
+        let report = ListReport {
+            file: "/home/alice/profile/flake.nix".into(),
+            declared: vec![
+                DeclaredEntry {
+                    text: "ripgrep".into(),
+                    name: Some("ripgrep".into()),
+                    conditional: false,
+                    line: 12,
+                },
+                DeclaredEntry {
+                    text: "(nix-direnv.override {\n  enableFlakes = true;\n})".into(),
+                    name: None,
+                    conditional: false,
+                    line: 13,
+                },
+                DeclaredEntry {
+                    text: "strace".into(),
+                    name: Some("strace".into()),
+                    conditional: true,
+                    line: 17,
+                },
+            ],
+            generation: vec!["ripgrep-14.1.0".into(), "nix-direnv-3.0.6".into()],
+        };
+        insta::assert_snapshot!(render_list(&report));
+        let empty = ListReport {
+            file: "flake.nix".into(),
+            declared: vec![],
+            generation: vec![],
+        };
+        insta::assert_snapshot!(render_list(&empty));
+    }
+
+    #[test]
+    fn refusals_name_file_and_line() {
+        let r = edit::Refusal {
+            line: 7,
+            message: "`paths` is computed".into(),
+            hint: "add it by hand".into(),
+        };
+        let e = refused(Path::new("/p/flake.nix"), r);
+        assert_eq!(e.code(), 2);
+        assert_eq!(
+            e.message(),
+            "/p/flake.nix:7: `paths` is computed; nothing was changed"
+        );
+        assert_eq!(e.hint(), Some("add it by hand"));
+    }
 }

@@ -198,3 +198,67 @@ fn commit_in_git() {
     assert_eq!(log.stdout.trim(), "fp add: cowsay");
     assert!(git(&["status", "--porcelain"]).success().stdout.is_empty());
 }
+
+/// The repository's template, its inputs pointed at the bed's package set and library.
+fn template(bed: &Bed) -> std::path::PathBuf {
+    let dir = bed.path().join("template");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(fp_testkit::repo_root().join("templates/default/flake.nix"))
+        .unwrap()
+        .replace(
+            "github:NixOS/nixpkgs/nixos-unstable",
+            &format!("path:{}", bed.pkgs(1).display()),
+        )
+        .replace(
+            "github:flakey-profile/flakey-profile",
+            &format!("path:{}", bed.lib_flake().display()),
+        );
+    std::fs::write(dir.join("flake.nix"), text).unwrap();
+    dir
+}
+
+#[test]
+fn the_template_add_and_remove() {
+    let bed = Bed::new();
+    let dir = template(&bed);
+    let before = read(&dir);
+    edit(&bed, &dir, &["add", "cowsay", "motd"]).success();
+    insta::assert_snapshot!(bed.redact(&fp_edit::unified_diff("flake.nix", &before, &read(&dir))));
+    assert_eq!(profile_bins(&bed), ["cowsay", "hello", "motd", "tree"]);
+    edit(&bed, &dir, &["remove", "cowsay", "motd"]).success();
+    assert_eq!(read(&dir), before);
+    assert_eq!(profile_bins(&bed), ["hello", "tree"]);
+}
+
+#[test]
+fn a_list_of_pkgs_entries_with_comments_and_a_conditional_list() {
+    let bed = Bed::new();
+    let dir = bed.profile_flake_with(
+        "flake",
+        1,
+        "paths = [\n          pkgs.hello # greets\n          # a tree\n          pkgs.tree\n        ] ++ (if false then [ pkgs.motd ] else [ ]);",
+    );
+    let before = read(&dir);
+    let run = edit(&bed, &dir, &["add", "cowsay"]);
+    // `if` is not a list fp-edit can see into: refused, nothing changed.
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(read(&dir), before);
+
+    let dir = bed.profile_flake_with(
+        "flake2",
+        1,
+        "paths = [\n          pkgs.hello # greets\n          # a tree\n          pkgs.tree\n        ] ++ pkgs.lib.optionals false [ pkgs.motd ];",
+    );
+    let before = read(&dir);
+    edit(&bed, &dir, &["add", "--no-build", "cowsay"]).success();
+    let after = read(&dir);
+    assert_eq!(
+        after,
+        before.replace(
+            "          pkgs.hello # greets\n",
+            "          pkgs.cowsay\n          pkgs.hello # greets\n"
+        )
+    );
+    edit(&bed, &dir, &["remove", "--no-build", "hello", "motd"]).success();
+    insta::assert_snapshot!(bed.redact(&fp_edit::unified_diff("flake.nix", &after, &read(&dir))));
+}
