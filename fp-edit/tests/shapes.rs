@@ -20,6 +20,12 @@ fn flake(which: &str) -> String {
             .unwrap();
             snap.splitn(3, "---\n").nth(2).unwrap().to_string()
         }
+        // A file that does not parse is .txt, so the repository's parse check skips it.
+        "broken" => std::fs::read_to_string(format!(
+            "{}/tests/fixtures/broken.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
         other => std::fs::read_to_string(format!(
             "{}/tests/fixtures/{other}.nix",
             env!("CARGO_MANIFEST_DIR")
