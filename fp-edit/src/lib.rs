@@ -144,6 +144,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
 /// The flake on this machine that is edited.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// The flake, as given (after `~` expansion).
+    pub flake: String,
     /// The flake's directory.
     pub dir: PathBuf,
     /// Its flake.nix.
@@ -183,6 +185,7 @@ pub fn locate(ui: &Ui, config: &Config, args: &FlakeArgs) -> Result<Located> {
         return Err(Error::usage(format!("{} does not exist", file.display())));
     }
     Ok(Located {
+        flake: target.flake,
         dir,
         file,
         attr: target.attr,
@@ -220,19 +223,17 @@ fn lock_flake(ui: &Ui, file: &Path) -> Result<Lock> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EditReport {
+    /// The flake, as given (after `~` expansion).
+    pub flake: String,
     /// The flake.nix edited.
     pub file: String,
-    /// The names added (add) or removed (remove).
-    pub changed: Vec<String>,
-    /// The names already declared (add).
-    pub unchanged: Vec<String>,
-    /// Whether flake.nix was written.
-    pub written: bool,
-    /// The built env, when built.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub store_path: Option<String>,
-    /// The switch, when switched.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The names added (empty for remove, and for names already declared).
+    pub added: Vec<String>,
+    /// The names removed (empty for add).
+    pub removed: Vec<String>,
+    /// The edit as a unified diff (empty when nothing changes).
+    pub edit: String,
+    /// fp-switch's `--json` document of the switch; `null` when there was none.
     pub switch: Option<switch::Report>,
 }
 
@@ -256,22 +257,22 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
     for name in &edited.unchanged {
         ui.info(&format!("{name} is already declared"));
     }
+    let changed: Vec<String> = edited.changed.iter().map(Name::to_string).collect();
     let mut report = EditReport {
+        flake: located.flake.clone(),
         file: file.display().to_string(),
-        changed: edited.changed.iter().map(Name::to_string).collect(),
-        unchanged: edited.unchanged.iter().map(Name::to_string).collect(),
-        written: false,
-        store_path: None,
+        added: if adding { changed.clone() } else { Vec::new() },
+        removed: if adding { Vec::new() } else { changed.clone() },
+        edit: unified_diff("flake.nix", &old, &edited.text),
         switch: None,
     };
     if args.dry_run {
-        let diff = unified_diff("flake.nix", &old, &edited.text);
         return if args.json {
             print_json(&report)
-        } else if diff.is_empty() {
+        } else if report.edit.is_empty() {
             Ok(())
         } else {
-            write_stdout(diff.trim_end_matches('\n'))
+            write_stdout(report.edit.trim_end_matches('\n'))
         };
     }
     if edited.changed.is_empty() {
@@ -300,6 +301,7 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
     if adding {
         check_exist(ui, copy.path(), &edited.changed)?;
     }
+    let mut built = None;
     if !args.no_build {
         let installable = format!("path:{}#{}", copy.path().display(), located.attr);
         ui.info(&format!("building the edited flake ({installable})"));
@@ -312,9 +314,9 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
                 ))
                 .with_hint(shorten(e.message()))
             })?;
-        report.store_path = Some(parse_build_json(&stdout)?.0);
+        built = Some(parse_build_json(&stdout)?.0);
     }
-    if let (Some(profile), Some(path)) = (profile, report.store_path.as_deref()) {
+    if let (Some(profile), Some(path)) = (profile, built.as_deref()) {
         let target = StorePath::parse(path)?;
         let opts = Options {
             dry_run: false,
@@ -336,11 +338,10 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         }
     }
     fp_nix::atomic_file::write(file, edited.text.as_bytes(), 0o644)?;
-    report.written = true;
     let verb = if adding { "added" } else { "removed" };
     ui.info(&format!(
         "{verb} {} in {}",
-        report.changed.join(", "),
+        changed.join(", "),
         file.display()
     ));
     git::after_edit(
@@ -393,12 +394,14 @@ fn check_exist(ui: &Ui, dir: &Path, names: &[Name]) -> Result<()> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListReport {
+    /// The flake, as given (after `~` expansion).
+    pub flake: String,
     /// The flake.nix read.
     pub file: String,
     /// Its entries, as written.
     pub declared: Vec<DeclaredEntry>,
     /// The packages of the profile's current generation (`name-version`), when it has one.
-    pub generation: Vec<String>,
+    pub installed: Vec<String>,
 }
 
 /// One declared entry.
@@ -410,6 +413,7 @@ pub struct DeclaredEntry {
     /// The package name it stands for, when plain.
     pub name: Option<String>,
     /// Whether it is in a conditional list (`lib.optionals`) or made by a function.
+    #[serde(skip)]
     pub conditional: bool,
     /// Its line in flake.nix.
     pub line: usize,
@@ -422,7 +426,7 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     let entries =
         edit::declared(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
     let profile = config.resolve_profile(ui, cli.profile.profile.clone())?;
-    let generation = match std::fs::canonicalize(profile.path()) {
+    let installed = match std::fs::canonicalize(profile.path()) {
         Ok(path) => fp_nix::diff::packages_of(ui, &path.to_string_lossy())?
             .into_iter()
             .map(|p| {
@@ -436,6 +440,7 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
         Err(_) => Vec::new(),
     };
     let report = ListReport {
+        flake: located.flake.clone(),
         file: located.file.display().to_string(),
         declared: entries
             .into_iter()
@@ -446,7 +451,7 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
                 line: e.line,
             })
             .collect(),
-        generation,
+        installed,
     };
     if args.json {
         return print_json(&report);
@@ -466,10 +471,10 @@ pub fn render_list(report: &ListReport) -> String {
         out.push_str("  (nothing)\n");
     }
     out.push_str("in the current generation:\n");
-    for p in &report.generation {
+    for p in &report.installed {
         out.push_str(&format!("  {p}\n"));
     }
-    if report.generation.is_empty() {
+    if report.installed.is_empty() {
         out.push_str("  (nothing)\n");
     }
     out.trim_end().to_string()
@@ -482,6 +487,7 @@ mod tests {
     #[test]
     fn the_list_for_people() {
         let report = ListReport {
+            flake: "~/profile".into(),
             file: "/home/alice/profile/flake.nix".into(),
             declared: vec![
                 DeclaredEntry {
@@ -503,13 +509,14 @@ mod tests {
                     line: 17,
                 },
             ],
-            generation: vec!["ripgrep-14.1.0".into(), "nix-direnv-3.0.6".into()],
+            installed: vec!["ripgrep-14.1.0".into(), "nix-direnv-3.0.6".into()],
         };
         insta::assert_snapshot!(render_list(&report));
         let empty = ListReport {
+            flake: ".".into(),
             file: "flake.nix".into(),
             declared: vec![],
-            generation: vec![],
+            installed: vec![],
         };
         insta::assert_snapshot!(render_list(&empty));
     }

@@ -73,10 +73,11 @@ fn add_builds_switches_and_keeps_the_rest_of_the_file() {
         .map(|e| e["text"].as_str().unwrap())
         .collect();
     assert_eq!(declared, ["cowsay", "tree"]);
-    let generation = v["generation"].to_string();
+    assert_eq!(v["file"], dir.join("flake.nix").display().to_string());
+    let installed = v["installed"].to_string();
     assert!(
-        generation.contains("cowsay-3.7.0") && !generation.contains("hello"),
-        "{generation}"
+        installed.contains("cowsay-3.7.0") && !installed.contains("hello"),
+        "{installed}"
     );
 }
 
@@ -96,6 +97,16 @@ fn dry_run_prints_the_diff_and_changes_nothing() {
         .run()
         .success();
     assert_eq!(front.stdout, run.stdout);
+    let json = edit(&bed, &dir, &["add", "--dry-run", "--json", "motd", "hello"]).success();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["added"], serde_json::json!(["motd"]));
+    assert_eq!(v["removed"], serde_json::json!([]));
+    assert_eq!(
+        v["edit"].as_str().unwrap(),
+        format!("{}\n", run.stdout.trim_end())
+    );
+    assert!(v["switch"].is_null());
+    assert_eq!(v["flake"], dir.display().to_string());
     assert!(bed.profile_target().is_none());
 }
 
