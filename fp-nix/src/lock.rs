@@ -78,13 +78,27 @@ fn open_lock_file(path: &Path) -> Result<std::fs::File> {
         .open(path);
     let handle = match existing {
         Ok(handle) => handle,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(flags)
-            .open(path)
-            .map_err(|e| cannot_open(path, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(flags)
+                .open(path);
+            match created {
+                Ok(handle) => handle,
+                // Another process made it between the two opens (two tools started at once on
+                // a fresh state directory): it is opened as an existing one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(flags)
+                        .open(path)
+                        .map_err(|e| cannot_open(path, e))?
+                }
+                Err(e) => return Err(cannot_open(path, e)),
+            }
+        }
         Err(e) => return Err(cannot_open(path, e)),
     };
     let meta = handle.metadata().map_err(|e| cannot("inspect", path, e))?;
@@ -190,6 +204,29 @@ mod tests {
         let lines = waiter.join().unwrap();
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(lines[0].starts_with("waiting for another flakey-profile tool"));
+    }
+
+    #[test]
+    fn tools_started_at_once_on_a_missing_lock_file_all_take_it() {
+        // Each round, threads race to create the same missing lock file; every one must get
+        // the lock (in turn), none an "exists" error.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("race-{round}.lock"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let takers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Lock::file(&crate::Silent, &path).map(drop)
+                    })
+                })
+                .collect();
+            for taker in takers {
+                taker.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[test]
