@@ -12,4 +12,5 @@
   fp-generations = "List and delete the generations of a Nix profile; never the current one";
   fp-diff = "Show which packages changed between two generations or store paths of a Nix profile";
   fp-doctor = "Check a machine for what breaks flakey-profile, each problem with its exact fix";
+  fp-edit = "Add and remove packages in a flakey-profile flake.nix, then build and switch";
 }

@@ -152,6 +152,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         ));
     }
     ui.note(&summary);
+    if !cli.no_flake {
+        ui.note("then add and remove packages with `fp add NAME` and `fp remove NAME`, which edit flake.nix and switch (README: Adding and removing packages)");
+    }
     Ok(())
 }
 

@@ -161,6 +161,29 @@ mod tests {
     }
 
     #[test]
+    fn tools_started_at_once_on_a_missing_lock_file_all_take_it() {
+        // Each round, threads race to create the same missing lock file; every one must get
+        // the lock (in turn), none an "exists" error.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("race-{round}.lock"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let takers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Lock::file(&crate::Silent, &path).map(drop)
+                    })
+                })
+                .collect();
+            for taker in takers {
+                taker.join().unwrap().unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn a_missing_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = Lock::directory(&crate::Silent, &dir.path().join("nope")).unwrap_err();

@@ -15,6 +15,18 @@ use std::process::ExitCode;
 /// The prefix of the tools' binaries.
 const PREFIX: &str = "fp-";
 
+/// Commands of `fp` that are a subcommand of a tool: `fp add ARGS` runs `fp-edit add ARGS`.
+const SHORTCUTS: &[(&str, &str)] = &[("add", "edit"), ("remove", "edit"), ("list", "edit")];
+
+/// The tool and its subcommand that a shortcut (`add`) stands for, when that tool is found.
+fn shortcut<'a>(
+    name: &str,
+    tools: &'a BTreeMap<String, PathBuf>,
+) -> Option<(&'a Path, &'static str)> {
+    let (sub, tool) = SHORTCUTS.iter().find(|(s, _)| *s == name)?;
+    Some((tools.get(*tool)?.as_path(), *sub))
+}
+
 /// The clap command of `fp`, with one subcommand per tool found; used for `--help`,
 /// completions and the man page.
 pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
@@ -24,17 +36,22 @@ pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
         .after_help(EXIT_CODES_HELP)
         .allow_external_subcommands(true)
         .disable_help_subcommand(true);
-    for name in tools.keys() {
+    let shortcuts = SHORTCUTS
+        .iter()
+        .filter(|(_, tool)| tools.contains_key(*tool))
+        .map(|(sub, tool)| (sub.to_string(), format!("Run {PREFIX}{tool} {sub}")));
+    let named = tools
+        .keys()
+        .filter(|name| !SHORTCUTS.iter().any(|(sub, _)| sub == name))
+        .map(|name| (name.clone(), format!("Run {PREFIX}{name}")));
+    for (name, about) in named.chain(shortcuts) {
         cmd = cmd.subcommand(
-            Command::new(name.clone())
-                .about(format!("Run {PREFIX}{name}"))
-                .disable_help_flag(true)
-                .arg(
-                    Arg::new("args")
-                        .num_args(0..)
-                        .trailing_var_arg(true)
-                        .allow_hyphen_values(true),
-                ),
+            Command::new(name).about(about).disable_help_flag(true).arg(
+                Arg::new("args")
+                    .num_args(0..)
+                    .trailing_var_arg(true)
+                    .allow_hyphen_values(true),
+            ),
         );
     }
     cmd
@@ -111,6 +128,8 @@ pub enum Action<'a> {
     Version,
     /// Hand over to this tool with the rest of the arguments.
     Run(&'a Path),
+    /// Hand over to this tool with this subcommand, then the rest of the arguments (`fp add`).
+    RunSubcommand(&'a Path, &'static str),
     /// A usage error (exit 2), after the help on stderr when `fp` was given nothing at all.
     Usage {
         /// The error and what to do about it.
@@ -136,9 +155,10 @@ pub fn decide<'a>(first: Option<&str>, tools: &'a BTreeMap<String, PathBuf>) -> 
             .with_hint(format!("fp --help lists the tools ({})", tool_list(tools))),
             with_help: false,
         },
-        Some(name) => match tools.get(name) {
-            Some(path) => Action::Run(path),
-            None => Action::Usage {
+        Some(name) => match (tools.get(name), shortcut(name, tools)) {
+            (Some(path), _) => Action::Run(path),
+            (None, Some((path, sub))) => Action::RunSubcommand(path, sub),
+            (None, None) => Action::Usage {
                 error: Error::usage(format!(
                     "there is no tool {PREFIX}{name} beside fp or on PATH"
                 ))
@@ -173,6 +193,13 @@ pub fn run(args: &[OsString]) -> ExitCode {
             ui.error(&err);
             ExitCode::from(err.code())
         }
+        Action::RunSubcommand(path, sub) => {
+            let mut rest: Vec<OsString> = vec![sub.into()];
+            rest.extend_from_slice(&args[2..]);
+            let err = exec(path, &rest);
+            ui.error(&err);
+            ExitCode::from(err.code())
+        }
         Action::Usage { error, with_help } => {
             if with_help {
                 eprintln!("{}", command(&tools).render_help());
@@ -203,6 +230,17 @@ mod tests {
         assert!(
             matches!(decide(Some("build"), &tools), Action::Run(p) if p == Path::new("/bin/fp-build"))
         );
+        let edit: BTreeMap<String, PathBuf> =
+            [("edit".to_string(), PathBuf::from("/bin/fp-edit"))].into();
+        assert!(matches!(
+            decide(Some("add"), &edit),
+            Action::RunSubcommand(p, "add") if p == Path::new("/bin/fp-edit")
+        ));
+        assert!(matches!(
+            decide(Some("list"), &edit),
+            Action::RunSubcommand(_, "list")
+        ));
+        assert!(matches!(decide(Some("add"), &tools), Action::Usage { .. }));
         let Action::Usage { error, with_help } = decide(None, &tools) else {
             panic!("no arguments is a usage error");
         };

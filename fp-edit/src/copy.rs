@@ -1,0 +1,68 @@
+//! The edited copy of a flake that is built before flake.nix is replaced: the files Nix would
+//! see of the flake (a git work tree's tracked files, or the whole directory), in a temporary
+//! directory, with the new flake.nix.
+
+use fp_common::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Copies the flake in `dir` to a temporary directory (removed when dropped) and writes
+/// `flake_nix` as its flake.nix.
+pub fn edited_copy(dir: &Path, flake_nix: &str) -> Result<tempfile::TempDir> {
+    let copy = tempfile::Builder::new()
+        .prefix("fp-edit-")
+        .tempdir()
+        .map_err(|e| Error::failed(format!("cannot make a temporary directory: {e}")))?;
+    for rel in files(dir)? {
+        let from = dir.join(&rel);
+        let to = copy.path().join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| cannot("make", parent, e))?;
+        }
+        let meta = match std::fs::symlink_metadata(&from) {
+            Ok(m) => m,
+            Err(_) => continue, // tracked but deleted in the work tree
+        };
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&from).map_err(|e| cannot("read", &from, e))?;
+            std::os::unix::fs::symlink(target, &to).map_err(|e| cannot("make", &to, e))?;
+        } else if meta.is_file() {
+            std::fs::copy(&from, &to).map_err(|e| cannot("copy", &from, e))?;
+        }
+    }
+    let file = copy.path().join("flake.nix");
+    std::fs::write(&file, flake_nix).map_err(|e| cannot("write", &file, e))?;
+    Ok(copy)
+}
+
+fn cannot(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::failed(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// The files of the flake, relative to `dir`: in a git work tree the tracked ones (what Nix
+/// reads of a git flake), else every file below `dir` but `.git`.
+fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if let Some(tracked) = crate::git::tracked(dir) {
+        return Ok(tracked);
+    }
+    let mut out = Vec::new();
+    walk(dir, Path::new(""), &mut out)?;
+    Ok(out)
+}
+
+fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let here = root.join(rel);
+    let entries = std::fs::read_dir(&here).map_err(|e| cannot("read", &here, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == ".git" {
+            continue;
+        }
+        let path = rel.join(&name);
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(root, &path, out)?,
+            Ok(_) => out.push(path),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
