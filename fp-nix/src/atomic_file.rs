@@ -146,19 +146,8 @@ fn replace(path: &Path, contents: &[u8], how: How, depth: usize) -> Result<()> {
     let euid = locations::effective_uid();
     if let Some(st) = existing {
         if st.is_symlink() && how.follow_links {
-            if st.uid != euid {
-                return Err(cannot(format!(
-                    "it is a symbolic link owned by {}, not by you ({}); refusing to write through it",
-                    who(st.uid),
-                    who(euid)
-                ))
-                .with_hint(safe_dir::FOREIGN_HINT));
-            }
-            if depth >= 40 {
-                return Err(cannot("too many levels of symbolic links".into()));
-            }
-            let target = dir.read_link(&name).map_err(|e| cannot(e.to_string()))?;
-            return replace(&dir.path().join(target), contents, how, depth + 1);
+            let target = own_link_target(&dir, &name, st.uid, depth, &cannot)?;
+            return replace(&target, contents, how, depth + 1);
         }
         if st.is_dir() {
             return Err(cannot("it is a directory".into()));
@@ -212,6 +201,32 @@ pub fn remove(path: &Path) -> Result<()> {
     remove_at(path, 0)
 }
 
+/// Where the symlink `name` in `dir` (owned by `owner`) leads, when it may be followed: only a
+/// link of the effective user's (one someone else planted is never written or removed through),
+/// and at most 40 links deep. `cannot` words the error for the file being changed.
+fn own_link_target(
+    dir: &SafeDir,
+    name: &std::ffi::OsStr,
+    owner: u32,
+    depth: usize,
+    cannot: &dyn Fn(String) -> Error,
+) -> Result<PathBuf> {
+    let euid = locations::effective_uid();
+    if owner != euid {
+        return Err(cannot(format!(
+            "it is a symbolic link owned by {}, not by you ({}); refusing to follow it",
+            who(owner),
+            who(euid)
+        ))
+        .with_hint(safe_dir::FOREIGN_HINT));
+    }
+    if depth >= 40 {
+        return Err(cannot("too many levels of symbolic links".into()));
+    }
+    let target = dir.read_link(name).map_err(|e| cannot(e.to_string()))?;
+    Ok(dir.path().join(target))
+}
+
 /// The work of [`remove`]; `depth` counts the symlinks followed.
 fn remove_at(path: &Path, depth: usize) -> Result<()> {
     let (dir_path, name) = split(path)?;
@@ -225,19 +240,8 @@ fn remove_at(path: &Path, depth: usize) -> Result<()> {
     match dir.lstat(&name).map_err(|e| cannot(e.to_string()))? {
         None => return Ok(()),
         Some(st) if st.is_symlink() => {
-            if st.uid != euid {
-                return Err(cannot(format!(
-                    "it is a symbolic link owned by {}, not by you ({})",
-                    who(st.uid),
-                    who(euid)
-                ))
-                .with_hint(safe_dir::FOREIGN_HINT));
-            }
-            if depth >= 40 {
-                return Err(cannot("too many levels of symbolic links".into()));
-            }
-            let target = dir.read_link(&name).map_err(|e| cannot(e.to_string()))?;
-            return remove_at(&dir.path().join(target), depth + 1);
+            let target = own_link_target(&dir, &name, st.uid, depth, &cannot)?;
+            return remove_at(&target, depth + 1);
         }
         Some(st) if st.is_dir() => return Err(cannot("it is a directory".into())),
         Some(st) if depth > 0 && st.uid != euid => {
