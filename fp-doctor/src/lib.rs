@@ -528,6 +528,12 @@ pub fn diagnose(f: &Facts) -> Vec<Check> {
     } else {
         match owner {
             Some(o) if o == uid => Check::ok("profile-dir", format!("{dir_text} exists and is yours")),
+            // Root can still write there; what is wrong is that another user can too.
+            Some(o) if *uid == 0 => Check::problem(
+                "profile-dir",
+                format!("{dir_text} belongs to uid {o}, not to root: that user can change or delete root's generations"),
+                format!("chown root {}", shell_quote(&dir_text)),
+            ),
             Some(o) => Check::problem(
                 "profile-dir",
                 format!("{dir_text} belongs to uid {o}, not to you ({user}): new generations cannot be made"),
