@@ -468,9 +468,12 @@ pub fn without_nix_chatter(text: &str) -> String {
 
 /// What a terminal showed a tool that asked `[y/N]` and got `answer` typed ahead (through
 /// `script`), the same whenever the terminal echoed the answer: before the prompt (its own
-/// line, dropped) or after it (`[y/N] n`, then a line break, both dropped).
+/// line, dropped) or after it (`[y/N] n`, then a line break, both dropped). An answer without a
+/// line end (end of input, Ctrl-D) echoes no line break, so the line break after the prompt is
+/// then the tool's own and stays.
 pub fn terminal_transcript(stdout: &str, answer: &str) -> String {
     let echo = answer.trim();
+    let echoes_line_end = answer.ends_with('\n');
     let lines: Vec<String> = stdout
         .replace("\r\n", "\n")
         .lines()
@@ -480,7 +483,7 @@ pub fn terminal_transcript(stdout: &str, answer: &str) -> String {
     let mut out = String::new();
     for line in lines {
         out.push_str(&line);
-        if !line.ends_with("[y/N] ") {
+        if !(echoes_line_end && line.ends_with("[y/N] ")) {
             out.push('\n');
         }
     }
