@@ -7,6 +7,7 @@
 //! ([`git`]).
 
 pub mod copy;
+pub mod drift;
 pub mod edit;
 pub mod exists;
 pub mod git;
@@ -410,8 +411,10 @@ pub struct ListReport {
     pub file: String,
     /// Its entries, as written.
     pub declared: Vec<DeclaredEntry>,
-    /// The packages of the profile's current generation (`name-version`), when it has one.
-    pub installed: Vec<String>,
+    /// The packages of the profile's current generation, when it has one.
+    pub installed: Vec<InstalledEntry>,
+    /// Whether the profile has a current generation (else nothing is drift).
+    pub has_generation: bool,
 }
 
 /// One declared entry.
@@ -427,6 +430,21 @@ pub struct DeclaredEntry {
     pub conditional: bool,
     /// Its line in flake.nix.
     pub line: usize,
+    /// Whether the current generation has the package it stands for (`false` is drift:
+    /// declared, not installed; always `false` without a generation).
+    pub in_generation: bool,
+}
+
+/// One package of the current generation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledEntry {
+    /// `name-version` (the name alone when it has no version).
+    pub package: String,
+    /// Its name, as `builtins.parseDrvName` splits the store path.
+    pub name: String,
+    /// Whether a declared entry stands for it (`false` is drift: installed, not declared).
+    pub declared: bool,
 }
 
 /// `list`: the declared entries beside the current generation's packages.
@@ -436,32 +454,46 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     let entries =
         edit::declared(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
     let profile = config.resolve_profile(ui, cli.profile.profile.clone())?;
-    let installed = match std::fs::canonicalize(profile.path()) {
-        Ok(path) => fp_nix::diff::packages_of(ui, &path.to_string_lossy())?
-            .into_iter()
-            .map(|p| {
-                if p.version.is_empty() {
-                    p.name
-                } else {
-                    format!("{}-{}", p.name, p.version)
-                }
-            })
-            .collect(),
-        Err(_) => Vec::new(),
+    let generation = match std::fs::canonicalize(profile.path()) {
+        Ok(path) => Some(fp_nix::diff::packages_of(ui, &path.to_string_lossy())?),
+        Err(_) => None,
     };
+    let has_generation = generation.is_some();
+    let packages = generation.unwrap_or_default();
+    let sides: Vec<(Option<&str>, &str)> = entries
+        .iter()
+        .map(|e| (e.key.as_deref(), e.text.as_str()))
+        .collect();
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let (in_generation, declared) = drift::compare(&sides, &names);
     let report = ListReport {
         flake: located.flake.clone(),
         file: located.file.display().to_string(),
         declared: entries
             .into_iter()
-            .map(|e| DeclaredEntry {
+            .zip(in_generation)
+            .map(|(e, in_generation)| DeclaredEntry {
                 text: e.text,
                 name: e.key,
                 conditional: e.conditional,
                 line: e.line,
+                in_generation,
             })
             .collect(),
-        installed,
+        installed: packages
+            .iter()
+            .zip(declared)
+            .map(|(p, declared)| InstalledEntry {
+                package: if p.version.is_empty() {
+                    p.name.clone()
+                } else {
+                    format!("{}-{}", p.name, p.version)
+                },
+                name: p.name.clone(),
+                declared,
+            })
+            .collect(),
+        has_generation,
     };
     if args.json {
         return print_json(&report);
@@ -469,23 +501,46 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     write_stdout(&render_list(&report))
 }
 
-/// The list for people: the declared entries (as written), then the generation's packages.
+/// The list for people: the declared entries (as written), then the generation's packages,
+/// each drifting one marked (`-` declared but not in the generation, `+` in the generation but
+/// not declared) and a legend under them when one is.
 pub fn render_list(report: &ListReport) -> String {
     let mut out = format!("declared in {}:\n", report.file);
+    let mut drift = false;
     for e in &report.declared {
         let note = if e.conditional { "  (conditional)" } else { "" };
         let one_line = e.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        out.push_str(&format!("  {one_line}{note}\n"));
+        let mark = if report.has_generation && !e.in_generation {
+            drift = true;
+            "-"
+        } else {
+            " "
+        };
+        out.push_str(&format!("{mark} {one_line}{note}\n"));
     }
     if report.declared.is_empty() {
         out.push_str("  (nothing)\n");
     }
     out.push_str("in the current generation:\n");
     for p in &report.installed {
-        out.push_str(&format!("  {p}\n"));
+        let mark = if p.declared {
+            " "
+        } else {
+            drift = true;
+            "+"
+        };
+        out.push_str(&format!("{mark} {}\n", p.package));
     }
-    if report.installed.is_empty() {
+    if !report.has_generation {
+        out.push_str("  (no generation yet)\n");
+    } else if report.installed.is_empty() {
         out.push_str("  (nothing)\n");
+    }
+    if drift {
+        out.push_str(
+            "legend: - declared, not in the current generation; + in the generation, not declared \
+             (fp-build | fp-switch makes the generation what the flake declares)\n",
+        );
     }
     out.trim_end().to_string()
 }
@@ -493,6 +548,14 @@ pub fn render_list(report: &ListReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn installed(name: &str, version: &str, declared: bool) -> InstalledEntry {
+        InstalledEntry {
+            package: format!("{name}-{version}"),
+            name: name.into(),
+            declared,
+        }
+    }
 
     #[test]
     fn the_list_for_people() {
@@ -505,21 +568,29 @@ mod tests {
                     name: Some("ripgrep".into()),
                     conditional: false,
                     line: 12,
+                    in_generation: true,
                 },
                 DeclaredEntry {
                     text: "(nix-direnv.override {\n  enableFlakes = true;\n})".into(),
                     name: None,
                     conditional: false,
                     line: 13,
+                    in_generation: true,
                 },
                 DeclaredEntry {
                     text: "strace".into(),
                     name: Some("strace".into()),
                     conditional: true,
                     line: 17,
+                    in_generation: false,
                 },
             ],
-            installed: vec!["ripgrep-14.1.0".into(), "nix-direnv-3.0.6".into()],
+            installed: vec![
+                installed("ripgrep", "14.1.0", true),
+                installed("nix-direnv", "3.0.6", true),
+                installed("cowsay", "3.7.0", false),
+            ],
+            has_generation: true,
         };
         insta::assert_snapshot!(render_list(&report));
         let empty = ListReport {
@@ -527,8 +598,23 @@ mod tests {
             file: "flake.nix".into(),
             declared: vec![],
             installed: vec![],
+            has_generation: false,
         };
         insta::assert_snapshot!(render_list(&empty));
+        let in_step = ListReport {
+            flake: ".".into(),
+            file: "flake.nix".into(),
+            declared: vec![DeclaredEntry {
+                text: "pkgs.hello".into(),
+                name: Some("hello".into()),
+                conditional: false,
+                line: 3,
+                in_generation: true,
+            }],
+            installed: vec![installed("hello", "2.12", true)],
+            has_generation: true,
+        };
+        insta::assert_snapshot!(render_list(&in_step));
     }
 
     #[test]

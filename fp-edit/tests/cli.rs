@@ -273,3 +273,73 @@ fn a_list_of_pkgs_entries_with_comments_and_a_conditional_list() {
     edit(&bed, &dir, &["remove", "--no-build", "hello", "motd"]).success();
     insta::assert_snapshot!(bed.redact(&fp_edit::unified_diff("flake.nix", &after, &read(&dir))));
 }
+
+/// The `list` entries' marks: the text of each line of the list for people that starts with
+/// `mark`.
+fn marked(stdout: &str, mark: char) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with(mark) && l.as_bytes().get(1) == Some(&b' '))
+        .map(|l| l[2..].to_string())
+        .collect()
+}
+
+#[test]
+fn list_shows_drift_after_a_switch_to_another_flake() {
+    let bed = Bed::new();
+    let dir = flake(&bed);
+    let other = bed.profile_flake_with(
+        "other",
+        1,
+        "paths = with pkgs; [\n          hello\n          tree\n        ];",
+    );
+    // The profile is switched from another flake that has cowsay besides.
+    edit(&bed, &other, &["add", "cowsay"]).success();
+    // And tree is removed from this one without a build.
+    edit(&bed, &dir, &["remove", "--no-build", "tree"]).success();
+    let list = |json: bool| {
+        let mut cmd = bed.tool(FP_EDIT).arg("list");
+        if json {
+            cmd = cmd.arg("--json");
+        }
+        cmd.arg("--flake")
+            .arg(&dir)
+            .arg("--profile")
+            .arg(bed.profile())
+            .run()
+            .success()
+    };
+    let people = list(false);
+    insta::assert_snapshot!(bed.redact(&people.stdout));
+    assert!(marked(&people.stdout, '-').is_empty(), "{}", people.stdout);
+    let plus = marked(&people.stdout, '+');
+    assert!(
+        plus.len() == 2 && plus[0].starts_with("cowsay-") && plus[1].starts_with("tree-"),
+        "{}",
+        people.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&list(true).stdout).unwrap();
+    assert_eq!(v["declared"][0]["text"], "hello");
+    assert_eq!(v["declared"][0]["inGeneration"], true);
+    let undeclared: Vec<&str> = v["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["declared"] == false)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(undeclared, ["cowsay", "tree"]);
+
+    // Declared but not installed: motd added without a build.
+    edit(&bed, &dir, &["add", "--no-build", "motd"]).success();
+    let v: serde_json::Value = serde_json::from_str(&list(true).stdout).unwrap();
+    let missing: Vec<&str> = v["declared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["inGeneration"] == false)
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, ["motd"]);
+    assert_eq!(marked(&list(false).stdout, '-'), ["motd"]);
+}
