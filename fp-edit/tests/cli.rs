@@ -1,6 +1,9 @@
 //! fp-edit against real Nix and the offline package set: the file's bytes after each edit,
 //! the profile after the switch, and every refusal leaving flake.nix byte-identical.
 
+mod common;
+
+use common::profile_bins;
 use fp_testkit::Bed;
 use std::path::Path;
 
@@ -17,20 +20,6 @@ fn flake(bed: &Bed) -> std::path::PathBuf {
 
 fn read(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("flake.nix")).unwrap()
-}
-
-/// The package directories in the profile's current env (`hello`, ...), from its bin/.
-fn profile_bins(bed: &Bed) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(bed.profile().join("bin"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names.retain(|n| !n.starts_with("fp"));
-    names
 }
 
 fn edit(bed: &Bed, dir: &Path, args: &[&str]) -> fp_testkit::Run {
