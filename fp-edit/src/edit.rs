@@ -271,8 +271,22 @@ fn lines(source: &str, nodes: &[impl std::borrow::Borrow<SyntaxNode>]) -> String
         .join(", ")
 }
 
-/// The refusal for a `paths` fp-edit cannot see into.
+/// The refusal for a `paths` fp-edit cannot see into; a list read from another file
+/// (`import ./packages.nix ...`) is named as such, with the file to edit.
 fn computed(source: &str, node: &SyntaxNode) -> Refusal {
+    let (function, args) = apply_chain(node);
+    if node.kind() == NODE_APPLY && compact(&function) == "import" {
+        let file = args.first().map(compact).unwrap_or_default();
+        return Refusal::at(
+            source,
+            start(node),
+            format!(
+                "`paths` is read from another file ({}), which fp-edit does not edit",
+                shorten(&file)
+            ),
+            format!("add the package to the list in {} by hand", shorten(&file)),
+        );
+    }
     Refusal::at(
         source,
         start(node),

@@ -162,6 +162,10 @@ fn refuses_what_it_cannot_edit_safely() {
     insta::assert_debug_snapshot!(
         edit::add(&flake("template"), "work", &names(&["jq"])).unwrap_err()
     );
+    // A list read from another file is named, with the file to edit by hand.
+    let imported = refusal("imported", "jq", false);
+    assert_eq!(imported.line, 8);
+    insta::assert_debug_snapshot!("imported", imported);
 }
 
 #[test]
