@@ -200,6 +200,88 @@ pub fn locate(ui: &Ui, config: &Config, args: &FlakeArgs) -> Result<Located> {
     })
 }
 
+/// The file an edit changes: flake.nix, or the file its `paths` is imported from.
+struct EditedFile {
+    /// Its path.
+    path: PathBuf,
+    /// Its path relative to the flake's directory (`flake.nix`, `packages.nix`).
+    rel: PathBuf,
+    /// Its text.
+    text: String,
+    /// The profile's attribute when the file is flake.nix; `None` when it is the imported list.
+    profile: Option<String>,
+}
+
+impl EditedFile {
+    /// Where in it the lists are.
+    fn target(&self) -> edit::Target<'_> {
+        match &self.profile {
+            Some(attr) => edit::Target::Profile(attr),
+            None => edit::Target::ListFile,
+        }
+    }
+
+    /// Reads flake.nix and, when the profile's `paths` is `import ./FILE ...`, that file: a
+    /// relative path inside the flake's directory naming a regular file (not a link).
+    fn of(located: &Located) -> Result<EditedFile> {
+        let text = read(&located.file)?;
+        let imported =
+            edit::imported(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
+        let Some(written) = imported else {
+            return Ok(EditedFile {
+                path: located.file.clone(),
+                rel: PathBuf::from("flake.nix"),
+                text,
+                profile: Some(located.binding().to_string()),
+            });
+        };
+        let rel = inside_flake(&located.dir, &written).map_err(|why| {
+            Error::usage(format!(
+                "{}: `paths` is read from {written}, {why}; nothing was changed",
+                located.file.display()
+            ))
+            .with_hint(format!("add the package to the list in {written} by hand"))
+        })?;
+        let path = located.dir.join(&rel);
+        Ok(EditedFile {
+            text: read(&path)?,
+            path,
+            rel,
+            profile: None,
+        })
+    }
+}
+
+/// The path `written` (`./packages.nix`) relative to the flake directory `dir`, when it is a
+/// regular file inside it reached without a link; else why not.
+fn inside_flake(dir: &Path, written: &str) -> std::result::Result<PathBuf, &'static str> {
+    use std::path::Component;
+    let mut rel = PathBuf::new();
+    for part in Path::new(written).components() {
+        match part {
+            Component::CurDir => {}
+            Component::Normal(p) => rel.push(p),
+            _ => return Err("which is outside the flake's directory"),
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        return Err("which is the flake's directory");
+    }
+    // No component may be a link: each is looked at without following one.
+    let mut at = dir.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        let meta = std::fs::symlink_metadata(&at).map_err(|_| "which does not exist")?;
+        if meta.file_type().is_symlink() {
+            return Err("which is reached through a symbolic link");
+        }
+    }
+    if !std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_file()) {
+        return Err("which is not a regular file");
+    }
+    Ok(rel)
+}
+
 /// Reads flake.nix: a regular file (a FIFO or device is refused, never waited on) of at most
 /// 64 MiB, as UTF-8.
 fn read(file: &Path) -> Result<String> {
@@ -256,13 +338,14 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         .map(|n| name::parse(n).map_err(Error::usage))
         .collect::<Result<_>>()?;
     let located = locate(ui, config, &args.flake)?;
-    let file = &located.file;
-    let _lock = lock_flake(ui, file)?;
-    let old = read(file)?;
+    let _lock = lock_flake(ui, &located.file)?;
+    let edited_file = EditedFile::of(&located)?;
+    let file = &edited_file.path;
+    let old = &edited_file.text;
     let edited = if adding {
-        edit::add(&old, located.binding(), &names)
+        edit::add_in(old, edited_file.target(), &names)
     } else {
-        edit::remove(&old, located.binding(), &names)
+        edit::remove_in(old, edited_file.target(), &names)
     }
     .map_err(|r| refused(file, r))?;
     for name in &edited.unchanged {
@@ -274,7 +357,7 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         file: file.display().to_string(),
         added: if adding { changed.clone() } else { Vec::new() },
         removed: if adding { Vec::new() } else { changed.clone() },
-        edit: unified_diff("flake.nix", &old, &edited.text),
+        edit: unified_diff(&edited_file.rel.display().to_string(), old, &edited.text),
         switch: None,
     };
     if args.dry_run {
@@ -300,7 +383,7 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         profile.check_writable()?;
         Some(profile)
     };
-    let copy = copy::edited_copy(&located.dir, &edited.text)?;
+    let copy = copy::edited_copy(&located.dir, &edited_file.rel, &edited.text)?;
     // builtins.getFlake never writes a lock file: the copy's is brought up to date first
     // (the overrides recorded in it, so the check sees what the build uses).
     let mut lock = NixCommand::nix().args(["flake", "lock"]);
@@ -450,9 +533,9 @@ pub struct InstalledEntry {
 /// `list`: the declared entries beside the current generation's packages.
 fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     let located = locate(ui, config, &args.flake)?;
-    let text = read(&located.file)?;
-    let entries =
-        edit::declared(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
+    let edited_file = EditedFile::of(&located)?;
+    let entries = edit::declared_in(&edited_file.text, edited_file.target())
+        .map_err(|r| refused(&edited_file.path, r))?;
     let profile = config.resolve_profile(ui, cli.profile.profile.clone())?;
     let generation = match std::fs::canonicalize(profile.path()) {
         Ok(path) => Some(fp_nix::diff::packages_of(ui, &path.to_string_lossy())?),
@@ -468,7 +551,7 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     let (in_generation, declared) = drift::compare(&sides, &names);
     let report = ListReport {
         flake: located.flake.clone(),
-        file: located.file.display().to_string(),
+        file: edited_file.path.display().to_string(),
         declared: entries
             .into_iter()
             .zip(in_generation)

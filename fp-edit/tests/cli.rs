@@ -332,3 +332,79 @@ fn list_shows_drift_after_a_switch_to_another_flake() {
     assert_eq!(missing, ["motd"]);
     assert_eq!(marked(&list(false).stdout, '-'), ["motd"]);
 }
+
+#[test]
+fn paths_imported_from_a_file_is_edited_there() {
+    let bed = Bed::new();
+    let dir = bed.profile_flake_with(
+        "flake",
+        1,
+        "paths = import ./packages.nix { inherit pkgs; };",
+    );
+    let packages = dir.join("packages.nix");
+    std::fs::write(&packages, "{ pkgs }:\nwith pkgs; [\n  hello\n  tree\n]\n").unwrap();
+    let flake_before = read(&dir);
+    let before = std::fs::read_to_string(&packages).unwrap();
+
+    let dry = edit(&bed, &dir, &["add", "--dry-run", "cowsay"]).success();
+    assert!(
+        dry.stdout
+            .starts_with("--- a/packages.nix\n+++ b/packages.nix\n"),
+        "{}",
+        dry.stdout
+    );
+    edit(&bed, &dir, &["add", "cowsay"]).success();
+    let added = std::fs::read_to_string(&packages).unwrap();
+    insta::assert_snapshot!(fp_edit::unified_diff("packages.nix", &before, &added));
+    assert_eq!(read(&dir), flake_before);
+    assert_eq!(profile_bins(&bed), ["cowsay", "hello", "tree"]);
+
+    edit(&bed, &dir, &["remove", "hello"]).success();
+    assert_eq!(
+        std::fs::read_to_string(&packages).unwrap(),
+        added.replace("  hello\n", "")
+    );
+    assert_eq!(read(&dir), flake_before);
+    assert_eq!(profile_bins(&bed), ["cowsay", "tree"]);
+
+    let list = edit(&bed, &dir, &["list", "--json"]).success();
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["file"], packages.display().to_string());
+    assert_eq!(v["declared"][0]["text"], "cowsay");
+}
+
+#[test]
+fn an_imported_file_outside_the_flake_or_a_link_is_refused() {
+    let bed = Bed::new();
+    let outside = bed.path().join("outside.nix");
+    std::fs::write(&outside, "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    for (written, link) in [
+        ("../outside.nix", false),
+        ("./packages.nix", true),
+        ("./missing.nix", false),
+    ] {
+        let dir = bed.profile_flake_with(
+            "flake",
+            1,
+            &format!("paths = import {written} {{ inherit pkgs; }};"),
+        );
+        if link {
+            let _ = std::fs::remove_file(dir.join("packages.nix"));
+            std::os::unix::fs::symlink(&outside, dir.join("packages.nix")).unwrap();
+        }
+        let before = read(&dir);
+        let run = edit(&bed, &dir, &["add", "--no-build", "cowsay"]);
+        assert_eq!(run.code, 2, "{written}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("`paths` is read from {written}, which")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(read(&dir), before);
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            "{ pkgs }: with pkgs; [ hello ]\n"
+        );
+    }
+}
