@@ -1,13 +1,13 @@
 //! The edited copy of a flake that is built before flake.nix is replaced: the files Nix would
 //! see of the flake (a git work tree's tracked files, or the whole directory), in a temporary
-//! directory, with the new flake.nix.
+//! directory, with the edited file.
 
 use fp_common::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Copies the flake in `dir` to a temporary directory (removed when dropped) and writes
-/// `flake_nix` as its flake.nix.
-pub fn edited_copy(dir: &Path, flake_nix: &str) -> Result<tempfile::TempDir> {
+/// `text` as its file `rel` (`flake.nix`, or the file its `paths` is imported from).
+pub fn edited_copy(dir: &Path, rel: &Path, text: &str) -> Result<tempfile::TempDir> {
     let copy = tempfile::Builder::new()
         .prefix("fp-edit-")
         .tempdir()
@@ -29,8 +29,8 @@ pub fn edited_copy(dir: &Path, flake_nix: &str) -> Result<tempfile::TempDir> {
             std::fs::copy(&from, &to).map_err(|e| cannot("copy", &from, e))?;
         }
     }
-    let file = copy.path().join("flake.nix");
-    std::fs::write(&file, flake_nix).map_err(|e| cannot("write", &file, e))?;
+    let file = copy.path().join(rel);
+    std::fs::write(&file, text).map_err(|e| cannot("write", &file, e))?;
     Ok(copy)
 }
 

@@ -101,6 +101,16 @@ pub struct Edited {
     pub unchanged: Vec<Name>,
 }
 
+/// Which lists an edit is made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The `paths` of the `lib.mkProfile` call bound to this attribute, in a flake.nix.
+    Profile(&'a str),
+    /// The whole file is the list (after its arguments: `{ pkgs }: with pkgs; [ ... ]`), as a
+    /// file `paths` imports is.
+    ListFile,
+}
+
 /// Parses `source`, refusing text that is not Nix.
 fn parse(source: &str) -> Result<SyntaxNode, Refusal> {
     let parse = Root::parse(source);
@@ -199,8 +209,8 @@ fn unparen(node: &SyntaxNode) -> Option<SyntaxNode> {
     Some(node)
 }
 
-/// Finds the profile `attr` and the lists of its `paths`.
-fn find_paths(source: &str, root: &SyntaxNode, attr: &str) -> Result<Paths, Refusal> {
+/// Finds the profile `attr` and the value of its `paths`.
+fn paths_value(source: &str, root: &SyntaxNode, attr: &str) -> Result<SyntaxNode, Refusal> {
     let calls = mk_profile_calls(root);
     let matching: Vec<&SyntaxNode> = calls
         .iter()
@@ -257,9 +267,67 @@ fn find_paths(source: &str, root: &SyntaxNode, attr: &str) -> Result<Paths, Refu
             ))
         }
     };
+    Ok(value)
+}
+
+/// Finds the lists an edit of `target` is made in.
+fn find_lists(source: &str, root: &SyntaxNode, target: Target) -> Result<Paths, Refusal> {
+    let value = match target {
+        Target::Profile(attr) => paths_value(source, root, attr)?,
+        Target::ListFile => {
+            let mut body = root.children().next().ok_or_else(|| {
+                Refusal::whole(
+                    "the file is empty",
+                    "write the list: { pkgs }: with pkgs; [ ]",
+                )
+            })?;
+            while body.kind() == NODE_LAMBDA {
+                match children(&body).last() {
+                    Some(inner) => body = inner.clone(),
+                    None => break,
+                }
+            }
+            body
+        }
+    };
     let mut lists = Vec::new();
     collect_lists(source, &value, false, false, &mut lists, 0)?;
     Ok(Paths { lists })
+}
+
+/// The file `paths` of the profile `attr` is read from, when it is (or a name bound by `let`
+/// to) `import ./FILE ...`: the path as written (`./packages.nix`). `None` when `paths` is
+/// written in the flake.
+pub fn imported(source: &str, attr: &str) -> Result<Option<String>, Refusal> {
+    let root = parse(source)?;
+    let mut node = paths_value(source, &root, attr)?;
+    for _ in 0..32 {
+        match node.kind() {
+            NODE_PAREN => match node.children().next() {
+                Some(inner) => node = inner,
+                None => return Ok(None),
+            },
+            NODE_IDENT => {
+                let name = compact(&node);
+                match let_binding(source, &node, &name) {
+                    Ok(value) => node = value,
+                    Err(_) => return Ok(None),
+                }
+            }
+            NODE_APPLY => {
+                let (function, args) = apply_chain(&node);
+                if compact(&function) != "import" {
+                    return Ok(None);
+                }
+                return match args.first().and_then(unparen) {
+                    Some(path) if path.kind() == NODE_PATH_REL => Ok(Some(compact(&path))),
+                    _ => Err(computed(source, &node)),
+                };
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// The lines of `nodes`, for messages.
@@ -271,8 +339,22 @@ fn lines(source: &str, nodes: &[impl std::borrow::Borrow<SyntaxNode>]) -> String
         .join(", ")
 }
 
-/// The refusal for a `paths` fp-edit cannot see into.
+/// The refusal for a `paths` fp-edit cannot see into; a list read from another file
+/// (`import ./packages.nix ...`) is named as such, with the file to edit.
 fn computed(source: &str, node: &SyntaxNode) -> Refusal {
+    let (function, args) = apply_chain(node);
+    if node.kind() == NODE_APPLY && compact(&function) == "import" {
+        let file = args.first().map(compact).unwrap_or_default();
+        return Refusal::at(
+            source,
+            start(node),
+            format!(
+                "`paths` uses a list read from another file ({}); fp-edit edits that file only when `paths` is the import alone",
+                shorten(&file)
+            ),
+            format!("add the package to the list in {} by hand", shorten(&file)),
+        );
+    }
     Refusal::at(
         source,
         start(node),
@@ -602,8 +684,13 @@ fn input_in_scope(source: &str, node: &SyntaxNode, input: &str) -> Result<String
 
 /// The entries `paths` declares, as written, in file order.
 pub fn declared(source: &str, attr: &str) -> Result<Vec<Entry>, Refusal> {
+    declared_in(source, Target::Profile(attr))
+}
+
+/// The entries of the lists of `target`, as written, in file order.
+pub fn declared_in(source: &str, target: Target) -> Result<Vec<Entry>, Refusal> {
     let root = parse(source)?;
-    let paths = find_paths(source, &root, attr)?;
+    let paths = find_lists(source, &root, target)?;
     Ok(entries(source, &paths))
 }
 
@@ -623,8 +710,8 @@ fn entries(source: &str, paths: &Paths) -> Vec<Entry> {
 }
 
 /// The keys of what `paths` declares (unconditionally or not).
-fn keys(source: &str, attr: &str) -> Result<BTreeSet<String>, Refusal> {
-    Ok(declared(source, attr)?
+fn keys(source: &str, target: Target) -> Result<BTreeSet<String>, Refusal> {
+    Ok(declared_in(source, target)?
         .into_iter()
         .filter_map(|e| e.key)
         .collect())
@@ -633,12 +720,17 @@ fn keys(source: &str, attr: &str) -> Result<BTreeSet<String>, Refusal> {
 /// Adds `names` to the profile `attr` of the flake `source`. A name already declared is left
 /// as it is (listed in `unchanged`).
 pub fn add(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusal> {
+    add_in(source, Target::Profile(attr), names)
+}
+
+/// Adds `names` to the lists of `target` in `source`, as [`add`] does.
+pub fn add_in(source: &str, target: Target, names: &[Name]) -> Result<Edited, Refusal> {
     let mut text = source.to_string();
     let mut changed = Vec::new();
     let mut unchanged = Vec::new();
     for name in names {
         let root = parse(&text)?;
-        let paths = find_paths(&text, &root, attr)?;
+        let paths = find_lists(&text, &root, target)?;
         let key = key_of_name(name);
         if entries(&text, &paths)
             .iter()
@@ -652,7 +744,7 @@ pub fn add(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusal> 
         text = insert(&text, &list, &entry, &key);
         changed.push(name.clone());
     }
-    check(source, &text, attr, &changed, &[])?;
+    check(source, &text, target, &changed, &[])?;
     Ok(Edited {
         text,
         changed,
@@ -663,11 +755,16 @@ pub fn add(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusal> 
 /// Removes `names` from the profile `attr` of the flake `source`, from whichever list has
 /// them. A name that is not declared is refused with what is.
 pub fn remove(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusal> {
+    remove_in(source, Target::Profile(attr), names)
+}
+
+/// Removes `names` from the lists of `target` in `source`, as [`remove`] does.
+pub fn remove_in(source: &str, target: Target, names: &[Name]) -> Result<Edited, Refusal> {
     let mut text = source.to_string();
     let mut changed = Vec::new();
     for name in names {
         let root = parse(&text)?;
-        let paths = find_paths(&text, &root, attr)?;
+        let paths = find_lists(&text, &root, target)?;
         let key = key_of_name(name);
         let Some((item, mapped)) = find_entry(&paths, &key) else {
             if let Some(list) = paths.lists.iter().find(|l| l.mapped) {
@@ -702,7 +799,7 @@ pub fn remove(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusa
             }
             text = delete(&text, &item);
             let root = parse(&text)?;
-            let paths = find_paths(&text, &root, attr)?;
+            let paths = find_lists(&text, &root, target)?;
             match find_entry(&paths, &key) {
                 Some(next) => (item, mapped) = next,
                 None => break,
@@ -710,7 +807,7 @@ pub fn remove(source: &str, attr: &str, names: &[Name]) -> Result<Edited, Refusa
         }
         changed.push(name.clone());
     }
-    check(source, &text, attr, &[], &changed)?;
+    check(source, &text, target, &[], &changed)?;
     Ok(Edited {
         text,
         changed,
@@ -857,18 +954,18 @@ fn delete(source: &str, item: &SyntaxNode) -> String {
 fn check(
     old: &str,
     new: &str,
-    attr: &str,
+    target: Target,
     added: &[Name],
     removed: &[Name],
 ) -> Result<(), Refusal> {
-    let mut expected = keys(old, attr)?;
+    let mut expected = keys(old, target)?;
     for name in added {
         expected.insert(key_of_name(name));
     }
     for name in removed {
         expected.remove(&key_of_name(name));
     }
-    let got = keys(new, attr).map_err(|r| Refusal {
+    let got = keys(new, target).map_err(|r| Refusal {
         message: format!(
             "the edit would break the file ({}); nothing was changed",
             r.message

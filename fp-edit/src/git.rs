@@ -58,11 +58,13 @@ pub fn after_edit(ui: &Ui, dir: &Path, file: &Path, commit: bool, message: &str)
         return Ok(());
     }
     let path = file.to_string_lossy();
+    // The file as the user writes it in the flake directory: `flake.nix`, `packages.nix`.
+    let name = file.strip_prefix(dir).unwrap_or(file).display().to_string();
     let is_tracked = git(dir, &["ls-files", "--error-unmatch", "--", &path]).is_some();
     if !commit {
         if !is_tracked {
             ui.note(&format!(
-                "flake.nix is not tracked by git, so Nix does not see it: git -C {} add flake.nix",
+                "{name} is not tracked by git, so Nix does not see it: git -C {} add {name}",
                 dir.display()
             ));
         }
@@ -77,7 +79,7 @@ pub fn after_edit(ui: &Ui, dir: &Path, file: &Path, commit: bool, message: &str)
             Ok(())
         }
         None => Err(Error::failed(format!(
-            "flake.nix was edited but git commit failed (run it yourself: git -C {} commit flake.nix)",
+            "{name} was edited but git commit failed (run it yourself: git -C {} commit {name})",
             dir.display()
         ))),
     }

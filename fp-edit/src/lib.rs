@@ -7,6 +7,7 @@
 //! ([`git`]).
 
 pub mod copy;
+pub mod drift;
 pub mod edit;
 pub mod exists;
 pub mod git;
@@ -199,6 +200,88 @@ pub fn locate(ui: &Ui, config: &Config, args: &FlakeArgs) -> Result<Located> {
     })
 }
 
+/// The file an edit changes: flake.nix, or the file its `paths` is imported from.
+struct EditedFile {
+    /// Its path.
+    path: PathBuf,
+    /// Its path relative to the flake's directory (`flake.nix`, `packages.nix`).
+    rel: PathBuf,
+    /// Its text.
+    text: String,
+    /// The profile's attribute when the file is flake.nix; `None` when it is the imported list.
+    profile: Option<String>,
+}
+
+impl EditedFile {
+    /// Where in it the lists are.
+    fn target(&self) -> edit::Target<'_> {
+        match &self.profile {
+            Some(attr) => edit::Target::Profile(attr),
+            None => edit::Target::ListFile,
+        }
+    }
+
+    /// Reads flake.nix and, when the profile's `paths` is `import ./FILE ...`, that file: a
+    /// relative path inside the flake's directory naming a regular file (not a link).
+    fn of(located: &Located) -> Result<EditedFile> {
+        let text = read(&located.file)?;
+        let imported =
+            edit::imported(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
+        let Some(written) = imported else {
+            return Ok(EditedFile {
+                path: located.file.clone(),
+                rel: PathBuf::from("flake.nix"),
+                text,
+                profile: Some(located.binding().to_string()),
+            });
+        };
+        let rel = inside_flake(&located.dir, &written).map_err(|why| {
+            Error::usage(format!(
+                "{}: `paths` is read from {written}, {why}; nothing was changed",
+                located.file.display()
+            ))
+            .with_hint(format!("add the package to the list in {written} by hand"))
+        })?;
+        let path = located.dir.join(&rel);
+        Ok(EditedFile {
+            text: read(&path)?,
+            path,
+            rel,
+            profile: None,
+        })
+    }
+}
+
+/// The path `written` (`./packages.nix`) relative to the flake directory `dir`, when it is a
+/// regular file inside it reached without a link; else why not.
+fn inside_flake(dir: &Path, written: &str) -> std::result::Result<PathBuf, &'static str> {
+    use std::path::Component;
+    let mut rel = PathBuf::new();
+    for part in Path::new(written).components() {
+        match part {
+            Component::CurDir => {}
+            Component::Normal(p) => rel.push(p),
+            _ => return Err("which is outside the flake's directory"),
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        return Err("which is the flake's directory");
+    }
+    // No component may be a link: each is looked at without following one.
+    let mut at = dir.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        let meta = std::fs::symlink_metadata(&at).map_err(|_| "which does not exist")?;
+        if meta.file_type().is_symlink() {
+            return Err("which is reached through a symbolic link");
+        }
+    }
+    if !std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_file()) {
+        return Err("which is not a regular file");
+    }
+    Ok(rel)
+}
+
 /// Reads flake.nix: a regular file (a FIFO or device is refused, never waited on) of at most
 /// 64 MiB, as UTF-8.
 fn read(file: &Path) -> Result<String> {
@@ -255,13 +338,14 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         .map(|n| name::parse(n).map_err(Error::usage))
         .collect::<Result<_>>()?;
     let located = locate(ui, config, &args.flake)?;
-    let file = &located.file;
-    let _lock = lock_flake(ui, file)?;
-    let old = read(file)?;
+    let _lock = lock_flake(ui, &located.file)?;
+    let edited_file = EditedFile::of(&located)?;
+    let file = &edited_file.path;
+    let old = &edited_file.text;
     let edited = if adding {
-        edit::add(&old, located.binding(), &names)
+        edit::add_in(old, edited_file.target(), &names)
     } else {
-        edit::remove(&old, located.binding(), &names)
+        edit::remove_in(old, edited_file.target(), &names)
     }
     .map_err(|r| refused(file, r))?;
     for name in &edited.unchanged {
@@ -273,7 +357,7 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         file: file.display().to_string(),
         added: if adding { changed.clone() } else { Vec::new() },
         removed: if adding { Vec::new() } else { changed.clone() },
-        edit: unified_diff("flake.nix", &old, &edited.text),
+        edit: unified_diff(&edited_file.rel.display().to_string(), old, &edited.text),
         switch: None,
     };
     if args.dry_run {
@@ -299,7 +383,7 @@ fn edit_flake(ui: &Ui, config: &Config, cli: &Cli, args: &EditArgs, adding: bool
         profile.check_writable()?;
         Some(profile)
     };
-    let copy = copy::edited_copy(&located.dir, &edited.text)?;
+    let copy = copy::edited_copy(&located.dir, &edited_file.rel, &edited.text)?;
     // builtins.getFlake never writes a lock file: the copy's is brought up to date first
     // (the overrides recorded in it, so the check sees what the build uses).
     let mut lock = NixCommand::nix().args(["flake", "lock"]);
@@ -410,8 +494,10 @@ pub struct ListReport {
     pub file: String,
     /// Its entries, as written.
     pub declared: Vec<DeclaredEntry>,
-    /// The packages of the profile's current generation (`name-version`), when it has one.
-    pub installed: Vec<String>,
+    /// The packages of the profile's current generation, when it has one.
+    pub installed: Vec<InstalledEntry>,
+    /// Whether the profile has a current generation (else nothing is drift).
+    pub has_generation: bool,
 }
 
 /// One declared entry.
@@ -427,41 +513,70 @@ pub struct DeclaredEntry {
     pub conditional: bool,
     /// Its line in flake.nix.
     pub line: usize,
+    /// Whether the current generation has the package it stands for (`false` is drift:
+    /// declared, not installed; always `false` without a generation).
+    pub in_generation: bool,
+}
+
+/// One package of the current generation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledEntry {
+    /// `name-version` (the name alone when it has no version).
+    pub package: String,
+    /// Its name, as `builtins.parseDrvName` splits the store path.
+    pub name: String,
+    /// Whether a declared entry stands for it (`false` is drift: installed, not declared).
+    pub declared: bool,
 }
 
 /// `list`: the declared entries beside the current generation's packages.
 fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     let located = locate(ui, config, &args.flake)?;
-    let text = read(&located.file)?;
-    let entries =
-        edit::declared(&text, located.binding()).map_err(|r| refused(&located.file, r))?;
+    let edited_file = EditedFile::of(&located)?;
+    let entries = edit::declared_in(&edited_file.text, edited_file.target())
+        .map_err(|r| refused(&edited_file.path, r))?;
     let profile = config.resolve_profile(ui, cli.profile.profile.clone())?;
-    let installed = match std::fs::canonicalize(profile.path()) {
-        Ok(path) => fp_nix::diff::packages_of(ui, &path.to_string_lossy())?
-            .into_iter()
-            .map(|p| {
-                if p.version.is_empty() {
-                    p.name
-                } else {
-                    format!("{}-{}", p.name, p.version)
-                }
-            })
-            .collect(),
-        Err(_) => Vec::new(),
+    let generation = match std::fs::canonicalize(profile.path()) {
+        Ok(path) => Some(fp_nix::diff::packages_of(ui, &path.to_string_lossy())?),
+        Err(_) => None,
     };
+    let has_generation = generation.is_some();
+    let packages = generation.unwrap_or_default();
+    let sides: Vec<(Option<&str>, &str)> = entries
+        .iter()
+        .map(|e| (e.key.as_deref(), e.text.as_str()))
+        .collect();
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let (in_generation, declared) = drift::compare(&sides, &names);
     let report = ListReport {
         flake: located.flake.clone(),
-        file: located.file.display().to_string(),
+        file: edited_file.path.display().to_string(),
         declared: entries
             .into_iter()
-            .map(|e| DeclaredEntry {
+            .zip(in_generation)
+            .map(|(e, in_generation)| DeclaredEntry {
                 text: e.text,
                 name: e.key,
                 conditional: e.conditional,
                 line: e.line,
+                in_generation,
             })
             .collect(),
-        installed,
+        installed: packages
+            .iter()
+            .zip(declared)
+            .map(|(p, declared)| InstalledEntry {
+                package: if p.version.is_empty() {
+                    p.name.clone()
+                } else {
+                    format!("{}-{}", p.name, p.version)
+                },
+                name: p.name.clone(),
+                declared,
+            })
+            .collect(),
+        has_generation,
     };
     if args.json {
         return print_json(&report);
@@ -469,23 +584,46 @@ fn list(ui: &Ui, config: &Config, cli: &Cli, args: &ListArgs) -> Result<()> {
     write_stdout(&render_list(&report))
 }
 
-/// The list for people: the declared entries (as written), then the generation's packages.
+/// The list for people: the declared entries (as written), then the generation's packages,
+/// each drifting one marked (`-` declared but not in the generation, `+` in the generation but
+/// not declared) and a legend under them when one is.
 pub fn render_list(report: &ListReport) -> String {
     let mut out = format!("declared in {}:\n", report.file);
+    let mut drift = false;
     for e in &report.declared {
         let note = if e.conditional { "  (conditional)" } else { "" };
         let one_line = e.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        out.push_str(&format!("  {one_line}{note}\n"));
+        let mark = if report.has_generation && !e.in_generation {
+            drift = true;
+            "-"
+        } else {
+            " "
+        };
+        out.push_str(&format!("{mark} {one_line}{note}\n"));
     }
     if report.declared.is_empty() {
         out.push_str("  (nothing)\n");
     }
     out.push_str("in the current generation:\n");
     for p in &report.installed {
-        out.push_str(&format!("  {p}\n"));
+        let mark = if p.declared {
+            " "
+        } else {
+            drift = true;
+            "+"
+        };
+        out.push_str(&format!("{mark} {}\n", p.package));
     }
-    if report.installed.is_empty() {
+    if !report.has_generation {
+        out.push_str("  (no generation yet)\n");
+    } else if report.installed.is_empty() {
         out.push_str("  (nothing)\n");
+    }
+    if drift {
+        out.push_str(
+            "legend: - declared, not in the current generation; + in the generation, not declared \
+             (fp-build | fp-switch makes the generation what the flake declares)\n",
+        );
     }
     out.trim_end().to_string()
 }
@@ -493,6 +631,14 @@ pub fn render_list(report: &ListReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn installed(name: &str, version: &str, declared: bool) -> InstalledEntry {
+        InstalledEntry {
+            package: format!("{name}-{version}"),
+            name: name.into(),
+            declared,
+        }
+    }
 
     #[test]
     fn the_list_for_people() {
@@ -505,21 +651,29 @@ mod tests {
                     name: Some("ripgrep".into()),
                     conditional: false,
                     line: 12,
+                    in_generation: true,
                 },
                 DeclaredEntry {
                     text: "(nix-direnv.override {\n  enableFlakes = true;\n})".into(),
                     name: None,
                     conditional: false,
                     line: 13,
+                    in_generation: true,
                 },
                 DeclaredEntry {
                     text: "strace".into(),
                     name: Some("strace".into()),
                     conditional: true,
                     line: 17,
+                    in_generation: false,
                 },
             ],
-            installed: vec!["ripgrep-14.1.0".into(), "nix-direnv-3.0.6".into()],
+            installed: vec![
+                installed("ripgrep", "14.1.0", true),
+                installed("nix-direnv", "3.0.6", true),
+                installed("cowsay", "3.7.0", false),
+            ],
+            has_generation: true,
         };
         insta::assert_snapshot!(render_list(&report));
         let empty = ListReport {
@@ -527,8 +681,23 @@ mod tests {
             file: "flake.nix".into(),
             declared: vec![],
             installed: vec![],
+            has_generation: false,
         };
         insta::assert_snapshot!(render_list(&empty));
+        let in_step = ListReport {
+            flake: ".".into(),
+            file: "flake.nix".into(),
+            declared: vec![DeclaredEntry {
+                text: "pkgs.hello".into(),
+                name: Some("hello".into()),
+                conditional: false,
+                line: 3,
+                in_generation: true,
+            }],
+            installed: vec![installed("hello", "2.12", true)],
+            has_generation: true,
+        };
+        insta::assert_snapshot!(render_list(&in_step));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! fp-edit against real Nix and the offline package set: the file's bytes after each edit,
 //! the profile after the switch, and every refusal leaving flake.nix byte-identical.
 
+mod common;
+
+use common::profile_bins;
 use fp_testkit::Bed;
 use std::path::Path;
 
@@ -17,20 +20,6 @@ fn flake(bed: &Bed) -> std::path::PathBuf {
 
 fn read(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("flake.nix")).unwrap()
-}
-
-/// The package directories in the profile's current env (`hello`, ...), from its bin/.
-fn profile_bins(bed: &Bed) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(bed.profile().join("bin"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names.retain(|n| !n.starts_with("fp"));
-    names
 }
 
 fn edit(bed: &Bed, dir: &Path, args: &[&str]) -> fp_testkit::Run {
@@ -272,4 +261,150 @@ fn a_list_of_pkgs_entries_with_comments_and_a_conditional_list() {
     );
     edit(&bed, &dir, &["remove", "--no-build", "hello", "motd"]).success();
     insta::assert_snapshot!(bed.redact(&fp_edit::unified_diff("flake.nix", &after, &read(&dir))));
+}
+
+/// The `list` entries' marks: the text of each line of the list for people that starts with
+/// `mark`.
+fn marked(stdout: &str, mark: char) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with(mark) && l.as_bytes().get(1) == Some(&b' '))
+        .map(|l| l[2..].to_string())
+        .collect()
+}
+
+#[test]
+fn list_shows_drift_after_a_switch_to_another_flake() {
+    let bed = Bed::new();
+    let dir = flake(&bed);
+    let other = bed.profile_flake_with(
+        "other",
+        1,
+        "paths = with pkgs; [\n          hello\n          tree\n        ];",
+    );
+    // The profile is switched from another flake that has cowsay besides.
+    edit(&bed, &other, &["add", "cowsay"]).success();
+    // And tree is removed from this one without a build.
+    edit(&bed, &dir, &["remove", "--no-build", "tree"]).success();
+    let list = |json: bool| {
+        let mut cmd = bed.tool(FP_EDIT).arg("list");
+        if json {
+            cmd = cmd.arg("--json");
+        }
+        cmd.arg("--flake")
+            .arg(&dir)
+            .arg("--profile")
+            .arg(bed.profile())
+            .run()
+            .success()
+    };
+    let people = list(false);
+    insta::assert_snapshot!(bed.redact(&people.stdout));
+    assert!(marked(&people.stdout, '-').is_empty(), "{}", people.stdout);
+    let plus = marked(&people.stdout, '+');
+    assert!(
+        plus.len() == 2 && plus[0].starts_with("cowsay-") && plus[1].starts_with("tree-"),
+        "{}",
+        people.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&list(true).stdout).unwrap();
+    assert_eq!(v["declared"][0]["text"], "hello");
+    assert_eq!(v["declared"][0]["inGeneration"], true);
+    let undeclared: Vec<&str> = v["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["declared"] == false)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(undeclared, ["cowsay", "tree"]);
+
+    // Declared but not installed: motd added without a build.
+    edit(&bed, &dir, &["add", "--no-build", "motd"]).success();
+    let v: serde_json::Value = serde_json::from_str(&list(true).stdout).unwrap();
+    let missing: Vec<&str> = v["declared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["inGeneration"] == false)
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, ["motd"]);
+    assert_eq!(marked(&list(false).stdout, '-'), ["motd"]);
+}
+
+#[test]
+fn paths_imported_from_a_file_is_edited_there() {
+    let bed = Bed::new();
+    let dir = bed.profile_flake_with(
+        "flake",
+        1,
+        "paths = import ./packages.nix { inherit pkgs; };",
+    );
+    let packages = dir.join("packages.nix");
+    std::fs::write(&packages, "{ pkgs }:\nwith pkgs; [\n  hello\n  tree\n]\n").unwrap();
+    let flake_before = read(&dir);
+    let before = std::fs::read_to_string(&packages).unwrap();
+
+    let dry = edit(&bed, &dir, &["add", "--dry-run", "cowsay"]).success();
+    assert!(
+        dry.stdout
+            .starts_with("--- a/packages.nix\n+++ b/packages.nix\n"),
+        "{}",
+        dry.stdout
+    );
+    edit(&bed, &dir, &["add", "cowsay"]).success();
+    let added = std::fs::read_to_string(&packages).unwrap();
+    insta::assert_snapshot!(fp_edit::unified_diff("packages.nix", &before, &added));
+    assert_eq!(read(&dir), flake_before);
+    assert_eq!(profile_bins(&bed), ["cowsay", "hello", "tree"]);
+
+    edit(&bed, &dir, &["remove", "hello"]).success();
+    assert_eq!(
+        std::fs::read_to_string(&packages).unwrap(),
+        added.replace("  hello\n", "")
+    );
+    assert_eq!(read(&dir), flake_before);
+    assert_eq!(profile_bins(&bed), ["cowsay", "tree"]);
+
+    let list = edit(&bed, &dir, &["list", "--json"]).success();
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["file"], packages.display().to_string());
+    assert_eq!(v["declared"][0]["text"], "cowsay");
+}
+
+#[test]
+fn an_imported_file_outside_the_flake_or_a_link_is_refused() {
+    let bed = Bed::new();
+    let outside = bed.path().join("outside.nix");
+    std::fs::write(&outside, "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    for (written, link) in [
+        ("../outside.nix", false),
+        ("./packages.nix", true),
+        ("./missing.nix", false),
+    ] {
+        let dir = bed.profile_flake_with(
+            "flake",
+            1,
+            &format!("paths = import {written} {{ inherit pkgs; }};"),
+        );
+        if link {
+            let _ = std::fs::remove_file(dir.join("packages.nix"));
+            std::os::unix::fs::symlink(&outside, dir.join("packages.nix")).unwrap();
+        }
+        let before = read(&dir);
+        let run = edit(&bed, &dir, &["add", "--no-build", "cowsay"]);
+        assert_eq!(run.code, 2, "{written}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("`paths` is read from {written}, which")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(read(&dir), before);
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            "{ pkgs }: with pkgs; [ hello ]\n"
+        );
+    }
 }

@@ -162,6 +162,58 @@ fn refuses_what_it_cannot_edit_safely() {
     insta::assert_debug_snapshot!(
         edit::add(&flake("template"), "work", &names(&["jq"])).unwrap_err()
     );
+    // A list read from another file is edited there; in a `++` chain it is refused, naming
+    // the file to edit by hand.
+    let chained = flake("imported").replace(
+        "paths = import ./packages.nix { inherit pkgs; };",
+        "paths = [ pkgs.hello ] ++ import ./packages.nix { inherit pkgs; };",
+    );
+    let imported = edit::add(&chained, "profile", &names(&["jq"])).unwrap_err();
+    assert_eq!(imported.line, 8);
+    insta::assert_debug_snapshot!("imported", imported);
+}
+
+#[test]
+fn paths_imported_from_another_file_is_edited_there() {
+    for which in ["imported", "imported_let"] {
+        assert_eq!(
+            edit::imported(&flake(which), "profile").unwrap().as_deref(),
+            Some("./packages.nix"),
+            "{which}"
+        );
+    }
+    let profile_file = flake("with_inline").replace(
+        "paths = with nixpkgs.legacyPackages.x86_64-linux; [ bat jq ];",
+        "paths = import ./paths.nix pkgs;",
+    );
+    assert_eq!(
+        edit::imported(&profile_file, "profile").unwrap().as_deref(),
+        Some("./paths.nix")
+    );
+    // A list written in the flake is not imported.
+    assert_eq!(edit::imported(&flake("template"), "profile").unwrap(), None);
+    // An import of a path that is not relative is refused.
+    let absolute = flake("imported").replace("./packages.nix", "/etc/packages.nix");
+    assert!(edit::imported(&absolute, "profile").is_err());
+
+    let list_file = |which: &str, add: &[&str], remove: &[&str]| {
+        let source = flake(which);
+        let added = edit::add_in(&source, edit::Target::ListFile, &names(add)).unwrap();
+        let removed = edit::remove_in(&added.text, edit::Target::ListFile, &names(remove)).unwrap();
+        format!(
+            "{}{}",
+            unified_diff("packages.nix", &source, &added.text),
+            unified_diff("packages.nix", &added.text, &removed.text)
+        )
+    };
+    insta::assert_snapshot!(
+        "packages_file",
+        list_file("packages", &["fd", "zsh"], &["ripgrep"])
+    );
+    insta::assert_snapshot!(
+        "paths_file",
+        list_file("paths_file", &["cowsay"], &["hello"])
+    );
 }
 
 #[test]
