@@ -3,6 +3,9 @@
 //! directory, with the edited file.
 
 use fp_common::{Error, Result};
+use fp_nix::limits::{open_regular, refusal, Links};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Copies the flake in `dir` to a temporary directory (removed when dropped) and writes
@@ -25,13 +28,35 @@ pub fn edited_copy(dir: &Path, rel: &Path, text: &str) -> Result<tempfile::TempD
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&from).map_err(|e| cannot("read", &from, e))?;
             std::os::unix::fs::symlink(target, &to).map_err(|e| cannot("make", &to, e))?;
-        } else if meta.is_file() {
-            std::fs::copy(&from, &to).map_err(|e| cannot("copy", &from, e))?;
+        } else if !meta.is_dir() {
+            // A directory at a tracked path is a submodule, which Nix leaves out too.
+            copy_regular(&from, &to)?;
         }
     }
     let file = copy.path().join(rel);
     std::fs::write(&file, text).map_err(|e| cannot("write", &file, e))?;
     Ok(copy)
+}
+
+/// Copies the regular file `from` to the new file `to` (with its permission bits), never
+/// blocking and never opening anything else: `from` is opened with [`open_regular`] (a FIFO,
+/// socket, device or a symlink swapped in since it was listed is refused, exit 2), and at most
+/// the size the opened file had is copied, so a file growing while it is read cannot keep the
+/// copy going.
+fn copy_regular(from: &Path, to: &Path) -> Result<()> {
+    let (file, meta) = match open_regular(from, Links::Refuse) {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(what)) => return Err(refusal(from, what)),
+        Err(e) => return Err(cannot("copy", from, e)),
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(meta.mode() & 0o777 | 0o600)
+        .open(to)
+        .map_err(|e| cannot("make", to, e))?;
+    std::io::copy(&mut file.take(meta.len()), &mut out).map_err(|e| cannot("copy", from, e))?;
+    Ok(())
 }
 
 fn cannot(what: &str, path: &Path, e: std::io::Error) -> Error {

@@ -166,18 +166,21 @@ fn concurrent_adds_keep_both_edits() {
     );
 }
 
+/// Runs git in `dir` with a committer name and address.
+fn git_in(bed: &Bed, dir: &Path, args: &[&str]) -> fp_testkit::Run {
+    bed.command("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .run()
+}
+
 #[test]
 fn commit_in_git() {
     let bed = Bed::new();
     let dir = flake(&bed);
-    let git = |args: &[&str]| {
-        bed.command("git")
-            .arg("-C")
-            .arg(&dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .run()
-    };
+    let git = |args: &[&str]| git_in(&bed, &dir, args);
     git(&["init", "-q"]).success();
     // Untracked: the edit is made and the hint says git add.
     let run = edit(&bed, &dir, &["add", "--no-build", "motd"]).success();
@@ -407,4 +410,54 @@ fn an_imported_file_outside_the_flake_or_a_link_is_refused() {
             "{ pkgs }: with pkgs; [ hello ]\n"
         );
     }
+}
+
+#[test]
+fn a_fifo_in_place_of_a_tracked_file_is_refused_without_hanging() {
+    use std::time::{Duration, Instant};
+    let bed = Bed::new();
+    let dir = flake(&bed);
+    std::fs::write(dir.join("notes.txt"), "notes\n").unwrap();
+    let git = |args: &[&str]| git_in(&bed, &dir, args);
+    git(&["init", "-q"]).success();
+    git(&["add", "flake.nix", "notes.txt"]).success();
+    git(&["commit", "-qm", "init"]).success();
+    let before = read(&dir);
+    // The tracked file swapped for a FIFO nobody writes to: reading it would block forever.
+    std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    bed.command("mkfifo")
+        .arg(dir.join("notes.txt"))
+        .run()
+        .success();
+    let mut child = bed
+        .tool(FP_EDIT)
+        .args(["add", "motd", "--flake"])
+        .arg(&dir)
+        .arg("--profile")
+        .arg(bed.profile())
+        .into_command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a hang, not a speed measurement: the refusal comes before any build.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fp-edit add hangs on a FIFO in the flake");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt is a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+    assert_eq!(read(&dir), before);
+    assert!(bed.profile_target().is_none(), "nothing was switched");
 }

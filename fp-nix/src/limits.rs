@@ -136,8 +136,8 @@ pub fn not_regular(meta: &Metadata) -> Option<&'static str> {
     }
 }
 
-/// The error for a path that is not a regular file.
-fn refusal(path: &Path, what: &str) -> Error {
+/// The error (exit 2) for a path that is not a regular file; `what` is [`not_regular`]'s words.
+pub fn refusal(path: &Path, what: &str) -> Error {
     Error::usage(format!(
         "{} is {what}, not a regular file; refusing to read it",
         path.display()
