@@ -2,8 +2,9 @@
 //! `fp` or on `PATH` (the git convention), replacing the `fp` process so stdin, stdout, stderr
 //! and the exit code are the tool's own. The tools stay separate binaries.
 
-use clap::{Arg, Command};
-use fp_common::cli::CommonArgs;
+use clap::ValueEnum;
+use clap::{Arg, Args, Command};
+use fp_common::cli::{ColorChoice, CommonArgs};
 use fp_common::completions;
 use fp_common::error::EXIT_CODES_HELP;
 use fp_common::{Error, Ui};
@@ -30,7 +31,8 @@ fn shortcut<'a>(
 /// The clap command of `fp`, with one subcommand per tool found; used for `--help`,
 /// completions and the man page.
 pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
-    let mut cmd = Command::new("fp")
+    // -v, -q and --color before the tool's name are handed on to the tool.
+    let mut cmd = CommonArgs::augment_args(Command::new("fp"))
         .version(env!("CARGO_PKG_VERSION"))
         .about("flakey-profile's front command: `fp TOOL ARGS...` runs `fp-TOOL ARGS...`")
         .after_help(EXIT_CODES_HELP)
@@ -119,17 +121,15 @@ pub fn main() -> ExitCode {
     run(&args)
 }
 
-/// What `fp ARGS` does, decided from its first argument and the tools found.
+/// What `fp ARGS` does, decided from its arguments and the tools found.
 #[derive(Debug)]
 pub enum Action<'a> {
     /// Print the long help on stdout.
     Help,
     /// Print the version on stdout.
     Version,
-    /// Hand over to this tool with the rest of the arguments.
-    Run(&'a Path),
-    /// Hand over to this tool with this subcommand, then the rest of the arguments (`fp add`).
-    RunSubcommand(&'a Path, &'static str),
+    /// Hand over to a tool.
+    Run(Handover<'a>),
     /// A usage error (exit 2), after the help on stderr when `fp` was given nothing at all.
     Usage {
         /// The error and what to do about it.
@@ -139,32 +139,126 @@ pub enum Action<'a> {
     },
 }
 
-/// Decides what `fp` does with its first argument `first` (`None`: no arguments).
-pub fn decide<'a>(first: Option<&str>, tools: &'a BTreeMap<String, PathBuf>) -> Action<'a> {
-    match first {
-        None => Action::Usage {
+/// The tool `fp` hands over to and its arguments: `flags`, then `sub`, then the arguments
+/// after the tool's name.
+#[derive(Debug)]
+pub struct Handover<'a> {
+    /// The tool's binary.
+    pub tool: &'a Path,
+    /// The common flags given before the tool's name (`fp -q add jq`), in the tool's words.
+    pub flags: Vec<String>,
+    /// The tool's subcommand a shortcut stands for (`add` of `fp add`).
+    pub sub: Option<&'static str>,
+    /// Where the arguments after the tool's name start in `fp`'s arguments.
+    pub rest: usize,
+}
+
+/// The common flags `fp` takes before a tool's name (`-v`, `-q`, `--color WHEN`), read from
+/// the start of `args` (without the program name).
+#[derive(Debug, Default)]
+pub struct Leading {
+    /// The flags, as the tool is given them (`-v`, `-q`, `--color`, `never`).
+    pub flags: Vec<String>,
+    /// They as `fp` itself uses them for its own messages.
+    pub common: CommonArgs,
+    /// Where the first argument that is not one of them is.
+    pub next: usize,
+}
+
+/// Reads the common flags at the start of `args`: `-v`/`--verbose` (repeatable, `-vv`),
+/// `-q`/`--quiet`, `--color WHEN`/`--color=WHEN`; stops at the first other argument. A
+/// `--color` without a value or with one that is not auto, always or never is a usage error.
+pub fn leading(args: &[String]) -> Result<Leading, Error> {
+    let mut out = Leading::default();
+    while let Some(arg) = args.get(out.next) {
+        let short = arg.strip_prefix('-').filter(|s| !s.starts_with('-'));
+        if arg == "--verbose" || short.is_some_and(|s| !s.is_empty() && s.chars().all(|c| c == 'v'))
+        {
+            let n = if arg == "--verbose" { 1 } else { arg.len() - 1 };
+            out.common.verbose = out.common.verbose.saturating_add(n as u8);
+            out.flags.extend(std::iter::repeat_n("-v".to_string(), n));
+        } else if arg == "--quiet" || arg == "-q" {
+            out.common.quiet = true;
+            out.flags.push("-q".to_string());
+        } else if arg == "--color" || arg.starts_with("--color=") {
+            let value = match arg.strip_prefix("--color=") {
+                Some(v) => Some(v.to_string()),
+                None => {
+                    out.next += 1;
+                    args.get(out.next).cloned()
+                }
+            };
+            let choice = value
+                .as_deref()
+                .and_then(|v| ColorChoice::from_str(v, false).ok())
+                .ok_or_else(|| {
+                    Error::usage(match &value {
+                        Some(v) => format!("--color takes auto, always or never, not {v:?}"),
+                        None => "--color takes auto, always or never".to_string(),
+                    })
+                })?;
+            out.common.color = choice;
+            out.flags
+                .extend(["--color".to_string(), value.unwrap_or_default()]);
+        } else {
+            break;
+        }
+        out.next += 1;
+    }
+    Ok(out)
+}
+
+/// Decides what `fp` does with its arguments `args` (without the program name): help and
+/// version, or the common flags, then a tool's name.
+pub fn decide<'a>(args: &[String], tools: &'a BTreeMap<String, PathBuf>) -> Action<'a> {
+    let usage = |error: Error| Action::Usage {
+        error,
+        with_help: false,
+    };
+    let lead = match leading(args) {
+        Ok(lead) => lead,
+        Err(error) => return usage(error),
+    };
+    let run = |tool, sub| {
+        Action::Run(Handover {
+            tool,
+            flags: lead.flags.clone(),
+            sub,
+            rest: lead.next + 1,
+        })
+    };
+    match args.get(lead.next).map(String::as_str) {
+        None if args.is_empty() => Action::Usage {
             error: Error::usage(format!("name a tool to run ({})", tool_list(tools))),
             with_help: true,
         },
+        None => usage(
+            Error::usage(format!(
+                "name a tool to run after the options ({})",
+                tool_list(tools)
+            ))
+            .with_hint("fp --help lists the tools"),
+        ),
         Some("-h" | "--help") => Action::Help,
         Some("-V" | "--version") => Action::Version,
-        Some(flag) if flag.starts_with('-') => Action::Usage {
-            error: Error::usage(format!(
-                "unexpected option {flag:?}; fp takes a tool name first"
+        Some(flag) if flag.starts_with('-') => usage(
+            Error::usage(format!(
+                "unexpected option {flag:?}; fp takes -v, -q and --color WHEN, then a tool name"
             ))
-            .with_hint(format!("fp --help lists the tools ({})", tool_list(tools))),
-            with_help: false,
-        },
+            .with_hint(format!(
+                "a tool's own options go after its name; fp --help lists the tools ({})",
+                tool_list(tools)
+            )),
+        ),
         Some(name) => match (tools.get(name), shortcut(name, tools)) {
-            (Some(path), _) => Action::Run(path),
-            (None, Some((path, sub))) => Action::RunSubcommand(path, sub),
-            (None, None) => Action::Usage {
-                error: Error::usage(format!(
+            (Some(path), _) => run(path.as_path(), None),
+            (None, Some((path, sub))) => run(path, Some(sub)),
+            (None, None) => usage(
+                Error::usage(format!(
                     "there is no tool {PREFIX}{name} beside fp or on PATH"
                 ))
                 .with_hint(format!("the tools found are: {}", tool_list(tools))),
-                with_help: false,
-            },
+            ),
         },
     }
 }
@@ -176,9 +270,14 @@ pub fn run(args: &[OsString]) -> ExitCode {
     if let Some(code) = completions::handle_command("fp", || command(&tools), args) {
         return code;
     }
-    let ui = Ui::new("fp", &CommonArgs::default());
-    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
-    match decide(first.as_deref(), &tools) {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // fp's own messages follow the flags given to it, when they are readable.
+    let ui = Ui::new("fp", &leading(&words).map(|l| l.common).unwrap_or_default());
+    match decide(&words, &tools) {
         Action::Help => {
             let help = command(&tools).render_long_help().to_string();
             let _ = fp_common::write_stdout(help.trim_end_matches('\n'));
@@ -188,15 +287,11 @@ pub fn run(args: &[OsString]) -> ExitCode {
             let _ = fp_common::write_stdout(&format!("fp {}", env!("CARGO_PKG_VERSION")));
             ExitCode::SUCCESS
         }
-        Action::Run(path) => {
-            let err = exec(path, &args[2..]);
-            ui.error(&err);
-            ExitCode::from(err.code())
-        }
-        Action::RunSubcommand(path, sub) => {
-            let mut rest: Vec<OsString> = vec![sub.into()];
-            rest.extend_from_slice(&args[2..]);
-            let err = exec(path, &rest);
+        Action::Run(handover) => {
+            let mut rest: Vec<OsString> = handover.flags.iter().map(OsString::from).collect();
+            rest.extend(handover.sub.map(OsString::from));
+            rest.extend_from_slice(args.get(handover.rest + 1..).unwrap_or_default());
+            let err = exec(handover.tool, &rest);
             ui.error(&err);
             ExitCode::from(err.code())
         }
@@ -221,43 +316,95 @@ fn exec(path: &Path, args: &[OsString]) -> Error {
 mod tests {
     use super::*;
 
+    fn words(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
     #[test]
-    fn decides_from_the_first_argument() {
+    fn decides_from_the_arguments() {
         let tools: BTreeMap<String, PathBuf> =
             [("build".to_string(), PathBuf::from("/bin/fp-build"))].into();
-        assert!(matches!(decide(Some("--help"), &tools), Action::Help));
-        assert!(matches!(decide(Some("-V"), &tools), Action::Version));
-        assert!(
-            matches!(decide(Some("build"), &tools), Action::Run(p) if p == Path::new("/bin/fp-build"))
+        let decide = |args: &[&str]| decide(&words(args), &tools);
+        assert!(matches!(decide(&["--help"]), Action::Help));
+        assert!(matches!(decide(&["-V"]), Action::Version));
+        assert!(matches!(decide(&["-q", "--help"]), Action::Help));
+        let Action::Run(h) = decide(&["build", "-q"]) else {
+            panic!("build runs fp-build");
+        };
+        assert_eq!(
+            (h.tool, h.sub, h.rest),
+            (Path::new("/bin/fp-build"), None, 1)
         );
-        let edit: BTreeMap<String, PathBuf> =
-            [("edit".to_string(), PathBuf::from("/bin/fp-edit"))].into();
-        assert!(matches!(
-            decide(Some("add"), &edit),
-            Action::RunSubcommand(p, "add") if p == Path::new("/bin/fp-edit")
-        ));
-        assert!(matches!(
-            decide(Some("list"), &edit),
-            Action::RunSubcommand(_, "list")
-        ));
-        assert!(matches!(decide(Some("add"), &tools), Action::Usage { .. }));
-        let Action::Usage { error, with_help } = decide(None, &tools) else {
+        assert!(h.flags.is_empty());
+        let Action::Run(h) = decide(&["-vv", "--color", "never", "build", "x"]) else {
+            panic!("flags before the tool's name");
+        };
+        assert_eq!(h.flags, ["-v", "-v", "--color", "never"]);
+        assert_eq!(h.rest, 4);
+        let Action::Usage { error, with_help } = decide(&[]) else {
             panic!("no arguments is a usage error");
         };
         assert!(with_help);
         assert_eq!(error.code(), 2);
         assert_eq!(error.message(), "name a tool to run (build)");
-        let Action::Usage { error, with_help } = decide(Some("frob"), &tools) else {
+        let Action::Usage { error, with_help } = decide(&["frob"]) else {
             panic!("an unknown tool is a usage error");
         };
         assert!(!with_help);
         assert_eq!(error.hint(), Some("the tools found are: build"));
-        let Action::Usage { error, .. } = decide(Some("--bogus"), &BTreeMap::new()) else {
-            panic!("an option first is a usage error");
+        let Action::Usage { error, .. } = decide(&["-q"]) else {
+            panic!("flags and no tool is a usage error");
         };
         assert_eq!(
+            error.message(),
+            "name a tool to run after the options (build)"
+        );
+        let Action::Usage { error, .. } = decide(&["--color", "pink", "build"]) else {
+            panic!("a bad colour is a usage error");
+        };
+        assert_eq!(
+            error.message(),
+            "--color takes auto, always or never, not \"pink\""
+        );
+        let Action::Usage { error, .. } = decide(&["--color"]) else {
+            panic!("--color needs a value");
+        };
+        assert_eq!(error.message(), "--color takes auto, always or never");
+    }
+
+    #[test]
+    fn shortcuts_and_unknown_options() {
+        let edit: BTreeMap<String, PathBuf> =
+            [("edit".to_string(), PathBuf::from("/bin/fp-edit"))].into();
+        let Action::Run(h) = decide(&words(&["--quiet", "--color=always", "add", "jq"]), &edit)
+        else {
+            panic!("add runs fp-edit add");
+        };
+        assert_eq!((h.tool, h.sub), (Path::new("/bin/fp-edit"), Some("add")));
+        assert_eq!(h.flags, ["-q", "--color", "always"]);
+        assert_eq!(h.rest, 3);
+        assert!(matches!(
+            decide(&words(&["list"]), &edit),
+            Action::Run(Handover {
+                sub: Some("list"),
+                ..
+            })
+        ));
+        let Action::Usage { error, .. } = decide(&words(&["--bogus"]), &BTreeMap::new()) else {
+            panic!("another option first is a usage error");
+        };
+        assert_eq!(
+            error.message(),
+            "unexpected option \"--bogus\"; fp takes -v, -q and --color WHEN, then a tool name"
+        );
+        assert_eq!(
             error.hint(),
-            Some("fp --help lists the tools (none found beside fp or on PATH)")
+            Some("a tool's own options go after its name; fp --help lists the tools (none found beside fp or on PATH)")
+        );
+        let lead = leading(&words(&["-v", "--verbose", "-q", "x"])).unwrap();
+        assert_eq!(
+            (lead.common.verbose, lead.common.quiet, lead.next),
+            (2, true, 3)
         );
     }
 }

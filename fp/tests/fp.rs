@@ -107,3 +107,60 @@ fn tools_on_path_are_found_too() {
         .code(7);
     assert_eq!(run.stdout, "hello a b --x\n");
 }
+
+#[test]
+fn common_flags_before_the_tool_are_handed_to_it() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("a", 1, &["hello"]);
+    bed.tool(FP_BIN).arg("build").arg(&flake).run().success();
+    // Built once: every run below is a cache hit, so their stderr can be compared.
+    let fp = |args: &[&str]| bed.tool(FP_BIN).args(args).arg(&flake).run().success();
+    let tool = |args: &[&str]| bed.tool("fp-build").args(args).arg(&flake).run().success();
+    let plain = fp(&["build"]);
+    assert!(!plain.stderr.is_empty(), "a cache hit is told");
+    let quiet = fp(&["-q", "build"]);
+    assert_eq!(quiet.stderr, "");
+    assert_eq!(quiet.stdout, plain.stdout);
+    assert_eq!(fp(&["--quiet", "build"]).stderr, tool(&["-q"]).stderr);
+    let verbose = fp(&["-v", "build"]);
+    assert!(verbose.stderr.contains("cache: hit"), "{}", verbose.stderr);
+    assert_eq!(verbose.stderr, tool(&["-v"]).stderr);
+    // A shortcut: fp -v list is fp-edit -v list.
+    let listed = bed
+        .tool(FP_BIN)
+        .args(["-v", "--color", "never", "list", "--flake"])
+        .arg(&flake)
+        .run()
+        .success();
+    let direct = bed
+        .tool("fp-edit")
+        .args(["list", "-v", "--color", "never", "--flake"])
+        .arg(&flake)
+        .run()
+        .success();
+    assert_eq!(
+        (listed.stdout, listed.stderr),
+        (direct.stdout, direct.stderr)
+    );
+    // --color always colours the tool's error, as the tool's own flag does.
+    let coloured = bed
+        .tool(FP_BIN)
+        .args(["--color=always", "rollback", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .code(1);
+    assert!(coloured.stderr.contains("\x1b["), "{}", coloured.stderr);
+    let never = bed
+        .tool(FP_BIN)
+        .args(["--color", "never", "rollback", "--profile"])
+        .arg(bed.profile())
+        .run()
+        .code(1);
+    assert!(!never.stderr.contains('\x1b'), "{}", never.stderr);
+    bed.tool(FP_BIN)
+        .args(["--color", "pink", "build"])
+        .run()
+        .code(2)
+        .no_stdout()
+        .stderr_has("--color takes auto, always or never");
+}
