@@ -120,3 +120,77 @@ fn a_closed_stdout_is_not_a_panic() {
         }
     }
 }
+
+/// What bash completes for `fp WORDS...` (the last word being completed), through the real
+/// completion function `fp --generate-completions bash` defines.
+fn bash_completes(bed: &Bed, words: &[&str]) -> String {
+    let script = format!(
+        "source <({} --generate-completions bash) && COMP_WORDS=({}) && COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)) \
+         && _fp fp \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\" && echo \"${{COMPREPLY[*]}}\"",
+        bin("fp").display(),
+        words.join(" ")
+    );
+    bed.command("bash")
+        .args(["-c", &script])
+        .run()
+        .success()
+        .stdout
+}
+
+/// `fp`'s completion script for `shell`.
+fn completion(bed: &Bed, shell: &str) -> String {
+    bed.tool("fp")
+        .args(["--generate-completions", shell])
+        .run()
+        .success()
+        .stdout
+}
+
+#[test]
+fn fp_completes_the_options_of_the_tool_it_runs() {
+    let bed = Bed::new();
+    for (words, expected) in [
+        (&["fp", "switch", "--dr"][..], "--dry-run"),
+        (&["fp", "build", "--over"], "--override-input"),
+        (&["fp", "-q", "build", "--over"], "--override-input"),
+        (&["fp", "generations", "delete", "--ke"], "--keep"),
+        (&["fp", "add", "--dr"], "--dry-run"),
+        (&["fp", "rollback", "--t"], "--to"),
+        (&["fp", "--col"], "--color"),
+    ] {
+        let got = bash_completes(&bed, words);
+        assert!(
+            got.split_whitespace().any(|w| w == expected),
+            "{words:?}: {got}"
+        );
+    }
+    // zsh and fish: the option is offered in the tool's own section.
+    let zsh = completion(&bed, "zsh");
+    let section = |script: &str, start: &str| -> String {
+        let from = script
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} in {script}"));
+        script[from..]
+            .split(";;")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        section(&zsh, "(switch)").contains("'--dry-run["),
+        "zsh switch"
+    );
+    assert!(
+        section(&zsh, "(build)").contains("--override-input="),
+        "zsh build"
+    );
+    let fish = completion(&bed, "fish");
+    let offers = |sub: &str, option: &str| {
+        fish.lines().any(|l| {
+            l.contains(&format!("__fish_fp_using_subcommand {sub}\""))
+                && l.contains(&format!(" -l {option}"))
+        })
+    };
+    assert!(offers("switch", "dry-run"), "fish switch");
+    assert!(offers("build", "override-input"), "fish build");
+}

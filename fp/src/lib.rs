@@ -3,7 +3,7 @@
 //! and the exit code are the tool's own. The tools stay separate binaries.
 
 use clap::ValueEnum;
-use clap::{Arg, Args, Command};
+use clap::{Arg, Args, Command, CommandFactory};
 use fp_common::cli::{ColorChoice, CommonArgs};
 use fp_common::completions;
 use fp_common::error::EXIT_CODES_HELP;
@@ -29,7 +29,9 @@ fn shortcut<'a>(
 }
 
 /// The clap command of `fp`, with one subcommand per tool found; used for `--help`,
-/// completions and the man page.
+/// completions and the man page. A tool of flakey-profile's own is its own clap command under
+/// its short name (so `fp build <TAB>` completes fp-build's options); any other `fp-*` found
+/// takes its arguments as they are.
 pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
     // -v, -q and --color before the tool's name are handed on to the tool.
     let mut cmd = CommonArgs::augment_args(Command::new("fp"))
@@ -38,25 +40,60 @@ pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
         .after_help(EXIT_CODES_HELP)
         .allow_external_subcommands(true)
         .disable_help_subcommand(true);
-    let shortcuts = SHORTCUTS
-        .iter()
-        .filter(|(_, tool)| tools.contains_key(*tool))
-        .map(|(sub, tool)| (sub.to_string(), format!("Run {PREFIX}{tool} {sub}")));
     let named = tools
         .keys()
         .filter(|name| !SHORTCUTS.iter().any(|(sub, _)| sub == name))
-        .map(|name| (name.clone(), format!("Run {PREFIX}{name}")));
-    for (name, about) in named.chain(shortcuts) {
-        cmd = cmd.subcommand(
-            Command::new(name).about(about).disable_help_flag(true).arg(
-                Arg::new("args")
-                    .num_args(0..)
-                    .trailing_var_arg(true)
-                    .allow_hyphen_values(true),
-            ),
-        );
+        .map(|name| {
+            let own = tool_command(name);
+            let about = format!("Run {PREFIX}{name}");
+            (name.clone(), own, about)
+        });
+    let shortcuts = SHORTCUTS
+        .iter()
+        .filter(|(_, tool)| tools.contains_key(*tool))
+        .map(|(sub, tool)| {
+            let own = tool_command(tool).and_then(|mut parent| {
+                // Built, so the tool's global flags (--profile, -v, ...) are in the subcommand.
+                parent.build();
+                parent.find_subcommand(sub).cloned()
+            });
+            (sub.to_string(), own, format!("Run {PREFIX}{tool} {sub}"))
+        });
+    for (order, (name, own, about)) in named.chain(shortcuts).enumerate() {
+        let sub = match own {
+            Some(own) => own.name(&name).bin_name(format!("fp {name}")),
+            None => Command::new(&name)
+                .about(about)
+                .disable_help_flag(true)
+                .arg(
+                    Arg::new("args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true),
+                ),
+        };
+        // The tools by name, then the shortcuts, whatever order the tools' own commands had.
+        cmd = cmd.subcommand(sub.display_order(order));
     }
     cmd
+}
+
+/// The clap command of flakey-profile's own tool `name` (`build` for fp-build), taken from the
+/// tool's library, so completions of `fp build` are fp-build's and cannot drift from it;
+/// `None` for any other name.
+fn tool_command(name: &str) -> Option<Command> {
+    Some(match name {
+        "build" => fp_build::Cli::command(),
+        "switch" => fp_switch::Cli::command(),
+        "rollback" => fp_rollback::Cli::command(),
+        "pin" => fp_pin::Cli::command(),
+        "migrate" => fp_migrate::Cli::command(),
+        "generations" => fp_generations::Cli::command(),
+        "diff" => fp_diff::Cli::command(),
+        "doctor" => fp_doctor::Cli::command(),
+        "edit" => fp_edit::Cli::command(),
+        _ => return None,
+    })
 }
 
 /// The tools found beside this executable and on `PATH`, by name (`build` for `fp-build`);
