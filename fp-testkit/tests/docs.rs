@@ -194,3 +194,65 @@ fn fp_completes_the_options_of_the_tool_it_runs() {
     assert!(offers("switch", "dry-run"), "fish switch");
     assert!(offers("build", "override-input"), "fish build");
 }
+
+/// The `NAME(1)` pages a roff page refers to, `\-` read as `-`.
+fn page_references(roff: &str) -> Vec<String> {
+    let text = roff.replace("\\-", "-").replace("\\%", "");
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("(1)") {
+        let name: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() {
+            found.push(name);
+        }
+    }
+    found
+}
+
+#[test]
+fn man_pages_refer_only_to_generated_pages_and_hold_every_subcommands_options() {
+    let bed = Bed::new();
+    let tools = tools();
+    let page = |tool: &str| bed.tool(tool).arg("--generate-man").run().success().stdout;
+    let mut referred = std::collections::BTreeSet::new();
+    for tool in &tools {
+        for name in page_references(&page(tool)) {
+            assert!(
+                tools.contains(&name),
+                "{tool}(1) refers to {name}(1), which is not generated"
+            );
+            referred.insert(name);
+        }
+    }
+    // fp(1) points at each tool's page; fp add at fp-edit(1).
+    assert!(
+        referred.contains("fp-build") && referred.contains("fp-edit"),
+        "{referred:?}"
+    );
+    let generations = page("fp-generations").replace("\\-", "-");
+    for option in ["--keep", "--older-than", "--gc", "--dry-run"] {
+        assert!(
+            generations.contains(&format!("\\fB{option}\\fR")),
+            "fp-generations(1) lacks delete's {option}"
+        );
+    }
+    let edit = page("fp-edit").replace("\\-", "-");
+    for section in ["fp-edit add", "fp-edit remove", "fp-edit list"] {
+        assert!(
+            edit.contains(&format!(".SH \"{section}\"")),
+            "fp-edit(1): {section}"
+        );
+    }
+    for option in ["--no-build", "--commit", "--flake"] {
+        assert!(
+            edit.contains(&format!("\\fB{option}\\fR")),
+            "fp-edit(1) lacks {option}"
+        );
+    }
+}

@@ -78,6 +78,17 @@ pub fn command(tools: &BTreeMap<String, PathBuf>) -> Command {
     cmd
 }
 
+/// The man page that describes `fp SUB`: the page of the tool it runs (`fp build` is
+/// fp-build(1), `fp add` is fp-edit(1)), for flakey-profile's own tools, whose pages are
+/// generated with them; `None` for another tool, whose page may not exist.
+fn page(sub: &str, tools: &BTreeMap<String, PathBuf>) -> Option<String> {
+    let tool = match shortcut(sub, tools) {
+        Some(_) => SHORTCUTS.iter().find(|(s, _)| *s == sub)?.1,
+        None => sub,
+    };
+    tool_command(tool).map(|_| format!("{PREFIX}{tool}(1)"))
+}
+
 /// The clap command of flakey-profile's own tool `name` (`build` for fp-build), taken from the
 /// tool's library, so completions of `fp build` are fp-build's and cannot drift from it;
 /// `None` for any other name.
@@ -304,7 +315,9 @@ pub fn decide<'a>(args: &[String], tools: &'a BTreeMap<String, PathBuf>) -> Acti
 /// to a tool.
 pub fn run(args: &[OsString]) -> ExitCode {
     let tools = find_tools();
-    if let Some(code) = completions::handle_command("fp", || command(&tools), args) {
+    if let Some(code) =
+        completions::handle_command("fp", || command(&tools), &|sub| page(sub, &tools), args)
+    {
         return code;
     }
     let words: Vec<String> = args
