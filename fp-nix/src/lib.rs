@@ -38,6 +38,7 @@ pub mod nix_conf;
 pub mod nix_expr;
 pub mod nix_version;
 pub mod path_info;
+pub mod pin_history;
 pub mod profile;
 pub mod remote;
 pub mod safe_dir;

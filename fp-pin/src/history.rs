@@ -8,19 +8,19 @@
 //! versions wrote them, are complete.)
 //!
 //! Nothing here is trusted for where to write: the history directory and its state directory
-//! are opened with `SafeDir` (no directory on the way someone else's or writable by others)
-//! and must be the effective user's own, writable only by them (a private group may write
-//! them), and an entry must be a regular file of theirs within the size cap, read with
-//! `read_regular` (type-checked, without following a link or blocking); anything else is
-//! refused before it is read.
+//! are opened with `fp_nix::pin_history::open_own_dir` (no directory on the way someone else's
+//! or writable by others) and must be the effective user's own, writable only by them (a
+//! private group may write them), and an entry must be a regular file of theirs within the
+//! size cap, read with `read_regular` (type-checked, without following a link or blocking);
+//! anything else is refused before it is read.
 
 use fp_common::{Error, Result};
 use fp_nix::atomic_file;
 use fp_nix::generation::GenerationRef;
 use fp_nix::limits::{read_regular, Links, MAX_DOCUMENT_BYTES};
 use fp_nix::locations;
-use fp_nix::safe_dir::{self, SafeDir};
-use fp_nix::trust::{self, Owners};
+use fp_nix::pin_history;
+use fp_nix::safe_dir;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -90,9 +90,7 @@ impl History {
     /// `$XDG_STATE_HOME/flakey-profile/pin-history` (default `~/.local/state/...`).
     pub fn new() -> History {
         History {
-            dir: locations::state_home()
-                .join("flakey-profile")
-                .join("pin-history"),
+            dir: pin_history::dir(),
         }
     }
 
@@ -103,33 +101,12 @@ impl History {
 
     /// The file of entry `n`.
     pub fn file(&self, n: u64) -> PathBuf {
-        self.dir.join(format!("{n}.json"))
+        pin_history::entry_file(&self.dir, n)
     }
 
     /// The entry numbers, oldest first. A missing directory has none.
     pub fn numbers(&self) -> Result<Vec<u64>> {
-        if std::fs::symlink_metadata(&self.dir).is_err() {
-            return Ok(Vec::new());
-        }
-        let dir = open_own_dir(&self.dir, false)?;
-        let names = dir.names().map_err(|e| {
-            Error::failed(format!(
-                "cannot read fp-pin's history {}: {e}",
-                self.dir.display()
-            ))
-        })?;
-        let mut numbers: Vec<u64> = names
-            .iter()
-            .filter_map(|name| {
-                let digits = name.to_str()?.strip_suffix(".json")?.to_string();
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                digits.parse().ok()
-            })
-            .collect();
-        numbers.sort_unstable();
-        Ok(numbers)
+        pin_history::numbers(&self.dir)
     }
 
     /// The number a new entry gets: one more than the highest.
@@ -166,7 +143,7 @@ impl History {
     pub fn prepare(&self) -> Result<PathBuf> {
         let state = self.dir.parent().unwrap_or(&self.dir).to_path_buf();
         for dir in [&state, &self.dir] {
-            open_own_dir(dir, true)?;
+            pin_history::open_own_dir(dir, true)?;
         }
         Ok(state)
     }
@@ -208,35 +185,6 @@ impl History {
 impl Default for History {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Opens `dir` (made, mode 0700, with its missing parents when `create`) with [`SafeDir`], so
-/// no directory on the way is someone else's or writable by others, and checks that `dir`
-/// itself is the effective user's own and writable only by them ([`trust`]): nobody else can
-/// plant or swap a file in it.
-fn open_own_dir(dir: &Path, create: bool) -> Result<SafeDir> {
-    let opened = if create {
-        SafeDir::open_or_create(dir, 0o700).map_err(|e| {
-            let hint = e.hint().map(str::to_string).unwrap_or_else(|| {
-                "make $XDG_STATE_HOME (default ~/.local/state) writable by you".to_string()
-            });
-            e.with_hint(hint)
-        })?
-    } else {
-        SafeDir::open(dir)?
-    };
-    let st = opened
-        .stat()
-        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", dir.display())))?;
-    match trust::check(st.uid, st.gid, st.mode, Owners::You) {
-        None => Ok(opened),
-        Some(why) => Err(Error::failed(format!(
-            "fp-pin keeps its history and lock only in a directory of your own, and {} {}",
-            dir.display(),
-            why.why()
-        ))
-        .with_hint(safe_dir::trust_hint(&why, dir))),
     }
 }
 

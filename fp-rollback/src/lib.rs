@@ -62,21 +62,13 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         |generations| choose(generations, cli.to, &name).map(Target::Generation),
         Options::from_args(ui, &cli.switch, &config)?,
     )?;
-    if report.changed && !cli.switch.dry_run && pins_made() {
+    if report.changed && !cli.switch.dry_run && fp_nix::pin_history::has_entries() {
         ui.note("pins made by fp-pin (flake registry, channels) are not rolled back by this; `fp-pin --revert` rolls them back");
     }
     if cli.switch.json {
         print_json(&report)?;
     }
     Ok(())
-}
-
-/// Whether fp-pin has pinned anything on this machine (its history has an entry), so a note
-/// that a rollback leaves pins as they are concerns the user.
-fn pins_made() -> bool {
-    fp_pin::history::History::new()
-        .numbers()
-        .is_ok_and(|numbers| !numbers.is_empty())
 }
 
 /// Rolls back the profile of every host asked for, over ssh; one summary line per host.
