@@ -1,9 +1,10 @@
 //! What to tell a person whose build failed or cannot start: a flake directory that is not
 //! there, flake files git does not track (Nix copies only tracked files of a git work tree), an
 //! attribute the flake does not have. Each hint is decided from facts read after the failure,
-//! so none is guessed from Nix's wording.
+//! so none is guessed from Nix's wording. And what a build of a git work tree with uncommitted
+//! changes means, which Nix only warns about.
 
-use crate::policy::{self, Reference};
+use crate::policy::{self, LocalKind, Reference};
 use fp_common::Ui;
 use fp_nix::command::{NixCommand, Stderr};
 use fp_nix::flake_dir::git_root;
@@ -17,6 +18,37 @@ pub fn local_flake_dir(flake: &str, cwd: &Path) -> Option<PathBuf> {
         Ok(Reference::Local { path, dir, .. }) => Some(path.join(dir)),
         _ => None,
     }
+}
+
+/// The git work tree Nix reads the local flake `flake` from: `git+file:`'s path, or a plain
+/// path's nearest directory holding `.git`; `None` for `path:` (every file, no git) and for a
+/// flake that is not local.
+pub fn git_work_tree(flake: &str, cwd: &Path) -> Option<PathBuf> {
+    match policy::parse_reference(flake, cwd).ok()? {
+        Reference::Local {
+            path,
+            kind: LocalKind::Git,
+            ..
+        } => Some(path),
+        Reference::Local {
+            path,
+            kind: LocalKind::Plain,
+            ..
+        } => git_root(&path),
+        _ => None,
+    }
+}
+
+/// Whether the git work tree `root` has changes to tracked files that are not committed
+/// (staged or not; untracked files do not count): a tree Nix calls dirty, builds as it is, and
+/// warns about. `false` when git cannot tell.
+pub fn has_uncommitted_changes(ui: &Ui, root: &Path) -> bool {
+    NixCommand::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["status", "--porcelain", "--untracked-files=no", "-z"])
+        .output(ui, Stderr::Capture)
+        .is_ok_and(|status| !status.is_empty())
 }
 
 /// The files of `dir` (relative to it) that git does not track, ignored files left out.

@@ -120,6 +120,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
 
     if cli.update {
+        note_uncommitted(ui, &flake, &cwd);
         update(ui, &flake, &cwd, &cli.override_input)?;
     }
 
@@ -164,14 +165,21 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
 
     ui.info(&format!("building {installable}"));
-    let stdout = build_command(
+    let mut build = build_command(
         &cli.override_input,
         cli.print_build_logs,
         &installable,
         &cli.nix_args,
-    )
-    .output(ui, Stderr::Stream)
-    .map_err(|e| with_failure_hint(ui, e, &flake, &attr, &cwd, &cli.override_input))?;
+    );
+    if cli.update {
+        // The update has given Nix's warning about a dirty tree already.
+        build = build.without_dirty_warning();
+    } else {
+        note_uncommitted(ui, &flake, &cwd);
+    }
+    let stdout = build
+        .output(ui, Stderr::Stream)
+        .map_err(|e| with_failure_hint(ui, e, &flake, &attr, &cwd, &cli.override_input))?;
     let (store_path, drv_path) = parse_build_json(&stdout)?;
     if let Some(c) = cached {
         c.record(ui, &request, &cwd, &store_path, &drv_path);
@@ -380,6 +388,23 @@ impl Cached {
                 e.hint().unwrap_or_default()
             )),
             Err(e) => ui.verbose(&format!("cache: not recorded: {}", e.message())),
+        }
+    }
+}
+
+/// Says, before the first nix command of a run on a git work tree with uncommitted changes,
+/// what Nix's warning that the tree is dirty means, in fp-build's words (Nix gives that warning
+/// once per run: the commands after the first are run without it).
+fn note_uncommitted(ui: &Ui, flake: &str, cwd: &Path) {
+    if ui.is_quiet() {
+        return;
+    }
+    if let Some(root) = hints::git_work_tree(flake, cwd) {
+        if hints::has_uncommitted_changes(ui, &root) {
+            ui.note(&format!(
+                "the flake's git tree {} has uncommitted changes; Nix builds them as they are (and warns that the tree is dirty)",
+                root.display()
+            ));
         }
     }
 }

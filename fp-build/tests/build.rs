@@ -305,6 +305,111 @@ fn untracked_flake_files_are_named_with_git_add() {
 }
 
 #[test]
+fn a_dirty_git_tree_is_warned_about_at_most_once_and_explained_once() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    bed.tool(FP_BUILD).arg(&flake).run().success(); // writes flake.lock
+    git(&bed, &flake, &["init", "-q"]);
+    git(&bed, &flake, &["add", "flake.nix", "flake.lock"]);
+    let commit = [
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.org",
+        "commit",
+    ];
+    git(&bed, &flake, &[&commit[..], &["-qm", "init"]].concat());
+    let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake.nix");
+    std::fs::write(flake.join("flake.nix"), format!("{text}# edited\n")).expect("flake.nix");
+    // What this Nix warns about the tree, asked of it directly.
+    let by_nix = bed
+        .command("nix")
+        .args(["flake", "metadata"])
+        .arg(&flake)
+        .run()
+        .success();
+    let warnings: Vec<&str> = by_nix
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert!(!warnings.is_empty(), "Nix warns: {}", by_nix.stderr);
+    // --update runs two nix commands on the tree.
+    for args in [&["--refresh"][..], &["--update"]] {
+        let run = bed.tool(FP_BUILD).args(args).arg(&flake).run().success();
+        for warning in &warnings {
+            let times = run.stderr.lines().filter(|l| l == warning).count();
+            assert!(
+                times <= 1,
+                "{args:?}: {warning} {times} times:\n{}",
+                run.stderr
+            );
+        }
+        let note = "the flake's git tree";
+        assert_eq!(
+            run.stderr.matches(note).count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("has uncommitted changes; Nix builds them as they are"),
+            "{}",
+            run.stderr
+        );
+    }
+    git(&bed, &flake, &["add", "flake.nix", "flake.lock"]);
+    git(&bed, &flake, &[&commit[..], &["-qm", "edit"]].concat());
+    let run = bed
+        .tool(FP_BUILD)
+        .arg("--refresh")
+        .arg(&flake)
+        .run()
+        .success();
+    assert!(!run.stderr.contains("uncommitted"), "{}", run.stderr);
+}
+
+#[test]
+fn an_override_nix_does_not_write_into_the_lock_is_warned_about_at_most_once() {
+    let bed = Bed::new();
+    let flake = bed.profile_flake("flake1", 1, &["hello"]);
+    bed.tool(FP_BUILD).arg(&flake).run().success(); // writes flake.lock
+    let other = format!("path:{}", bed.pkgs(2).display());
+    // What this Nix warns about the override, asked of it directly.
+    let by_nix = bed
+        .command("nix")
+        .args(["flake", "metadata", "--override-input", "nixpkgs", &other])
+        .arg(&flake)
+        .run()
+        .success();
+    let warnings: Vec<&str> = by_nix
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert!(!warnings.is_empty(), "Nix warns: {}", by_nix.stderr);
+    // The build, then the lock check of the cache: two nix commands with the override.
+    for args in [&["--refresh"][..], &["--update"]] {
+        let run = bed
+            .tool(FP_BUILD)
+            .args(args)
+            .args(["--override-input", "nixpkgs", &other])
+            .arg(&flake)
+            .run()
+            .success();
+        for warning in &warnings {
+            let times = run.stderr.lines().filter(|l| l == warning).count();
+            assert!(
+                times <= 1,
+                "{args:?}: {warning} {times} times:\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
 fn in_a_subdirectory_of_a_git_flake_the_flake_above_is_built_as_nix_does() {
     let bed = Bed::new();
     let flake = bed.profile_flake("flake1", 1, &["hello"]);

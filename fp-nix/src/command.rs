@@ -35,6 +35,13 @@ impl NixCommand {
         NixCommand::new("nix").args(["--extra-experimental-features", EXPERIMENTAL_FEATURES])
     }
 
+    /// Turns off Nix's warning that a git tree is dirty (the setting `warn-dirty`), for a nix
+    /// command that follows another of the same run on the same tree: Nix warns once per
+    /// command, and once per run is enough.
+    pub fn without_dirty_warning(self) -> Self {
+        self.args(["--option", "warn-dirty", "false"])
+    }
+
     /// `nix-env`.
     pub fn nix_env() -> Self {
         NixCommand::new("nix-env")
