@@ -8,6 +8,7 @@
 
 pub mod as_root;
 mod empty_nix;
+pub mod examples;
 pub mod remote;
 
 use std::io::Write;
@@ -372,6 +373,29 @@ impl Bed {
         );
         std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
         dir
+    }
+
+    /// The no-flake template's `default.nix` with its sources pointed at the bed (the offline
+    /// package set at `revision`, as a `source` store path the way fetchTarball with
+    /// `name = "source"` makes one, and the library copy) and the workspace's tools as `fpTools`.
+    pub fn no_flake_sources(&self, template: &str, revision: u32) -> String {
+        let start = template.find("  sources = {").expect("sources block");
+        let end =
+            start + template[start..].find("\n  };\n").expect("end of sources") + "\n  };\n".len();
+        let sources = format!(
+            "  sources = {{\n    nixpkgs = builtins.path {{ path = {}; name = \"source\"; }};\n    flakey-profile = {};\n  }};\n",
+            self.pkgs(revision).display(),
+            self.lib_flake().display()
+        );
+        let text = format!("{}{sources}{}", &template[..start], &template[end..]);
+        text.replacen(
+            "inherit pkgs;",
+            &format!(
+                "inherit pkgs;\n    fpTools = \"{}\";",
+                self.tools_dir().display()
+            ),
+            1,
+        )
     }
 
     /// Builds a profile flake with `nix build` directly and returns the store path.
