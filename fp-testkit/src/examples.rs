@@ -3,7 +3,8 @@
 //! tools, and cannot drift from them.
 //!
 //! What counts as an example:
-//! - a fenced block: `console` (lines `$ COMMAND`, each followed by the output it prints),
+//! - a fenced block: `console` (lines `$ COMMAND`, each followed by the output it prints, and
+//!   first by `? N` when it exits with N, not 0),
 //!   `sh` (a script: every line runs), a block with no language (output shown without its
 //!   command), `nix`, `toml`, `json`;
 //! - each command in backticks in the `run` column of a table (`| you want to | run |`).
@@ -38,6 +39,8 @@ pub enum Kind {
 pub struct Step {
     /// The command, without `$ `.
     pub command: String,
+    /// The exit status it must end with: 0, or what a line `? N` right under it says.
+    pub code: i32,
     /// What it prints (stderr and stdout as a terminal shows them), one line each.
     pub output: Vec<String>,
 }
@@ -216,9 +219,15 @@ fn block_kind(info: &str, body: &[String]) -> Kind {
                 if let Some(command) = line.strip_prefix("$ ") {
                     steps.push(Step {
                         command: command.to_string(),
+                        code: 0,
                         output: Vec::new(),
                     });
                 } else if let Some(step) = steps.last_mut() {
+                    let code = line.strip_prefix("? ").and_then(|c| c.parse().ok());
+                    if let (Some(code), true) = (code, step.output.is_empty()) {
+                        step.code = code;
+                        continue;
+                    }
                     step.output.push(line.clone());
                 }
             }
@@ -329,6 +338,7 @@ mod tests {
 $ fp-build | fp-switch\n\
 building .#profile\n\
 $ fp-rollback\n\
+? 1\n\
 ```\n\
 \x20 ```\n  indented output\n  ```\n\
 <!-- example: skip `fp-switch --target-host h`: another machine -->\n\
@@ -348,10 +358,12 @@ $ fp-rollback\n\
             Kind::Console(vec![
                 Step {
                     command: "fp-build | fp-switch".into(),
+                    code: 0,
                     output: vec!["building .#profile".into()]
                 },
                 Step {
                     command: "fp-rollback".into(),
+                    code: 1,
                     output: vec![]
                 },
             ])
@@ -368,7 +380,7 @@ $ fp-rollback\n\
             examples[2].kind,
             Kind::Command("fp-build | fp-switch".into())
         );
-        assert_eq!(examples[2].line, 14);
+        assert_eq!(examples[2].line, 15);
         assert_eq!(
             examples[3].kind,
             Kind::Command("nix run .#profile.switch".into())

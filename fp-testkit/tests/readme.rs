@@ -177,7 +177,12 @@ fn succeeded(command: &str, run: &Run) -> Result<(), String> {
 /// it.
 fn console_step(world: &World, step: &Step) -> Result<(), String> {
     let run = world.run(&step.command);
-    succeeded(&step.command, &run)?;
+    if run.code != step.code {
+        return Err(format!(
+            "`{}` exited with {}, where the README shows {}:\n{}",
+            step.command, run.code, step.code, run.stdout
+        ));
+    }
     let shown = world.as_shown(&run.stdout);
     if examples::output_matches(&step.output, &shown) {
         Ok(())
@@ -250,6 +255,8 @@ fn config_works(world: &World, text: &str) -> Result<(), String> {
 /// - none (the default): a profile flake at `~/.config/my-profile` (the template, revision 2 of
 ///   the package set: hello 1.1 and tree), locked, and the profile at six generations, the
 ///   current one hello 1.0 and cowsay from revision 1; in the flake's directory;
+/// - `single-user`: the default, and a seventh generation with `bin/nix` (the nix on PATH);
+/// - `stray`: the default, and a seventh generation from `nix profile install ...#motd`;
 /// - `edit`: the default, with the flake in a git repository (committed) and a second input
 ///   `mytool` (a flake with `packages.<system>.default`);
 /// - `no-flake`: the default's profile, and a `default.nix` from the no-flake template at
@@ -308,6 +315,10 @@ impl World {
             None | Some("default") => world.profile_flake(false),
             Some("edit") => world.profile_flake(true),
             Some("no-flake") => world.no_flake(),
+            Some("single-user") => {
+                world.profile_flake(false);
+                world.nix_in_the_profile();
+            }
             Some("stray") => {
                 world.profile_flake(false);
                 world
@@ -356,6 +367,31 @@ impl World {
                 .success();
         }
         self.generations();
+    }
+
+    /// Generation 7: hello 1.0, cowsay and `bin/nix` (a script that runs the real nix), as
+    /// in a single-user install, where Nix itself is in the profile and found through
+    /// `~/.nix-profile/bin` before anything else.
+    fn nix_in_the_profile(&self) {
+        let path = std::env::var_os("PATH").expect("PATH");
+        let nix = std::env::split_paths(&path)
+            .map(|d| d.join("nix"))
+            .find(|p| p.is_file())
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .expect("nix on PATH");
+        let flake = self.bed.profile_flake_with(
+            "with-nix",
+            1,
+            &format!(
+                "paths = [ pkgs.hello pkgs.cowsay (pkgs.writeShellScriptBin \"nix\" ''exec {} \"$@\"'') ];",
+                nix.display()
+            ),
+        );
+        let env = self.bed.build(&flake);
+        self.run(&format!(
+            "nix-env --profile ~/.local/state/nix/profiles/profile --set {env}"
+        ))
+        .success();
     }
 
     /// A flake `mytool` with `packages.<system>.default`, for `fp add mytool#default`.
