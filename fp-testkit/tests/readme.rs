@@ -441,39 +441,25 @@ impl World {
             "hello cowsay motd",
             "hello cowsay",
         ];
-        let outputs: String = GENERATIONS
+        let arguments: Vec<String> = GENERATIONS
             .iter()
-            .enumerate()
-            .map(|(n, paths)| {
+            .map(|paths| {
                 format!(
-                    "      g{n} = flakey-profile.lib.mkProfile {{ inherit pkgs; fpTools = \"{tools}\"; paths = with pkgs; [ {paths} ]; postBuild = \"# {world}\"; }};\n",
-                    tools = self.bed.tools_dir().display(),
-                    world = self.bed.path().display(),
+                    "paths = with pkgs; [ {paths} ]; postBuild = \"# {}\";",
+                    self.bed.path().display()
                 )
             })
             .collect();
-        let dir = self.bed.path().join("generations");
-        std::fs::create_dir_all(&dir).expect("dir");
-        let flake = format!(
-            r#"{{
-  inputs.nixpkgs.url = "path:{pkgs}";
-  inputs.flakey-profile.url = "path:{lib}";
-  inputs.flakey-profile.inputs.nixpkgs.follows = "nixpkgs";
-  outputs = {{ self, nixpkgs, flakey-profile }}:
-    let pkgs = nixpkgs.legacyPackages.{system}; in
-    {{
-      packages.{system} = {{
-{outputs}      }};
-    }};
-}}
-"#,
-            pkgs = self.bed.pkgs(1).display(),
-            lib = self.bed.lib_flake().display(),
-            system = system(),
-        );
-        std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
-        let installables: Vec<String> = (0..GENERATIONS.len())
-            .map(|n| format!("{}#g{n}", dir.display()))
+        let attributes: Vec<String> = (0..GENERATIONS.len()).map(|n| format!("g{n}")).collect();
+        let profiles: Vec<(&str, &str)> = attributes
+            .iter()
+            .zip(&arguments)
+            .map(|(a, p)| (a.as_str(), p.as_str()))
+            .collect();
+        let dir = self.bed.profiles_flake("generations", 1, &profiles);
+        let installables: Vec<String> = attributes
+            .iter()
+            .map(|a| format!("{}#{a}", dir.display()))
             .collect();
         self.bed
             .command("nix")
