@@ -37,8 +37,9 @@ declare -A nix_bin_dir=([lix]=/opt/lix/bin [determinate]=/opt/dnix/bin)
 roots_dir=${FP_ROOTS_DIR:-/var/cache/flakey-profile/roots}
 debian_mirror=${FP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What the tests run besides Nix: git flakes, man pages, /usr/bin/time, useradd/usermod and
-# setpriv (the multi-user test), script (tests with a terminal), hyperfine (bench/run), ssh.
-root_packages=nix-bin,git,man-db,time,passwd,util-linux,bsdutils,hyperfine,procps,openssh-server,openssh-client
+# setpriv (the multi-user test), script (tests with a terminal), hyperfine (bench/run), ssh,
+# jq (README's examples pipe JSON into it).
+root_packages=nix-bin,git,man-db,time,passwd,util-linux,bsdutils,hyperfine,procps,openssh-server,openssh-client,jq
 
 # Whether the host's own nix is version $1 (2.8 matches 2.8.0; lix and determinate never match).
 host_has_nix() {

@@ -47,7 +47,8 @@ man man-db
 useradd passwd
 setpriv util-linux
 script bsdutils
-ps procps'
+ps procps
+jq jq'
   [bench]='hyperfine hyperfine'
   [fresh]='git git'
 )

@@ -128,6 +128,9 @@ let
     motd = mkPackage { pname = "motd"; };
     # An attribute name with a dot, which `nix profile` records unquoted (`...my.tool`).
     "my.tool" = mkPackage { pname = "my.tool"; version = "0.1"; withMan = true; };
+    ripgrep = mkPackage { pname = "ripgrep"; version = "14.1.0"; };
+    # A package inside a nested set, as nixpkgs has them (`python3Packages.black`).
+    python3Packages = { black = mkPackage { pname = "black"; version = "24.2.0"; }; };
   } // (if revision == 1 then {
     cowsay = mkPackage { pname = "cowsay"; version = "3.7.0"; };
   } else {

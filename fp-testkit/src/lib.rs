@@ -8,6 +8,7 @@
 
 pub mod as_root;
 mod empty_nix;
+pub mod examples;
 pub mod remote;
 
 use std::io::Write;
@@ -344,11 +345,28 @@ impl Bed {
     /// Like [`Bed::profile_flake`], with `arguments` (Nix attribute bindings, `pkgs` in scope)
     /// as the arguments of `lib.mkProfile` besides `pkgs` and `fpTools` (the workspace's tools).
     pub fn profile_flake_with(&self, name: &str, revision: u32, arguments: &str) -> PathBuf {
+        self.profiles_flake(name, revision, &[("profile", arguments)])
+    }
+
+    /// A flake at `<bed>/<name>` with one `lib.mkProfile` per `(attribute, arguments)` in
+    /// `packages.<system>` (arguments as in [`Bed::profile_flake_with`]), of the package set at
+    /// `revision`.
+    pub fn profiles_flake(&self, name: &str, revision: u32, profiles: &[(&str, &str)]) -> PathBuf {
         let pkgs = self.pkgs(revision);
         let lib = self.lib_flake();
         let tools = self.tools_dir();
         let dir = self.path().join(name);
         std::fs::create_dir_all(&dir).expect("flake dir");
+        let outputs: String = profiles
+            .iter()
+            .map(|(attribute, arguments)| {
+                format!(
+                    "      packages.{system}.{attribute} = flakey-profile.lib.mkProfile {{\n        inherit pkgs;\n        fpTools = \"{tools}\";\n        {arguments}\n      }};\n",
+                    system = system(),
+                    tools = tools.display(),
+                )
+            })
+            .collect();
         let flake = format!(
             r#"{{
   inputs.nixpkgs.url = "path:{pkgs}";
@@ -357,21 +375,38 @@ impl Bed {
   outputs = {{ self, nixpkgs, flakey-profile }}:
     let pkgs = nixpkgs.legacyPackages.{system}; in
     {{
-      packages.{system}.profile = flakey-profile.lib.mkProfile {{
-        inherit pkgs;
-        fpTools = "{tools}";
-        {arguments}
-      }};
-    }};
+{outputs}    }};
 }}
 "#,
             pkgs = pkgs.display(),
             lib = lib.display(),
-            tools = tools.display(),
             system = system(),
         );
         std::fs::write(dir.join("flake.nix"), flake).expect("flake.nix");
         dir
+    }
+
+    /// The no-flake template's `default.nix` with its sources pointed at the bed (the offline
+    /// package set at `revision`, as a `source` store path the way fetchTarball with
+    /// `name = "source"` makes one, and the library copy) and the workspace's tools as `fpTools`.
+    pub fn no_flake_sources(&self, template: &str, revision: u32) -> String {
+        let start = template.find("  sources = {").expect("sources block");
+        let end =
+            start + template[start..].find("\n  };\n").expect("end of sources") + "\n  };\n".len();
+        let sources = format!(
+            "  sources = {{\n    nixpkgs = builtins.path {{ path = {}; name = \"source\"; }};\n    flakey-profile = {};\n  }};\n",
+            self.pkgs(revision).display(),
+            self.lib_flake().display()
+        );
+        let text = format!("{}{sources}{}", &template[..start], &template[end..]);
+        text.replacen(
+            "inherit pkgs;",
+            &format!(
+                "inherit pkgs;\n    fpTools = \"{}\";",
+                self.tools_dir().display()
+            ),
+            1,
+        )
     }
 
     /// Builds a profile flake with `nix build` directly and returns the store path.

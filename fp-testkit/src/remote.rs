@@ -142,7 +142,11 @@ impl Remote {
             std::fs::copy(&from, &to).expect("copy into the overlay");
         }
         std::fs::create_dir_all(upper.join("run/sshd")).expect("privilege separation dir");
-        if !nix_dir {
+        if nix_dir {
+            // The mount point of the machine's own /nix: a root fresh from mmdebstrap has none
+            // until a test run of its own Nix version made one.
+            std::fs::create_dir_all(upper.join("nix")).expect("mount point of /nix");
+        } else {
             // An overlay whiteout (a character device 0:0) hides the root filesystem's /nix.
             let whiteout = CString::new(upper.join("nix").as_os_str().as_bytes()).expect("path");
             // SAFETY: a plain system call with a NUL-terminated path that outlives it.

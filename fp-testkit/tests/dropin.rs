@@ -184,29 +184,6 @@ fn the_default_tools_follow_the_host_platform() {
     );
 }
 
-/// The no-flake template's `default.nix` with its sources pointed at the bed (the offline
-/// package set at `revision`, as a `source` store path the way fetchTarball with
-/// `name = "source"` makes one, and the library copy) and the workspace's tools as `fpTools`.
-fn no_flake_sources(bed: &Bed, template: &str, revision: u32) -> String {
-    let start = template.find("  sources = {").expect("sources block");
-    let end =
-        start + template[start..].find("\n  };\n").expect("end of sources") + "\n  };\n".len();
-    let sources = format!(
-        "  sources = {{\n    nixpkgs = builtins.path {{ path = {}; name = \"source\"; }};\n    flakey-profile = {};\n  }};\n",
-        bed.pkgs(revision).display(),
-        bed.lib_flake().display()
-    );
-    let text = format!("{}{sources}{}", &template[..start], &template[end..]);
-    text.replacen(
-        "inherit pkgs;",
-        &format!(
-            "inherit pkgs;\n    fpTools = \"{}\";",
-            bed.tools_dir().display()
-        ),
-        1,
-    )
-}
-
 /// The no-flake template, end to end as its README says: `nix flake init -t .#no-flake`
 /// (offline), `nix run -f . profile.switch`, `fp-build -f . -A profile | fp-switch`,
 /// `nix run -f . profile.rollback`, and the pins with `fp-pin -f . -A profile` and
@@ -237,11 +214,7 @@ fn no_flake_template_end_to_end() {
     let template = std::fs::read_to_string(dir.join("default.nix")).expect("default.nix");
     let profile = bed.profile().display().to_string();
 
-    std::fs::write(
-        dir.join("default.nix"),
-        no_flake_sources(&bed, &template, 1),
-    )
-    .expect("write");
+    std::fs::write(dir.join("default.nix"), bed.no_flake_sources(&template, 1)).expect("write");
     nix(&bed)
         .args([
             "run",
@@ -260,11 +233,7 @@ fn no_flake_template_end_to_end() {
     let out = std::process::Command::new(&hello).output().expect("hello");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello 1.0\n");
 
-    std::fs::write(
-        dir.join("default.nix"),
-        no_flake_sources(&bed, &template, 2),
-    )
-    .expect("write");
+    std::fs::write(dir.join("default.nix"), bed.no_flake_sources(&template, 2)).expect("write");
     let built = bed
         .tool("fp-build")
         .args(["-f", ".", "-A", "profile", "-v"])
