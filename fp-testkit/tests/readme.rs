@@ -236,9 +236,10 @@ fn config_works(world: &World, text: &str) -> Result<(), String> {
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
         .filter(|k| !k.is_empty() && !k.starts_with('#'));
     for key in keys {
-        let from_file = run.stdout.lines().any(|line| {
-            line.starts_with(&format!("{key} = ")) && line.ends_with("config.toml)")
-        });
+        let from_file = run
+            .stdout
+            .lines()
+            .any(|line| line.starts_with(&format!("{key} = ")) && line.ends_with("config.toml)"));
         if !from_file {
             return Err(format!(
                 "-v does not show the setting {key} taken from config.toml:\n{}",
