@@ -1,6 +1,7 @@
 //! fp-build against real Nix and the offline package set.
 
-use fp_testkit::Bed;
+use fp_testkit::{Bed, Run};
+use std::path::Path;
 
 /// The binary of this crate's tool, as cargo built it for these tests.
 const FP_BUILD: &str = env!("CARGO_BIN_EXE_fp-build");
@@ -322,29 +323,11 @@ fn a_dirty_git_tree_is_warned_about_at_most_once_and_explained_once() {
     let text = std::fs::read_to_string(flake.join("flake.nix")).expect("flake.nix");
     std::fs::write(flake.join("flake.nix"), format!("{text}# edited\n")).expect("flake.nix");
     // What this Nix warns about the tree, asked of it directly.
-    let by_nix = bed
-        .command("nix")
-        .args(["flake", "metadata"])
-        .arg(&flake)
-        .run()
-        .success();
-    let warnings: Vec<&str> = by_nix
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("warning:"))
-        .collect();
-    assert!(!warnings.is_empty(), "Nix warns: {}", by_nix.stderr);
+    let warnings = nix_warnings(&bed, &flake, &[]);
     // --update runs two nix commands on the tree.
     for args in [&["--refresh"][..], &["--update"]] {
         let run = bed.tool(FP_BUILD).args(args).arg(&flake).run().success();
-        for warning in &warnings {
-            let times = run.stderr.lines().filter(|l| l == warning).count();
-            assert!(
-                times <= 1,
-                "{args:?}: {warning} {times} times:\n{}",
-                run.stderr
-            );
-        }
+        each_at_most_once(&warnings, &run);
         let note = "the flake's git tree";
         assert_eq!(
             run.stderr.matches(note).count(),
@@ -377,18 +360,7 @@ fn an_override_nix_does_not_write_into_the_lock_is_warned_about_at_most_once() {
     bed.tool(FP_BUILD).arg(&flake).run().success(); // writes flake.lock
     let other = format!("path:{}", bed.pkgs(2).display());
     // What this Nix warns about the override, asked of it directly.
-    let by_nix = bed
-        .command("nix")
-        .args(["flake", "metadata", "--override-input", "nixpkgs", &other])
-        .arg(&flake)
-        .run()
-        .success();
-    let warnings: Vec<&str> = by_nix
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("warning:"))
-        .collect();
-    assert!(!warnings.is_empty(), "Nix warns: {}", by_nix.stderr);
+    let warnings = nix_warnings(&bed, &flake, &["--override-input", "nixpkgs", &other]);
     // The build, then the lock check of the cache: two nix commands with the override.
     for args in [&["--refresh"][..], &["--update"]] {
         let run = bed
@@ -398,14 +370,34 @@ fn an_override_nix_does_not_write_into_the_lock_is_warned_about_at_most_once() {
             .arg(&flake)
             .run()
             .success();
-        for warning in &warnings {
-            let times = run.stderr.lines().filter(|l| l == warning).count();
-            assert!(
-                times <= 1,
-                "{args:?}: {warning} {times} times:\n{}",
-                run.stderr
-            );
-        }
+        each_at_most_once(&warnings, &run);
+    }
+}
+
+/// The warnings the running Nix gives for `nix flake metadata ARGS FLAKE` (at least one).
+fn nix_warnings(bed: &Bed, flake: &Path, args: &[&str]) -> Vec<String> {
+    let by_nix = bed
+        .command("nix")
+        .args(["flake", "metadata"])
+        .args(args)
+        .arg(flake)
+        .run()
+        .success();
+    let warnings: Vec<String> = by_nix
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(str::to_string)
+        .collect();
+    assert!(!warnings.is_empty(), "Nix warns: {}", by_nix.stderr);
+    warnings
+}
+
+/// Asserts each of `warnings` is in `run`'s stderr at most once.
+fn each_at_most_once(warnings: &[String], run: &Run) {
+    for warning in warnings {
+        let times = run.stderr.lines().filter(|l| l == warning).count();
+        assert!(times <= 1, "{warning} {times} times:\n{}", run.stderr);
     }
 }
 
